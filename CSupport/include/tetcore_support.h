@@ -1,0 +1,3 @@
+/* Umbrella header of the CSupport module: the C hot path of tetcore-analytics. */
+#include "ts_ws.h"
+#include "ts_json.h"

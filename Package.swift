@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The folder list is the architecture: C libraries from Debian wrapped as
+// system-library targets, the C hot path in CSupport/, the server in
+// Sources/AnalyticsServer/ (one folder per concern), thin executables on top.
+let package = Package(
+    name: "tetcore-analytics",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "tetcore-analytics", targets: ["tetcore-analytics"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        // Debian's http-parser ships no .pc file; the module map links it by name.
+        .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .target(
+            name: "CSupport",
+            dependencies: ["CJansson"],
+            path: "CSupport",
+            exclude: ["fuzz"],
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("crypto")]
+        ),
+        .target(
+            name: "AnalyticsServer",
+            dependencies: [
+                "CSupport", "CLibUV", "CLibPQ", "CHTTPParser",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "tetcore-analytics",
+            dependencies: [
+                "AnalyticsServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "CSupportTests",
+            dependencies: ["CSupport", "CJansson"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "AnalyticsServerTests",
+            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

@@ -1,0 +1,69 @@
+// Reactor: the libuv event loop and thin, owned wrappers around its handles.
+//
+// Everything in the server runs on one of these loops. Nothing here knows
+// about HTTP, WebSockets or PostgreSQL; the layers above may call in here,
+// never the other way round. Each wrapper owns its uv handle: the Swift
+// object keeps the handle open while it lives, `close()` (or deinit)
+// closes it, and the handle's memory is freed in libuv's close callback.
+import CLibUV
+
+public final class EventLoop {
+    let raw: UnsafeMutablePointer<uv_loop_t>
+
+    /// One read buffer shared by every stream of the loop. Reads are handled
+    /// synchronously inside the read callback, so an idle socket owns no
+    /// buffer at all; a connection copies out only the bytes it must keep.
+    let readBuffer: UnsafeMutableRawBufferPointer
+
+    public init() {
+        raw = .allocate(capacity: 1)
+        uv_loop_init(raw)
+        readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+    }
+
+    deinit {
+        // Let pending close callbacks run so their memory is freed.
+        uv_run(raw, UV_RUN_NOWAIT)
+        uv_loop_close(raw)
+        raw.deallocate()
+        readBuffer.deallocate()
+    }
+
+    /// Runs until no handle is active or `stop()` is called.
+    public func run() {
+        uv_run(raw, UV_RUN_DEFAULT)
+    }
+
+    /// Runs one iteration; used by tests that drive a loop step by step.
+    @discardableResult
+    public func runOnce(wait: Bool = true) -> Bool {
+        uv_run(raw, wait ? UV_RUN_ONCE : UV_RUN_NOWAIT) != 0
+    }
+
+    public func stop() {
+        uv_stop(raw)
+    }
+
+    /// The loop's cached clock in milliseconds (monotonic, updated per tick).
+    public var nowMilliseconds: UInt64 {
+        uv_now(raw)
+    }
+
+    /// A fresh monotonic reading in nanoseconds.
+    public static var monotonicNanoseconds: UInt64 {
+        uv_hrtime()
+    }
+}
+
+/// A libuv error code turned into a Swift error with libuv's own message.
+public struct UVError: Error, CustomStringConvertible, Equatable {
+    public let code: Int32
+    public init(_ code: Int32) { self.code = code }
+    public var name: String { String(cString: uv_err_name(code)) }
+    public var description: String { "\(name): \(String(cString: uv_strerror(code)))" }
+
+    /// Throws for a negative libuv return value.
+    static func check(_ result: Int32) throws {
+        if result < 0 { throw UVError(result) }
+    }
+}

@@ -1,0 +1,37 @@
+import CLibUV
+
+/// A one-shot or repeating timer on an event loop.
+public final class LoopTimer {
+    private let uv = UVHandle<uv_timer_t>()
+    private var callback: (() -> Void)?
+
+    public init(loop: EventLoop) {
+        uv_timer_init(loop.raw, uv.pointer)
+        uv.attach(self)
+    }
+
+    deinit { uv.close() }
+
+    /// Fires after `milliseconds`, then every `repeat` ms if non-zero.
+    /// Starting a started timer re-arms it.
+    public func start(after milliseconds: UInt64, repeat: UInt64 = 0, _ callback: @escaping () -> Void) {
+        self.callback = callback
+        uv_timer_start(uv.pointer, { timer in
+            let handle = UnsafeMutableRawPointer(timer)?.assumingMemoryBound(to: uv_handle_t.self)
+            UVHandle<uv_timer_t>.owner(of: handle, as: LoopTimer.self)?.callback?()
+        }, milliseconds, `repeat`)
+    }
+
+    public func stop() {
+        uv_timer_stop(uv.pointer)
+    }
+
+    public var isActive: Bool {
+        uv_is_active(uv.handle) != 0
+    }
+
+    /// Keeps the loop from exiting only while some other handle is active.
+    public func unref() {
+        uv_unref(uv.handle)
+    }
+}

@@ -1,0 +1,22 @@
+import CLibUV
+
+/// Delivers a Unix signal (SIGINT, SIGTERM) on the loop instead of in a
+/// signal handler.
+public final class SignalWatcher {
+    private let uv = UVHandle<uv_signal_t>()
+    private let callback: (Int32) -> Void
+
+    public init(loop: EventLoop, signal: Int32, _ callback: @escaping (Int32) -> Void) throws {
+        self.callback = callback
+        uv_signal_init(loop.raw, uv.pointer)
+        uv.attach(self)
+        try UVError.check(uv_signal_start(uv.pointer, { handle, signum in
+            let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
+            UVHandle<uv_signal_t>.owner(of: base, as: SignalWatcher.self)?.callback(signum)
+        }, signal))
+        // A signal watcher alone must not keep the loop alive.
+        uv_unref(uv.handle)
+    }
+
+    deinit { uv.close() }
+}

@@ -1,0 +1,211 @@
+import CLibUV
+import Glibc
+
+/// One accepted (or connected) TCP connection.
+///
+/// Reads arrive in the loop's shared buffer and are valid only during the
+/// `onData` call. Writes are copied once into the write request, so the
+/// caller's bytes may be reused as soon as `write` returns.
+public final class TCPStream {
+    private let uv = UVHandle<uv_tcp_t>()
+    private let loop: EventLoop
+    private var onData: ((UnsafeRawBufferPointer) -> Void)?
+    private var onEnd: ((UVError?) -> Void)?
+    public private(set) var isClosed = false
+    public private(set) var isReading = false
+
+    init(loop: EventLoop) {
+        self.loop = loop
+        uv_tcp_init(loop.raw, uv.pointer)
+        uv.attach(self)
+    }
+
+    deinit { close() }
+
+    var streamPointer: UnsafeMutablePointer<uv_stream_t> {
+        UnsafeMutableRawPointer(uv.pointer).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    /// Starts delivering bytes. `onEnd` gets nil at EOF, an error otherwise;
+    /// reading has stopped when it is called.
+    public func startReading(onData: @escaping (UnsafeRawBufferPointer) -> Void,
+                             onEnd: @escaping (UVError?) -> Void) {
+        self.onData = onData
+        self.onEnd = onEnd
+        resumeReading()
+    }
+
+    /// Resumes after `pauseReading()`; the kernel buffers meanwhile, which
+    /// is how backpressure reaches the peer (TCP flow control).
+    public func resumeReading() {
+        guard !isClosed, !isReading, onData != nil else { return }
+        isReading = true
+        uv_read_start(streamPointer, { handle, _, buf in
+            let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
+            guard let stream = UVHandle<uv_tcp_t>.owner(of: base, as: TCPStream.self), let buf else { return }
+            let shared = stream.loop.readBuffer
+            buf.pointee = uv_buf_init(shared.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(shared.count))
+        }, { handle, nread, _ in
+            let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
+            guard let stream = UVHandle<uv_tcp_t>.owner(of: base, as: TCPStream.self) else { return }
+            stream.didRead(nread)
+        })
+    }
+
+    public func pauseReading() {
+        guard isReading else { return }
+        isReading = false
+        uv_read_stop(streamPointer)
+    }
+
+    private func didRead(_ nread: Int) {
+        if nread > 0 {
+            onData?(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+        } else if nread < 0 {
+            pauseReading()
+            let end = onEnd
+            onEnd = nil
+            end?(nread == Int(UV_EOF.rawValue) ? nil : UVError(Int32(nread)))
+        }
+    }
+
+    /// Queues `parts` as one write. Returns false if the stream is closed.
+    @discardableResult
+    public func write(_ parts: UnsafeRawBufferPointer..., completion: ((UVError?) -> Void)? = nil) -> Bool {
+        write(parts: parts, completion: completion)
+    }
+
+    @discardableResult
+    public func write(_ bytes: [UInt8], completion: ((UVError?) -> Void)? = nil) -> Bool {
+        bytes.withUnsafeBytes { write(parts: [$0], completion: completion) }
+    }
+
+    @discardableResult
+    public func write(parts: [UnsafeRawBufferPointer], completion: ((UVError?) -> Void)? = nil) -> Bool {
+        guard !isClosed else { return false }
+        let total = parts.reduce(0) { $0 + $1.count }
+        // One allocation holds the request and its bytes; freed in the callback.
+        let headerSize = (MemoryLayout<uv_write_t>.size + 15) & ~15
+        guard let memory = malloc(headerSize + max(total, 1)) else { return false }
+        let request = memory.assumingMemoryBound(to: uv_write_t.self)
+        let payload = memory.advanced(by: headerSize)
+        var offset = 0
+        for part in parts where part.count > 0 {
+            payload.advanced(by: offset).copyMemory(from: part.baseAddress!, byteCount: part.count)
+            offset += part.count
+        }
+        request.pointee.data = completion.map { Unmanaged.passRetained(WriteCompletion($0)).toOpaque() }
+        var buf = uv_buf_init(payload.assumingMemoryBound(to: CChar.self), UInt32(total))
+        let status = uv_write(request, streamPointer, &buf, 1) { request, status in
+            guard let request else { return }
+            if let data = request.pointee.data {
+                Unmanaged<WriteCompletion>.fromOpaque(data).takeRetainedValue()
+                    .callback(status < 0 ? UVError(status) : nil)
+            }
+            free(request)
+        }
+        if status < 0 {
+            if let data = request.pointee.data { Unmanaged<WriteCompletion>.fromOpaque(data).release() }
+            free(memory)
+            return false
+        }
+        return true
+    }
+
+    /// Bytes queued for writing that the kernel has not taken yet.
+    public var pendingWriteBytes: Int {
+        Int(uv_stream_get_write_queue_size(streamPointer))
+    }
+
+    /// Closes after queued writes have been handed to the kernel.
+    public func closeAfterWrites() {
+        guard !isClosed else { return }
+        let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
+        request.pointee.data = Unmanaged.passRetained(self).toOpaque()
+        if uv_shutdown(request, streamPointer, { request, _ in
+            guard let request else { return }
+            if let data = request.pointee.data {
+                Unmanaged<TCPStream>.fromOpaque(data).takeRetainedValue().close()
+            }
+            request.deallocate()
+        }) < 0 {
+            Unmanaged<TCPStream>.fromOpaque(request.pointee.data!).release()
+            request.deallocate()
+            close()
+        }
+    }
+
+    /// Closes now; pending writes are cancelled.
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        isReading = false
+        onData = nil
+        onEnd = nil
+        uv.close()
+    }
+
+    public func setNoDelay(_ on: Bool) {
+        uv_tcp_nodelay(uv.pointer, on ? 1 : 0)
+    }
+
+    /// The remote address as "ip:port" ("[ip]:port" for IPv6).
+    public var peerAddress: String? {
+        var storage = sockaddr_storage()
+        var length = Int32(MemoryLayout<sockaddr_storage>.size)
+        let status = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { uv_tcp_getpeername(uv.pointer, $0, &length) }
+        }
+        guard status == 0 else { return nil }
+        return SocketAddress(storage)?.description
+    }
+
+    /// Connects to host:port (loopback tests, the load generator).
+    public static func connect(loop: EventLoop, host: String, port: Int,
+                               _ completion: @escaping (Result<TCPStream, UVError>) -> Void) {
+        let stream = TCPStream(loop: loop)
+        var address = sockaddr_in()
+        if uv_ip4_addr(host, Int32(port), &address) < 0 {
+            completion(.failure(UVError(Int32(UV_EINVAL.rawValue))))
+            return
+        }
+        let request = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
+        let box = ConnectCompletion(stream: stream, callback: completion)
+        request.pointee.data = Unmanaged.passRetained(box).toOpaque()
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { addr in
+                uv_tcp_connect(request, stream.uv.pointer, addr) { request, status in
+                    guard let request else { return }
+                    let box = Unmanaged<ConnectCompletion>.fromOpaque(request.pointee.data!).takeRetainedValue()
+                    request.deallocate()
+                    if status < 0 {
+                        box.stream.close()
+                        box.callback(.failure(UVError(status)))
+                    } else {
+                        box.callback(.success(box.stream))
+                    }
+                }
+            }
+        }
+        if status < 0 {
+            Unmanaged<ConnectCompletion>.fromOpaque(request.pointee.data!).release()
+            request.deallocate()
+            stream.close()
+            completion(.failure(UVError(status)))
+        }
+    }
+}
+
+private final class WriteCompletion {
+    let callback: (UVError?) -> Void
+    init(_ callback: @escaping (UVError?) -> Void) { self.callback = callback }
+}
+
+private final class ConnectCompletion {
+    let stream: TCPStream
+    let callback: (Result<TCPStream, UVError>) -> Void
+    init(stream: TCPStream, callback: @escaping (Result<TCPStream, UVError>) -> Void) {
+        self.stream = stream
+        self.callback = callback
+    }
+}

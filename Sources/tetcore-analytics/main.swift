@@ -1,0 +1,1 @@
+print("tetcore-analytics: under construction")
