@@ -9,7 +9,7 @@ import Glibc
 public final class TCPStream {
     private let uv = UVHandle<uv_tcp_t>()
     private let loop: EventLoop
-    private var onData: ((UnsafeRawBufferPointer) -> Void)?
+    private var onData: ((UnsafeMutableRawBufferPointer) -> Void)?
     private var onEnd: ((UVError?) -> Void)?
     public private(set) var isClosed = false
     public private(set) var isReading = false
@@ -28,7 +28,7 @@ public final class TCPStream {
 
     /// Starts delivering bytes. `onEnd` gets nil at EOF, an error otherwise;
     /// reading has stopped when it is called.
-    public func startReading(onData: @escaping (UnsafeRawBufferPointer) -> Void,
+    public func startReading(onData: @escaping (UnsafeMutableRawBufferPointer) -> Void,
                              onEnd: @escaping (UVError?) -> Void) {
         self.onData = onData
         self.onEnd = onEnd
@@ -60,7 +60,7 @@ public final class TCPStream {
 
     private func didRead(_ nread: Int) {
         if nread > 0 {
-            onData?(UnsafeRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+            onData?(UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
         } else if nread < 0 {
             pauseReading()
             let end = onEnd

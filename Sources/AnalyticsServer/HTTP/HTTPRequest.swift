@@ -1,0 +1,91 @@
+import Foundation
+
+// HTTP: HTTP/1.1 requests and responses on top of the reactor's TCP streams.
+//
+// Owns request parsing (Debian's http-parser does the byte-level work),
+// keep-alive and pipelining, limits and their error statuses, routing and
+// static files. Hands WebSocket upgrades to WebSocket/; calls no storage.
+
+/// One parsed HTTP request. Header names are lower-cased.
+public struct HTTPRequest {
+    public var method: String = ""
+    /// The raw request target as sent ("/nodes/logs?peer_id=…").
+    public var target: String = ""
+    /// The percent-decoded path without the query string.
+    public var path: String = ""
+    public var query: QueryParameters = QueryParameters()
+    public var headers: [(name: String, value: String)] = []
+    public var body: [UInt8] = []
+    public var keepAlive: Bool = true
+    public var isUpgrade: Bool = false
+    /// Path parameters filled in by the router ("{id}" segments).
+    public var pathParameters: [String: String] = [:]
+
+    public init() {}
+
+    /// The first value of a header, by lower-case name.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name == name }?.value
+    }
+
+    /// True when a comma-separated header lists `token` (case-insensitive).
+    func headerListContains(_ name: String, _ token: String) -> Bool {
+        headers.contains { header in
+            header.name == name && header.value.split(separator: ",").contains {
+                $0.trimmingCharacters(in: .whitespaces).lowercased() == token
+            }
+        }
+    }
+}
+
+/// Query-string parameters, percent-decoded, in order of appearance.
+public struct QueryParameters {
+    public private(set) var pairs: [(name: String, value: String)] = []
+
+    public init() {}
+
+    /// Parses "a=1&b=x%20y"; `+` means space, as browsers encode forms.
+    /// Returns nil when a percent escape is malformed or not UTF-8.
+    public init?(parsing query: Substring) {
+        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(pieces[0], plusIsSpace: true),
+                  let value = percentDecode(pieces.count > 1 ? pieces[1] : "", plusIsSpace: true)
+            else { return nil }
+            pairs.append((name, value))
+        }
+    }
+
+    public subscript(name: String) -> String? {
+        pairs.first { $0.name == name }?.value
+    }
+}
+
+/// Decodes %XX escapes; nil for a malformed escape or invalid UTF-8.
+func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String? {
+    var bytes: [UInt8] = []
+    bytes.reserveCapacity(text.utf8.count)
+    var iterator = text.utf8.makeIterator()
+    while let byte = iterator.next() {
+        switch byte {
+        case UInt8(ascii: "%"):
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue)
+            else { return nil }
+            bytes.append(high << 4 | low)
+        case UInt8(ascii: "+") where plusIsSpace:
+            bytes.append(UInt8(ascii: " "))
+        default:
+            bytes.append(byte)
+        }
+    }
+    return String(validating: bytes, as: UTF8.self)
+}
+
+private func hexValue(_ byte: UInt8) -> UInt8? {
+    switch byte {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+    default: return nil
+    }
+}

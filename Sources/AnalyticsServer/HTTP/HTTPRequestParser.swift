@@ -1,0 +1,170 @@
+import Foundation
+
+import CHTTPParser
+
+/// Incremental HTTP/1.1 request parser over Debian's http-parser.
+///
+/// Yields one request at a time: the parser pauses after each message, so
+/// pipelined requests are answered strictly in order by the connection.
+final class HTTPRequestParser {
+    enum Outcome {
+        case request(HTTPRequest)
+        /// The request cannot be served; answer `status` and close.
+        case failure(status: Int, message: String)
+    }
+
+    /// Largest request head (request line and headers): 16 KiB → 431.
+    static let maxHeadBytes: UInt32 = 16 * 1024
+
+    private var parser = http_parser()
+    private var settings = http_parser_settings()
+    private let maxBodyBytes: Int
+    private var current = HTTPRequest()
+    private var headerName = ""
+    private var headerValue = ""
+    private var readingValue = false
+    private var completed: HTTPRequest?
+    private var rejection: (status: Int, message: String)?
+    /// True once a head has started and not yet completed (slow-loris watch).
+    private(set) var inHead = false
+
+    init(maxBodyBytes: Int) {
+        self.maxBodyBytes = maxBodyBytes
+        http_parser_set_max_header_size(HTTPRequestParser.maxHeadBytes)
+        http_parser_init(&parser, HTTP_REQUEST)
+        settings.on_message_begin = { parser in
+            HTTPRequestParser.from(parser).beginMessage()
+            return 0
+        }
+        settings.on_url = { parser, data, length in
+            HTTPRequestParser.from(parser).current.target += HTTPRequestParser.string(data, length)
+            return 0
+        }
+        settings.on_header_field = { parser, data, length in
+            HTTPRequestParser.from(parser).headerField(HTTPRequestParser.string(data, length))
+            return 0
+        }
+        settings.on_header_value = { parser, data, length in
+            let this = HTTPRequestParser.from(parser)
+            this.headerValue += HTTPRequestParser.string(data, length)
+            this.readingValue = true
+            return 0
+        }
+        settings.on_headers_complete = { parser in
+            HTTPRequestParser.from(parser).headersComplete()
+        }
+        settings.on_body = { parser, data, length in
+            if let data, length > 0 {
+                HTTPRequestParser.from(parser).current.body.append(
+                    contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+            }
+            return 0
+        }
+        settings.on_message_complete = { parser in
+            HTTPRequestParser.from(parser).messageComplete()
+            // Stop after each request so pipelined requests are served in order.
+            http_parser_pause(parser, 1)
+            return 0
+        }
+    }
+
+    /// Parses at most one request from `bytes`. Returns how many bytes were
+    /// used and the request or failure, or nil when more bytes are needed.
+    func feed(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, outcome: Outcome?) {
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return (0, nil) }
+        parser.data = Unmanaged.passUnretained(self).toOpaque()
+        let consumed = http_parser_execute(&parser, &settings, base.assumingMemoryBound(to: CChar.self), bytes.count)
+        parser.data = nil
+        let errno = http_errno(rawValue: parser.http_errno)
+        if errno == HPE_PAUSED {
+            http_parser_pause(&parser, 0)
+        } else if errno != HPE_OK {
+            return (consumed, .failure(status: rejection?.status ?? status(for: errno),
+                                       message: rejection?.message ?? message(for: errno)))
+        }
+        if let request = completed {
+            completed = nil
+            return (consumed, .request(request))
+        }
+        return (consumed, nil)
+    }
+
+    private static func from(_ parser: UnsafeMutablePointer<http_parser>?) -> HTTPRequestParser {
+        // Set by feed() for the duration of http_parser_execute.
+        Unmanaged<HTTPRequestParser>.fromOpaque(parser!.pointee.data).takeUnretainedValue()
+    }
+
+    private static func string(_ data: UnsafePointer<CChar>?, _ length: Int) -> String {
+        guard let data, length > 0 else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    }
+
+    private func beginMessage() {
+        current = HTTPRequest()
+        headerName = ""
+        headerValue = ""
+        readingValue = false
+        inHead = true
+    }
+
+    private func headerField(_ piece: String) {
+        if readingValue { flushHeader() }
+        headerName += piece
+    }
+
+    private func flushHeader() {
+        if !headerName.isEmpty {
+            current.headers.append((headerName.lowercased(), headerValue.trimmingCharacters(in: .whitespaces)))
+        }
+        headerName = ""
+        headerValue = ""
+        readingValue = false
+    }
+
+    private func headersComplete() -> Int32 {
+        flushHeader()
+        inHead = false
+        current.method = String(cString: http_method_str(http_method(rawValue: parser.method)))
+        current.keepAlive = http_should_keep_alive(&parser) != 0
+        current.isUpgrade = parser.upgrade != 0
+        if parser.uses_transfer_encoding != 0 {
+            rejection = (411, "chunked request bodies are not accepted; send Content-Length")
+            return -1
+        }
+        // content_length is ULLONG_MAX when the header is absent.
+        if parser.content_length != UInt64.max, parser.content_length > UInt64(maxBodyBytes) {
+            rejection = (413, "request body of \(parser.content_length) bytes exceeds the limit of \(maxBodyBytes) bytes")
+            return -1
+        }
+        let split = current.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let path = percentDecode(split[0]), path.hasPrefix("/") else {
+            rejection = (400, "malformed request target")
+            return -1
+        }
+        current.path = path
+        if split.count > 1 {
+            guard let query = QueryParameters(parsing: split[1]) else {
+                rejection = (400, "malformed query string: bad percent-encoding")
+                return -1
+            }
+            current.query = query
+        }
+        return 0
+    }
+
+    private func messageComplete() {
+        completed = current
+        current = HTTPRequest()
+    }
+
+    private func status(for errno: http_errno) -> Int {
+        errno == HPE_HEADER_OVERFLOW ? 431 : 400
+    }
+
+    private func message(for errno: http_errno) -> String {
+        if errno == HPE_HEADER_OVERFLOW {
+            return "request head exceeds \(HTTPRequestParser.maxHeadBytes) bytes"
+        }
+        return "malformed request: " + String(cString: http_errno_description(errno))
+    }
+}

@@ -1,0 +1,113 @@
+import Logging
+
+/// Accepts TCP connections, serves HTTP on them, and keeps the registry of
+/// open HTTP and WebSocket connections with one sweep timer for all their
+/// deadlines (heartbeats, silence, slow request heads): no timer per socket.
+public final class HTTPServer {
+    public struct Limits {
+        public var clientTimeoutMs: UInt64
+        public var heartbeatIntervalMs: UInt64
+        public var maxBodyBytes: Int = 4096
+        public var maxMessageBytes: Int
+        public init(clientTimeoutMs: UInt64, heartbeatIntervalMs: UInt64, maxMessageBytes: Int) {
+            self.clientTimeoutMs = clientTimeoutMs
+            self.heartbeatIntervalMs = heartbeatIntervalMs
+            self.maxMessageBytes = maxMessageBytes
+        }
+    }
+
+    let loop: EventLoop
+    let router: Router
+    let limits: Limits
+    private let logger: Logger
+    private var listener: TCPListener?
+    private var httpConnections: [ObjectIdentifier: HTTPConnection] = [:]
+    public private(set) var webSockets: [UInt64: WebSocketConnection] = [:]
+    private var nextSocketID: UInt64 = 1
+    private let sweepTimer: LoopTimer
+    /// Called for every answered request: (path, status).
+    public var onResponse: ((String, Int) -> Void)?
+    /// Called when a WebSocket ends: (close code).
+    public var onWebSocketClosed: ((UInt16) -> Void)?
+
+    public init(loop: EventLoop, router: Router, limits: Limits, logger: Logger) {
+        self.loop = loop
+        self.router = router
+        self.limits = limits
+        self.logger = logger
+        sweepTimer = LoopTimer(loop: loop)
+    }
+
+    /// Starts listening; returns the bound port (useful with port 0).
+    @discardableResult
+    public func listen(host: String, port: Int, backlog: Int32) throws -> Int {
+        let listener = try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] stream in
+            let connection = HTTPConnection(stream: stream, server: self)
+            self.httpConnections[ObjectIdentifier(connection)] = connection
+            connection.start()
+        }
+        self.listener = listener
+        let interval = max(100, min(limits.heartbeatIntervalMs, limits.clientTimeoutMs) / 4)
+        sweepTimer.start(after: interval, repeat: interval) { [unowned self] in self.sweep() }
+        return listener.port
+    }
+
+    public var openHTTPConnections: Int { httpConnections.count }
+
+    /// Stops accepting new connections (shutdown's first step).
+    public func stopAccepting() {
+        listener?.close()
+        listener = nil
+    }
+
+    /// Starts the closing handshake on every WebSocket (1001 at shutdown)
+    /// and closes idle HTTP connections.
+    public func closeAll(code: UInt16, reason: String) {
+        for socket in webSockets.values { socket.close(code: code, reason: reason) }
+        for connection in httpConnections.values where connection.isIdle { connection.close() }
+    }
+
+    /// Stops the sweep timer so the loop can exit once sockets are gone.
+    public func stopTimers() {
+        sweepTimer.stop()
+    }
+
+    func record(route: String, status: Int) {
+        onResponse?(route, status)
+    }
+
+    func connectionClosed(_ connection: HTTPConnection) {
+        httpConnections[ObjectIdentifier(connection)] = nil
+    }
+
+    func adoptWebSocket(stream: TCPStream, peerAddress: String, initial: [UInt8],
+                        configure: (WebSocketConnection) -> Void) {
+        let socket = WebSocketConnection(id: nextSocketID, stream: stream, loop: loop,
+                                         peerAddress: peerAddress, maxMessageBytes: limits.maxMessageBytes)
+        nextSocketID += 1
+        webSockets[socket.id] = socket
+        socket.onClosed = { [unowned self] socket in
+            self.webSockets[socket.id] = nil
+            self.onWebSocketClosed?(socket.closeCodeForMetrics)
+        }
+        configure(socket)
+        socket.start(initial: initial)
+    }
+
+    private func sweep() {
+        let now = loop.nowMilliseconds
+        for connection in httpConnections.values
+        where connection.isIdle && now &- connection.lastActivityMs > limits.clientTimeoutMs {
+            logger.debug("closing silent HTTP connection", metadata: ["peer": "\(connection.peerAddress)"])
+            connection.close()
+        }
+        for socket in webSockets.values where socket.state == .open {
+            if !socket.isPausedByServer && now &- socket.lastReceivedMs > limits.clientTimeoutMs {
+                logger.debug("closing silent WebSocket", metadata: ["peer": "\(socket.peerAddress)"])
+                socket.abort(code: 1001)
+            } else if now &- socket.lastPingMs >= limits.heartbeatIntervalMs {
+                socket.sendPing()
+            }
+        }
+    }
+}

@@ -1,0 +1,268 @@
+import CSupport
+
+/// What a WebSocket connection tells the layer that uses it.
+public protocol WebSocketDelegate: AnyObject {
+    /// One whole message; `payload` is valid only during the call.
+    func webSocket(_ socket: WebSocketConnection, didReceive payload: UnsafeRawBufferPointer, isText: Bool)
+    /// The TCP connection is gone; `code` is the close code that ended it.
+    func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16)
+}
+
+/// One server-side WebSocket over an accepted TCP stream.
+///
+/// Frames are decoded in place in the loop's shared read buffer; only the
+/// bytes of an incomplete frame or fragmented message are copied into
+/// buffers of the connection, which are released once drained, so an idle
+/// socket holds no buffer.
+public final class WebSocketConnection {
+    public enum State { case open, closing, closed }
+
+    public let id: UInt64
+    public let peerAddress: String
+    public private(set) var state: State = .open
+    public weak var delegate: WebSocketDelegate?
+    /// Strong reference to the delegate's owner, so the delegate lives as
+    /// long as the connection does.
+    public var context: AnyObject?
+
+    private let stream: TCPStream
+    private let loop: EventLoop
+    private var decoder = ts_ws_decoder()
+    private var input: [UInt8] = []
+    private var fragments: [UInt8] = []
+    private var fragmentsAreText = false
+    private var pausedBy: Set<PauseReason> = []
+    private var closeCode: UInt16 = 1006
+    /// The close code the connection ended with (1006: no close frame).
+    var closeCodeForMetrics: UInt16 { closeCode }
+    private var closeTimer: LoopTimer?
+    var onClosed: ((WebSocketConnection) -> Void)?
+
+    /// Loop time of the last bytes received: data, ping, pong or close.
+    public private(set) var lastReceivedMs: UInt64
+    var lastPingMs: UInt64
+
+    /// Why reading is paused; reading resumes when no reason is left.
+    public enum PauseReason: Hashable {
+        case backpressure   // the server's own buffers are full: no timeout
+        case awaitingStorage // a node's row is being created
+    }
+
+    init(id: UInt64, stream: TCPStream, loop: EventLoop, peerAddress: String, maxMessageBytes: Int) {
+        self.id = id
+        self.stream = stream
+        self.loop = loop
+        self.peerAddress = peerAddress
+        lastReceivedMs = loop.nowMilliseconds
+        lastPingMs = lastReceivedMs
+        ts_ws_decoder_init(&decoder, UInt64(maxMessageBytes), 1)
+    }
+
+    /// Starts reading; `initial` holds bytes that arrived with the upgrade.
+    func start(initial: [UInt8]) {
+        input = initial
+        stream.startReading(onData: { [unowned self] bytes in
+            self.received(bytes)
+        }, onEnd: { [unowned self] _ in
+            self.stream.close()
+            self.finish()
+        })
+        if !input.isEmpty { processInput() }
+    }
+
+    // MARK: Reading
+
+    private func received(_ bytes: UnsafeMutableRawBufferPointer) {
+        lastReceivedMs = loop.nowMilliseconds
+        guard state != .closed else { return }
+        if input.isEmpty {
+            let used = decode(bytes)
+            if used < bytes.count { input.append(contentsOf: bytes[used...]) }
+        } else {
+            input.append(contentsOf: bytes)
+            processInput()
+        }
+    }
+
+    private func processInput() {
+        let used = input.withUnsafeMutableBytes { decode($0) }
+        if used == input.count {
+            input = [] // release the buffer, not just its contents
+        } else if used > 0 {
+            input.removeFirst(used)
+        }
+    }
+
+    /// Decodes and handles frames until the bytes run out, the connection
+    /// pauses or fails. Returns the number of bytes used.
+    private func decode(_ bytes: UnsafeMutableRawBufferPointer) -> Int {
+        guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
+        var offset = 0
+        var frame = ts_ws_frame()
+        while offset < bytes.count, pausedBy.isEmpty, state != .closed {
+            let result = ts_ws_decode(&decoder, base + offset, bytes.count - offset, &frame)
+            if result == Int64(TS_WS_EAGAIN.rawValue) {
+                if frame.needed > 0 { input.reserveCapacity(Int(frame.needed)) }
+                break
+            }
+            if result < 0 {
+                fail(code: ts_ws_error_close_code(Int32(result)), reason: Self.reason(for: Int32(result)))
+                return bytes.count
+            }
+            offset += Int(result)
+            handle(frame)
+        }
+        return offset
+    }
+
+    private func handle(_ frame: ts_ws_frame) {
+        let payload = UnsafeRawBufferPointer(start: frame.payload, count: frame.payload_len)
+        switch ts_ws_opcode(rawValue: UInt32(frame.opcode)) {
+        case TS_WS_OP_TEXT, TS_WS_OP_BINARY:
+            // Data may still arrive after our own close frame (RFC 6455 §5.5.1),
+            // e.g. what a node had sent before it saw our 1001 at shutdown.
+            guard state != .closed else { return }
+            let isText = frame.opcode == UInt8(TS_WS_OP_TEXT.rawValue)
+            if frame.first != 0 && frame.fin != 0 {
+                delegate?.webSocket(self, didReceive: payload, isText: isText)
+                return
+            }
+            if frame.first != 0 { fragmentsAreText = isText }
+            fragments.append(contentsOf: payload)
+            if frame.fin != 0 {
+                fragments.withUnsafeBytes { delegate?.webSocket(self, didReceive: $0, isText: fragmentsAreText) }
+                fragments = []
+            }
+        case TS_WS_OP_PING:
+            guard state == .open else { return }
+            send(opcode: TS_WS_OP_PONG, payload)
+        case TS_WS_OP_CLOSE:
+            receivedClose(code: frame.close_code)
+        default:
+            break // pong: its arrival already refreshed lastReceivedMs
+        }
+    }
+
+    private func receivedClose(code: UInt16) {
+        if state == .open {
+            // Echo the peer's code (RFC 6455 §5.5.1); 1005 means "none given".
+            closeCode = code
+            writeClose(code: code == 1005 ? 0 : code, reason: "")
+        }
+        state = .closed
+        stream.closeAfterWrites()
+        finish()
+    }
+
+    // MARK: Flow control
+
+    public func pauseReading(_ reason: PauseReason) {
+        pausedBy.insert(reason)
+        stream.pauseReading()
+    }
+
+    public func resumeReading(_ reason: PauseReason) {
+        guard pausedBy.remove(reason) != nil, pausedBy.isEmpty, state != .closed else { return }
+        // Time spent paused by the server must not count as client silence.
+        lastReceivedMs = loop.nowMilliseconds
+        if !input.isEmpty { processInput() }
+        if pausedBy.isEmpty, state != .closed { stream.resumeReading() }
+    }
+
+    /// Paused because of the server's own state (backpressure): exempt from
+    /// the silence timeout.
+    public var isPausedByServer: Bool { !pausedBy.isEmpty }
+
+    public var pendingWriteBytes: Int { stream.pendingWriteBytes }
+
+    // MARK: Writing
+
+    public func sendText(_ bytes: UnsafeRawBufferPointer) {
+        send(opcode: TS_WS_OP_TEXT, bytes)
+    }
+
+    public func sendBinary(_ bytes: UnsafeRawBufferPointer) {
+        send(opcode: TS_WS_OP_BINARY, bytes)
+    }
+
+    func sendPing() {
+        guard state == .open else { return }
+        lastPingMs = loop.nowMilliseconds
+        send(opcode: TS_WS_OP_PING, UnsafeRawBufferPointer(start: nil, count: 0))
+    }
+
+    private func send(opcode: ts_ws_opcode, _ payload: UnsafeRawBufferPointer) {
+        guard state != .closed else { return }
+        var header = (UInt64(0), UInt64(0)) // 16 bytes: the largest unmasked header is 10
+        withUnsafeMutableBytes(of: &header) { headerBytes in
+            let length = ts_ws_encode_header(headerBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), headerBytes.count,
+                                             opcode, 1, UInt64(payload.count), nil)
+            guard length > 0 else { return }
+            stream.write(UnsafeRawBufferPointer(rebasing: headerBytes[0..<Int(length)]), payload)
+        }
+    }
+
+    private func writeClose(code: UInt16, reason: String) {
+        var frame = [UInt8](repeating: 0, count: 4 + 125)
+        let length = reason.utf8CString.withUnsafeBufferPointer { chars in
+            ts_ws_encode_close(&frame, frame.count, code, chars.baseAddress, min(reason.utf8.count, 123), nil)
+        }
+        if length > 0 { stream.write(Array(frame[0..<Int(length)])) }
+    }
+
+    // MARK: Closing
+
+    /// Starts the closing handshake (e.g. 1001 at shutdown). The TCP
+    /// connection closes when the peer answers or after `timeoutMs`.
+    public func close(code: UInt16, reason: String = "", timeoutMs: UInt64 = 2000) {
+        guard state == .open else { return }
+        state = .closing
+        closeCode = code
+        writeClose(code: code, reason: reason)
+        let timer = LoopTimer(loop: loop)
+        closeTimer = timer
+        timer.start(after: timeoutMs) { [unowned self] in
+            self.stream.close()
+            self.finish()
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): close frame, then TCP close.
+    public func fail(code: UInt16, reason: String) {
+        guard state != .closed else { return }
+        if state == .open { writeClose(code: code, reason: reason) }
+        closeCode = code
+        state = .closed
+        input = []
+        fragments = []
+        stream.closeAfterWrites()
+        finish()
+    }
+
+    /// Drops the TCP connection without a closing handshake (dead peer).
+    func abort(code: UInt16) {
+        closeCode = code
+        state = .closed
+        stream.close()
+        finish()
+    }
+
+    /// Bookkeeping once the connection is over; runs exactly once.
+    private func finish() {
+        guard let onClosed else { return }
+        self.onClosed = nil
+        state = .closed
+        closeTimer?.stop()
+        closeTimer = nil
+        delegate?.webSocketDidClose(self, code: closeCode)
+        onClosed(self)
+    }
+
+    private static func reason(for error: Int32) -> String {
+        switch error {
+        case TS_WS_EUTF8.rawValue: return "invalid UTF-8"
+        case TS_WS_ETOOBIG.rawValue: return "message too big"
+        default: return "protocol error"
+        }
+    }
+}
