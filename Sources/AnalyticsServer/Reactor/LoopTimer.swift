@@ -22,6 +22,16 @@ public final class LoopTimer {
         }, milliseconds, `repeat`)
     }
 
+    /// Fires `callback` once after `milliseconds`; the timer keeps itself
+    /// alive until then and is released right after.
+    public static func once(on loop: EventLoop, after milliseconds: UInt64, _ callback: @escaping () -> Void) {
+        var timer: LoopTimer? = LoopTimer(loop: loop)
+        timer?.start(after: milliseconds) {
+            callback()
+            timer = nil
+        }
+    }
+
     public func stop() {
         uv_timer_stop(uv.pointer)
     }

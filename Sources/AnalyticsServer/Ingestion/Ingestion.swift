@@ -1,0 +1,149 @@
+import CSupport
+import Logging
+
+/// The ingestion pipeline of one event loop: the telemetry routes' upgrade
+/// handler, the open telemetry connections, the batcher and the writer.
+public final class Ingestion {
+    public struct Options {
+        public var batchSize: Int
+        public var maxBatchLatencyMs: UInt64
+        public var maxBufferedBytes: Int
+        public var maxBatchesInFlightPerConnection: Int
+        public var maxNodeIDsPerConnection: Int
+        public var trustProxyHeaders: Bool
+        public init(batchSize: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
+                    maxBatchesInFlightPerConnection: Int, maxNodeIDsPerConnection: Int, trustProxyHeaders: Bool) {
+            self.batchSize = batchSize
+            self.maxBatchLatencyMs = maxBatchLatencyMs
+            self.maxBufferedBytes = maxBufferedBytes
+            self.maxBatchesInFlightPerConnection = maxBatchesInFlightPerConnection
+            self.maxNodeIDsPerConnection = maxNodeIDsPerConnection
+            self.trustProxyHeaders = trustProxyHeaders
+        }
+    }
+
+    public let metrics: IngestionMetrics
+    let batcher: LogBatcher
+    let writer: LogWriter
+    let peers: PeerConnectionStore
+    let budget: BufferBudget
+    let maxNodeIDsPerConnection: Int
+    private let options: Options
+    private let loop: EventLoop
+    private let logger: Logger
+    private var connections: [ObjectIdentifier: TelemetryConnection] = [:]
+    /// Output buffer for flattening wrapped messages; grows to the largest.
+    private var scratch: [CChar] = Array(repeating: 0, count: 64 * 1024)
+    private var pausedSinceMs: UInt64?
+    private var lastRejectionLogMs: UInt64 = 0
+    private var rejectionsSinceLog = 0
+
+    public init(loop: EventLoop, writePool: PGPool, options: Options, metrics: IngestionMetrics,
+                instanceID: String, logger: Logger) {
+        self.loop = loop
+        self.options = options
+        self.metrics = metrics
+        self.logger = logger
+        self.maxNodeIDsPerConnection = options.maxNodeIDsPerConnection
+        let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
+        budget = BufferBudget(limit: options.maxBufferedBytes)
+        writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
+        batcher = LogBatcher(loop: loop, batchSize: options.batchSize, maxLatencyMs: options.maxBatchLatencyMs,
+                             writer: writer, budget: budget, instanceID: instanceID)
+        peers = PeerConnectionStore(queue: queue, loop: loop, logger: logger)
+        budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }
+    }
+
+    /// Registers `/` and `/audit`.
+    public func install(in router: inout Router) {
+        router.addWebSocket("/") { [unowned self] request, peer, decision in
+            self.upgrade(request, peer: peer, audit: false, decision)
+        }
+        router.addWebSocket("/audit") { [unowned self] request, peer, decision in
+            self.upgrade(request, peer: peer, audit: true, decision)
+        }
+    }
+
+    /// Bytes held until committed (open batch, queued and in flight).
+    public var bufferedBytes: Int { budget.bytes }
+    public var openConnections: Int { connections.count }
+    public var isDrained: Bool { batcher.openRowCount == 0 && writer.outstandingBatches == 0 }
+
+    /// peer_connections ids of the nodes connected to this loop.
+    public var openRowIDs: [Int32] { connections.values.flatMap(\.rowIDs) }
+
+    /// Hands the open batch to the writer now (shutdown).
+    public func flush() {
+        batcher.flush()
+    }
+
+    private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {
+        let address = options.trustProxyHeaders ? (ForwardedAddress.first(in: request) ?? peer) : peer
+        peers.create(ipAddress: address, audit: audit) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let rowID):
+                decision.accept { socket in
+                    let connection = TelemetryConnection(ingestion: self, rowID: rowID, ipAddress: address, audit: audit)
+                    connection.socket = socket
+                    socket.delegate = connection
+                    socket.context = connection
+                    self.connections[ObjectIdentifier(connection)] = connection
+                    self.metrics.nodesConnected += 1
+                    if self.budget.isOverLimit { socket.pauseReading(.backpressure) }
+                }
+            case .failure(let error):
+                self.metrics.upgradesRefused += 1
+                self.logger.warning("refusing a node: cannot record its connection", metadata: ["error": "\(error)"])
+                decision.reject(.error(503, "the database is unavailable; cannot record this connection, retry later"))
+            }
+        }
+    }
+
+    func connectionClosed(_ connection: TelemetryConnection) {
+        connections[ObjectIdentifier(connection)] = nil
+        metrics.nodesDropped += 1
+    }
+
+    /// Pre-parses one message, growing the scratch buffer when a wrapped
+    /// message does not fit.
+    func preparse(_ payload: UnsafeRawBufferPointer, into message: inout ts_json_message) -> Int32 {
+        let data = payload.baseAddress?.assumingMemoryBound(to: CChar.self)
+        var needed = 0
+        var status = ts_json_preparse(data, payload.count, 1, &scratch, scratch.count, &needed, &message)
+        if status == TS_JSON_ENOSPC.rawValue {
+            scratch = Array(repeating: 0, count: needed)
+            status = ts_json_preparse(data, payload.count, 1, &scratch, scratch.count, &needed, &message)
+        }
+        return status
+    }
+
+    /// Rejections are logged at debug level, at most one line a second with
+    /// a count of the others, so a misbehaving node cannot flood the log.
+    func logRejection(_ reason: RejectReason, ipAddress: String, size: Int) {
+        rejectionsSinceLog += 1
+        let now = loop.nowMilliseconds
+        guard now &- lastRejectionLogMs >= 1000 else { return }
+        logger.debug("telemetry message rejected", metadata: [
+            "reason": "\(reason.rawValue)", "peer": "\(ipAddress)", "bytes": "\(size)",
+            "rejected_since_last_line": "\(rejectionsSinceLog)",
+        ])
+        lastRejectionLogMs = now
+        rejectionsSinceLog = 0
+    }
+
+    private func applyBackpressure(_ over: Bool) {
+        let now = loop.nowMilliseconds
+        if over {
+            pausedSinceMs = now
+            logger.warning("buffered rows exceed MAX_BUFFERED_BYTES; pausing node sockets", metadata: ["bytes": "\(budget.bytes)"])
+        } else if let since = pausedSinceMs {
+            metrics.backpressurePausedMs += now &- since
+            pausedSinceMs = nil
+            logger.info("backlog drained; resuming node sockets")
+        }
+        for connection in connections.values {
+            if over { connection.socket?.pauseReading(.backpressure) } else { connection.socket?.resumeReading(.backpressure) }
+        }
+    }
+}

@@ -1,0 +1,48 @@
+/// Collects rows into the open batch and hands it to the writer when it
+/// holds DB_BATCH_SIZE rows or its oldest row has waited
+/// DB_SAVE_LATENCY_MS, whichever comes first.
+final class LogBatcher {
+    private let loop: EventLoop
+    private let batchSize: Int
+    private let maxLatencyMs: UInt64
+    private let writer: LogWriter
+    private let budget: BufferBudget
+    private let latencyTimer: LoopTimer
+    private let instanceID: String
+    private var sequence: UInt64 = 0
+    private var open: LogBatch?
+
+    init(loop: EventLoop, batchSize: Int, maxLatencyMs: UInt64, writer: LogWriter, budget: BufferBudget, instanceID: String) {
+        self.loop = loop
+        self.batchSize = batchSize
+        self.maxLatencyMs = maxLatencyMs
+        self.writer = writer
+        self.budget = budget
+        self.instanceID = instanceID
+        latencyTimer = LoopTimer(loop: loop)
+    }
+
+    var openRowCount: Int { open?.count ?? 0 }
+
+    func append(connectionID: Int32, createdAtUnixMicros: Int64, document: UnsafeRawBufferPointer) {
+        if open == nil {
+            sequence += 1
+            open = LogBatch(id: "\(instanceID)-\(sequence)", createdAtMs: loop.nowMilliseconds, capacity: batchSize)
+            latencyTimer.start(after: maxLatencyMs) { [unowned self] in self.flush() }
+        }
+        let before = open?.byteCount ?? 0
+        open?.append(connectionID: connectionID, createdAtUnixMicros: createdAtUnixMicros, document: document)
+        let after = open?.byteCount ?? 0
+        budget.add(after - before)
+        if openRowCount >= batchSize { flush() }
+    }
+
+    /// Hands the open batch, if any, to the writer.
+    func flush() {
+        latencyTimer.stop()
+        guard var batch = open else { return }
+        open = nil
+        batch.seal()
+        writer.write(batch)
+    }
+}

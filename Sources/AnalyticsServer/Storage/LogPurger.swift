@@ -1,0 +1,125 @@
+import Logging
+
+/// Deletes expired telemetry every PURGE_INTERVAL_S: rows of non-audit
+/// connections older than LOG_EXPIRY_H, then connection rows left with no
+/// logs, then old exactly-once markers.
+///
+/// Rows go in chunks, each its own short transaction, so ingestion never
+/// waits behind a long delete. Each chunk takes a transaction-level
+/// advisory lock first and does nothing without it, so instances sharing a
+/// database never purge at the same time.
+final class LogPurger {
+    static let chunkRows = 10_000
+    /// Markers are only consulted by a retry of a batch still in memory.
+    static let markerRetentionHours = 6
+    private static let lockKey = 0x7e7c_0de1 // arbitrary, shared by every instance
+
+    static let purgeLogsStatement = """
+        WITH lock AS (SELECT pg_try_advisory_xact_lock(\(lockKey)) AS held), \
+        doomed AS (SELECT l.id FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id \
+        WHERE (SELECT held FROM lock) AND NOT pc.audit AND l.created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => $1) ORDER BY l.created_at LIMIT $2), \
+        deleted AS (DELETE FROM tetcore_logs WHERE id IN (SELECT id FROM doomed) RETURNING 1) \
+        SELECT (SELECT held FROM lock), (SELECT count(*) FROM deleted)
+        """
+
+    /// A connection row goes once it has no logs left, is not open here, and
+    /// is older than the retention period: a node connected to another
+    /// instance has stored something within that period (system.interval
+    /// comes every 5 s), so its row is never taken from under it.
+    static let purgeConnectionsStatement = """
+        WITH lock AS (SELECT pg_try_advisory_xact_lock(\(lockKey)) AS held), \
+        deleted AS (DELETE FROM peer_connections pc WHERE (SELECT held FROM lock) AND NOT pc.audit \
+        AND pc.created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => $1) AND NOT (pc.id = ANY($2::int4[])) \
+        AND NOT EXISTS (SELECT 1 FROM tetcore_logs l WHERE l.peer_connection_id = pc.id) RETURNING 1) \
+        SELECT (SELECT held FROM lock), (SELECT count(*) FROM deleted)
+        """
+
+    static let purgeMarkersStatement = """
+        DELETE FROM ingest_batches WHERE committed_at < (now() AT TIME ZONE 'utc') - make_interval(hours => \(markerRetentionHours))
+        """
+
+    private let loop: EventLoop
+    private let queue: StatementQueue
+    private let expiryHours: Int
+    private let openRowIDs: () -> [Int32]
+    private let logger: Logger
+    private let timer: LoopTimer
+    private var running = false
+    private(set) var runs = 0
+    private(set) var rowsPurged = 0
+    private(set) var connectionsPurged = 0
+
+    init(loop: EventLoop, queue: StatementQueue, expiryHours: Int, openRowIDs: @escaping () -> [Int32], logger: Logger) {
+        self.loop = loop
+        self.queue = queue
+        self.expiryHours = expiryHours
+        self.openRowIDs = openRowIDs
+        self.logger = logger
+        timer = LoopTimer(loop: loop)
+    }
+
+    func start(intervalSeconds: Int) {
+        let interval = UInt64(intervalSeconds) * 1000
+        timer.start(after: interval, repeat: interval) { [weak self] in self?.run() }
+    }
+
+    func stop() {
+        timer.stop()
+    }
+
+    /// One purge pass; a pass still running is not started twice.
+    func run(_ completion: (() -> Void)? = nil) {
+        guard !running else { return }
+        running = true
+        runs += 1
+        deleteLogs { [weak self] in
+            self?.deleteConnections { [weak self] in
+                self?.queue.submit(StatementQueue.Job(sql: LogPurger.purgeMarkersStatement, parameters: []) { _ in
+                    self?.running = false
+                    completion?()
+                }, priority: .bulk)
+            }
+        }
+    }
+
+    private func deleteLogs(then next: @escaping () -> Void) {
+        let parameters: [PGParameter] = [.int32(Int32(clamping: expiryHours)), .int64(Int64(LogPurger.chunkRows))]
+        queue.submit(StatementQueue.Job(sql: LogPurger.purgeLogsStatement, parameters: parameters) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let rows):
+                let held = rows.string(0, 0) == "t"
+                let deleted = Int(rows.string(0, 1) ?? "0") ?? 0
+                self.rowsPurged += deleted
+                if held && deleted == LogPurger.chunkRows {
+                    self.deleteLogs(then: next) // more to go: next chunk
+                } else {
+                    if !held { self.logger.debug("another instance is purging; skipping this pass") }
+                    next()
+                }
+            case .failure(let error):
+                self.logger.warning("purge of expired logs failed", metadata: ["error": "\(error)"])
+                next()
+            }
+        }, priority: .bulk)
+    }
+
+    private func deleteConnections(then next: @escaping () -> Void) {
+        let parameters: [PGParameter] = [.int32(Int32(clamping: expiryHours)), .text(LogPurger.arrayLiteral(openRowIDs()))]
+        queue.submit(StatementQueue.Job(sql: LogPurger.purgeConnectionsStatement, parameters: parameters) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let rows):
+                self.connectionsPurged += Int(rows.string(0, 1) ?? "0") ?? 0
+            case .failure(let error):
+                self.logger.warning("purge of connection rows failed", metadata: ["error": "\(error)"])
+            }
+            next()
+        }, priority: .bulk)
+    }
+
+    /// `{1,2,3}`: an int4[] in text form (integers only, nothing to escape).
+    static func arrayLiteral(_ ids: [Int32]) -> String {
+        "{" + ids.map(String.init).joined(separator: ",") + "}"
+    }
+}
