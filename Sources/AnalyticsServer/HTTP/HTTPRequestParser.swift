@@ -16,14 +16,22 @@ final class HTTPRequestParser {
     /// Largest request head (request line and headers): 16 KiB → 431.
     static let maxHeadBytes: UInt32 = 16 * 1024
 
-    private var parser = http_parser()
-    private var settings = http_parser_settings()
+    // Heap-allocated: the callbacks read the parser while
+    // http_parser_execute runs, which Swift's exclusivity rules forbid for
+    // a stored property passed inout.
+    private let parser = UnsafeMutablePointer<http_parser>.allocate(capacity: 1)
+    private let settings = UnsafeMutablePointer<http_parser_settings>.allocate(capacity: 1)
     private let maxBodyBytes: Int
     private var current = HTTPRequest()
     private var headerName = ""
     private var headerValue = ""
     private var readingValue = false
     private var completed: HTTPRequest?
+
+    deinit {
+        parser.deallocate()
+        settings.deallocate()
+    }
     private var rejection: (status: Int, message: String)?
     /// True once a head has started and not yet completed (slow-loris watch).
     private(set) var inHead = false
@@ -31,36 +39,38 @@ final class HTTPRequestParser {
     init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
         http_parser_set_max_header_size(HTTPRequestParser.maxHeadBytes)
-        http_parser_init(&parser, HTTP_REQUEST)
-        settings.on_message_begin = { parser in
+        parser.initialize(to: http_parser())
+        settings.initialize(to: http_parser_settings())
+        http_parser_init(parser, HTTP_REQUEST)
+        settings.pointee.on_message_begin = { parser in
             HTTPRequestParser.from(parser).beginMessage()
             return 0
         }
-        settings.on_url = { parser, data, length in
+        settings.pointee.on_url = { parser, data, length in
             HTTPRequestParser.from(parser).current.target += HTTPRequestParser.string(data, length)
             return 0
         }
-        settings.on_header_field = { parser, data, length in
+        settings.pointee.on_header_field = { parser, data, length in
             HTTPRequestParser.from(parser).headerField(HTTPRequestParser.string(data, length))
             return 0
         }
-        settings.on_header_value = { parser, data, length in
+        settings.pointee.on_header_value = { parser, data, length in
             let this = HTTPRequestParser.from(parser)
             this.headerValue += HTTPRequestParser.string(data, length)
             this.readingValue = true
             return 0
         }
-        settings.on_headers_complete = { parser in
+        settings.pointee.on_headers_complete = { parser in
             HTTPRequestParser.from(parser).headersComplete()
         }
-        settings.on_body = { parser, data, length in
+        settings.pointee.on_body = { parser, data, length in
             if let data, length > 0 {
                 HTTPRequestParser.from(parser).current.body.append(
                     contentsOf: UnsafeRawBufferPointer(start: data, count: length))
             }
             return 0
         }
-        settings.on_message_complete = { parser in
+        settings.pointee.on_message_complete = { parser in
             HTTPRequestParser.from(parser).messageComplete()
             // Stop after each request so pipelined requests are served in order.
             http_parser_pause(parser, 1)
@@ -72,12 +82,12 @@ final class HTTPRequestParser {
     /// used and the request or failure, or nil when more bytes are needed.
     func feed(_ bytes: UnsafeRawBufferPointer) -> (consumed: Int, outcome: Outcome?) {
         guard let base = bytes.baseAddress, bytes.count > 0 else { return (0, nil) }
-        parser.data = Unmanaged.passUnretained(self).toOpaque()
-        let consumed = http_parser_execute(&parser, &settings, base.assumingMemoryBound(to: CChar.self), bytes.count)
-        parser.data = nil
-        let errno = http_errno(rawValue: parser.http_errno)
+        parser.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        let consumed = http_parser_execute(parser, settings, base.assumingMemoryBound(to: CChar.self), bytes.count)
+        parser.pointee.data = nil
+        let errno = http_errno(rawValue: parser.pointee.http_errno)
         if errno == HPE_PAUSED {
-            http_parser_pause(&parser, 0)
+            http_parser_pause(parser, 0)
         } else if errno != HPE_OK {
             return (consumed, .failure(status: rejection?.status ?? status(for: errno),
                                        message: rejection?.message ?? message(for: errno)))
@@ -124,16 +134,16 @@ final class HTTPRequestParser {
     private func headersComplete() -> Int32 {
         flushHeader()
         inHead = false
-        current.method = String(cString: http_method_str(http_method(rawValue: parser.method)))
-        current.keepAlive = http_should_keep_alive(&parser) != 0
-        current.isUpgrade = parser.upgrade != 0
-        if parser.uses_transfer_encoding != 0 {
+        current.method = String(cString: http_method_str(http_method(rawValue: parser.pointee.method)))
+        current.keepAlive = http_should_keep_alive(parser) != 0
+        current.isUpgrade = parser.pointee.upgrade != 0
+        if parser.pointee.uses_transfer_encoding != 0 {
             rejection = (411, "chunked request bodies are not accepted; send Content-Length")
             return -1
         }
         // content_length is ULLONG_MAX when the header is absent.
-        if parser.content_length != UInt64.max, parser.content_length > UInt64(maxBodyBytes) {
-            rejection = (413, "request body of \(parser.content_length) bytes exceeds the limit of \(maxBodyBytes) bytes")
+        if parser.pointee.content_length != UInt64.max, parser.pointee.content_length > UInt64(maxBodyBytes) {
+            rejection = (413, "request body of \(parser.pointee.content_length) bytes exceeds the limit of \(maxBodyBytes) bytes")
             return -1
         }
         let split = current.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
