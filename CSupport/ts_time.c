@@ -1,157 +1,206 @@
 /*
  * ts_time.c — RFC 3339 timestamps to and from UTC microseconds.
  *
- * Plain calendar arithmetic (days from civil date and back), so the
- * result never depends on the process's time zone or locale and nothing
- * is allocated.
+ * Plain calendar arithmetic on day numbers, so results never depend on the
+ * process's time zone or locale, and nothing is allocated. Only years
+ * 0000-9999 exist here (four digits in both directions), which keeps every
+ * intermediate value small and non-negative.
  */
 #include "ts_json.h"
 
 #include <stdbool.h>
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+#define US_PER_SECOND INT64_C(1000000)
+#define SECONDS_PER_DAY INT64_C(86400)
+#define DAYS_PER_400_YEARS 146097
+
+/*
+ * Day numbers count from 1 March of year -400. Starting a year in March
+ * puts the leap day at its end, so a month's first day is a fixed offset
+ * from 1 March; starting 400 years (one whole leap cycle) before year 0
+ * keeps every year used here positive.
+ */
+#define YEAR_SHIFT 400
+/* The day number of 1970-01-01. */
+#define UNIX_EPOCH_DAY 865565
+/* Unix microseconds of 0000-01-01T00:00:00 and of the last microsecond of
+ * 9999-12-31, the range ts_time_format() can write. */
+#define FIRST_US (INT64_C(-719528) * SECONDS_PER_DAY * US_PER_SECOND)
+#define LAST_US (INT64_C(2932897) * SECONDS_PER_DAY * US_PER_SECOND - 1)
+
+/* Days from 1 March of shifted year 0 to 1 March of shifted year y. */
+static uint32_t days_before_year(uint32_t y)
 {
-    y -= m <= 2;
-    const int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const unsigned yoe = (unsigned)(y - era * 400);
-    const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
+    return y * 365 + y / 4 - y / 100 + y / 400;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+/* Days from 1 March to the first day of month mp (0 = March ... 11 = February). */
+static uint32_t days_before_month(uint32_t mp)
 {
-    z += 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const unsigned doe = (unsigned)(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = (int64_t)yoe + era * 400 + (*m <= 2);
+    return (153 * mp + 2) / 5;
 }
 
-static bool is_leap(int64_t y)
+static int64_t days_from_civil(int year, int month, int day)
+{
+    uint32_t y = (uint32_t)(year + YEAR_SHIFT) - (month <= 2);
+    uint32_t mp = (uint32_t)(month > 2 ? month - 3 : month + 9);
+    return (int64_t)(days_before_year(y) + days_before_month(mp) + (uint32_t)day - 1) - UNIX_EPOCH_DAY;
+}
+
+/* Inverse of days_from_civil() for day numbers of years 0000-9999. */
+static void civil_from_days(int64_t unix_day, int *year, int *month, int *day)
+{
+    uint32_t n = (uint32_t)(unix_day + UNIX_EPOCH_DAY);
+    /* 400 years hold a whole number of days, so this guess is off by at
+     * most one year either way; the loops settle it. */
+    uint32_t y = (uint32_t)((uint64_t)n * 400 / DAYS_PER_400_YEARS);
+    while (days_before_year(y + 1) <= n) y++;
+    while (days_before_year(y) > n) y--;
+    uint32_t day_of_year = n - days_before_year(y);
+    uint32_t mp = (5 * day_of_year + 2) / 153;
+    *day = (int)(day_of_year - days_before_month(mp)) + 1;
+    *month = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *year = (int)y - YEAR_SHIFT + (*month <= 2);
+}
+
+static bool is_leap_year(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static unsigned days_in_month(int64_t y, unsigned m)
+static int days_in_month(int y, int m)
 {
-    static const unsigned days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && is_leap_year(y) ? 29 : days[m - 1];
 }
 
-/* Reads exactly n digits at *p; false if any is not a digit. */
-static bool digits(const char **p, const char *end, int n, int *out)
+/* Reads exactly n digits at *p into *out. */
+static bool read_digits(const char **p, const char *end, int n, int *out)
 {
+    const char *s = *p;
     int v = 0;
-    if (end - *p < n) return false;
+    if (end - s < n) return false;
     for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9') return false;
-        v = v * 10 + (c - '0');
+        unsigned digit = (unsigned)(unsigned char)s[i] - '0';
+        if (digit > 9) return false;
+        v = v * 10 + (int)digit;
     }
-    *p += n;
+    *p = s + n;
     *out = v;
     return true;
 }
 
-static bool expect(const char **p, const char *end, char c)
+static bool read_char(const char **p, const char *end, char c)
 {
-    if (*p >= end || **p != c) return false;
+    if (*p == end || **p != c) return false;
     (*p)++;
+    return true;
+}
+
+/* Reads '.' and at least one digit; keeps the first six as microseconds. */
+static bool read_fraction(const char **p, const char *end, int64_t *micros)
+{
+    static const int64_t scale[7] = {1000000, 100000, 10000, 1000, 100, 10, 1};
+    const char *s = *p + 1, *digits_start = s;
+    int64_t v = 0;
+    while (s != end && (unsigned)(unsigned char)*s - '0' <= 9) {
+        if (s - digits_start < 6) v = v * 10 + (*s - '0');
+        s++;
+    }
+    ptrdiff_t count = s - digits_start;
+    if (count == 0) return false;
+    *micros = v * scale[count < 6 ? count : 6];
+    *p = s;
+    return true;
+}
+
+/* Reads Z, z or ±hh:mm into seconds east of UTC. */
+static bool read_zone(const char **p, const char *end, int *offset_seconds)
+{
+    const char *s = *p;
+    int hours, minutes;
+    if (*s == 'Z' || *s == 'z') {
+        *offset_seconds = 0;
+        *p = s + 1;
+        return true;
+    }
+    if (*s != '+' && *s != '-') return false;
+    *p = s + 1;
+    if (!read_digits(p, end, 2, &hours) || !read_char(p, end, ':') || !read_digits(p, end, 2, &minutes) ||
+        hours > 23 || minutes > 59)
+        return false;
+    *offset_seconds = (*s == '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
     return true;
 }
 
 int ts_time_parse(const char *s, size_t len, int flags, int64_t *unix_us)
 {
-    const char *p = s, *end = s + len;
-    int year, month, day, hour, minute, second;
     if (s == NULL) return TS_JSON_EBADTS;
-    if (!digits(&p, end, 4, &year) || !expect(&p, end, '-') || !digits(&p, end, 2, &month) ||
-        !expect(&p, end, '-') || !digits(&p, end, 2, &day))
-        return TS_JSON_EBADTS;
-    if (p >= end || (*p != 'T' && *p != 't' && *p != ' ')) return TS_JSON_EBADTS;
-    p++;
-    if (!digits(&p, end, 2, &hour) || !expect(&p, end, ':') || !digits(&p, end, 2, &minute) ||
-        !expect(&p, end, ':') || !digits(&p, end, 2, &second))
-        return TS_JSON_EBADTS;
-    if (month < 1 || month > 12 || day < 1 || (unsigned)day > days_in_month(year, (unsigned)month) ||
-        hour > 23 || minute > 59 || second > 60)
-        return TS_JSON_EBADTS;
-    if (second == 60) second = 59; /* a leap second is taken as :59 */
-
+    const char *p = s, *end = s + len;
+    int year, month, day, hour, minute, second, offset_seconds = 0;
     int64_t micros = 0;
-    if (p < end && *p == '.') {
-        int count = 0;
-        p++;
-        while (p < end && *p >= '0' && *p <= '9') {
-            if (count < 6) micros = micros * 10 + (*p - '0');
-            count++;
-            p++;
-        }
-        if (count == 0) return TS_JSON_EBADTS;
-        for (; count < 6; count++) micros *= 10;
-    }
 
-    int64_t offset_seconds = 0;
+    if (!read_digits(&p, end, 4, &year) || !read_char(&p, end, '-') || !read_digits(&p, end, 2, &month) ||
+        !read_char(&p, end, '-') || !read_digits(&p, end, 2, &day))
+        return TS_JSON_EBADTS;
+    if (p == end || (*p != 'T' && *p != 't' && *p != ' ')) return TS_JSON_EBADTS;
+    p++;
+    if (!read_digits(&p, end, 2, &hour) || !read_char(&p, end, ':') || !read_digits(&p, end, 2, &minute) ||
+        !read_char(&p, end, ':') || !read_digits(&p, end, 2, &second))
+        return TS_JSON_EBADTS;
+    if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 || minute > 59 ||
+        second > 60)
+        return TS_JSON_EBADTS;
+    if (second == 60) second = 59; /* a leap second: Unix time has no :60 */
+
+    if (p != end && *p == '.' && !read_fraction(&p, end, &micros)) return TS_JSON_EBADTS;
     if (p == end) {
         if (!(flags & TS_TIME_ALLOW_NAIVE)) return TS_JSON_EBADTS;
-    } else if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        int sign = *p == '-' ? -1 : 1, oh, om;
-        p++;
-        if (!digits(&p, end, 2, &oh) || !expect(&p, end, ':') || !digits(&p, end, 2, &om) || oh > 23 || om > 59)
-            return TS_JSON_EBADTS;
-        offset_seconds = sign * (oh * 3600 + om * 60);
-    } else {
+    } else if (!read_zone(&p, end, &offset_seconds) || p != end) {
         return TS_JSON_EBADTS;
     }
-    if (p != end) return TS_JSON_EBADTS;
 
-    int64_t seconds = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 + minute * 60 + second;
-    *unix_us = (seconds - offset_seconds) * 1000000 + micros;
+    int64_t seconds = days_from_civil(year, month, day) * SECONDS_PER_DAY + hour * 3600 + minute * 60 + second -
+                      offset_seconds;
+    /* The fraction counts forward from a whole second, so dropping digits
+     * beyond the sixth rounds toward negative infinity, before 1970 too. */
+    *unix_us = seconds * US_PER_SECOND + micros;
     return 0;
+}
+
+/* Writes v as exactly n decimal digits ending at out[n - 1]. */
+static void put_digits(char *out, int n, int64_t v)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        out[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
 }
 
 int ts_time_format(int64_t unix_us, char out[TS_TIME_FORMAT_LEN + 1])
 {
-    /* Floor division, so times before 1970 format correctly too. */
-    int64_t seconds = unix_us / 1000000, micros = unix_us % 1000000;
-    if (micros < 0) {
-        micros += 1000000;
-        seconds -= 1;
-    }
-    int64_t days = seconds / 86400, rem = seconds % 86400;
-    if (rem < 0) {
-        rem += 86400;
-        days -= 1;
-    }
-    int64_t year;
-    unsigned month, day;
-    civil_from_days(days, &year, &month, &day);
-    if (year < 0 || year > 9999) return TS_JSON_EBADTS;
+    if (unix_us < FIRST_US || unix_us > LAST_US) return TS_JSON_EBADTS;
+    /* Floor division: before 1970 the quotient must round down, not toward 0. */
+    int64_t shifted = unix_us - FIRST_US;
+    int64_t unix_day = shifted / (SECONDS_PER_DAY * US_PER_SECOND) + FIRST_US / (SECONDS_PER_DAY * US_PER_SECOND);
+    int64_t us_of_day = shifted % (SECONDS_PER_DAY * US_PER_SECOND);
+    int64_t second_of_day = us_of_day / US_PER_SECOND;
+    int year, month, day;
+    civil_from_days(unix_day, &year, &month, &day);
 
-    int64_t fields[6] = {year, month, day, rem / 3600, rem / 60 % 60, rem % 60};
-    static const int widths[6] = {4, 2, 2, 2, 2, 2};
-    static const char separators[6] = {'-', '-', 'T', ':', ':', '.'};
-    char *o = out;
-    for (int f = 0; f < 6; f++) {
-        for (int i = widths[f] - 1; i >= 0; i--) {
-            o[i] = (char)('0' + fields[f] % 10);
-            fields[f] /= 10;
-        }
-        o += widths[f];
-        *o++ = separators[f];
-    }
-    for (int i = 5; i >= 0; i--) {
-        o[i] = (char)('0' + micros % 10);
-        micros /= 10;
-    }
-    o[6] = '\0';
+    put_digits(out, 4, year);
+    out[4] = '-';
+    put_digits(out + 5, 2, month);
+    out[7] = '-';
+    put_digits(out + 8, 2, day);
+    out[10] = 'T';
+    put_digits(out + 11, 2, second_of_day / 3600);
+    out[13] = ':';
+    put_digits(out + 14, 2, second_of_day / 60 % 60);
+    out[16] = ':';
+    put_digits(out + 17, 2, second_of_day % 60);
+    out[19] = '.';
+    put_digits(out + 20, 6, us_of_day % US_PER_SECOND);
+    out[TS_TIME_FORMAT_LEN] = '\0';
     return 0;
 }

@@ -22,7 +22,8 @@ extern "C" {
 
 typedef enum ts_json_result {
     TS_JSON_OK = 0,
-    TS_JSON_EINVALID = -1,   /* not JSON (reject reason "invalid_json") */
+    TS_JSON_EINVALID = -1,   /* not JSON, or Jansson ran out of memory
+                                (reject reason "invalid_json") */
     TS_JSON_ENOTOBJECT = -2, /* JSON but not an object, or a wrapped message
                                 whose payload is not one ("not_object") */
     TS_JSON_EBADTS = -3,     /* no `ts`, or not RFC 3339 ("bad_ts") */
@@ -74,10 +75,14 @@ typedef struct ts_json_message {
 
 /*
  * Pre-parse data[0..len). out/out_cap receive the flattened form of a
- * wrapped message (unused for a flat one). With want_node_info, fills
- * m->node from system.connected or from the peer id older messages carry.
- * On TS_JSON_OK the caller must call ts_json_message_release(m). On any
- * error nothing needs releasing.
+ * wrapped message (unused for a flat one); *out_needed is set to its size
+ * (0 for a flat message), also on TS_JSON_ENOSPC. With want_node_info,
+ * fills m->node from system.connected or from the peer id older messages
+ * carry; without it m->node stays empty (authority -1). The first failing
+ * check decides the result, in this order: EINVALID, ENOTOBJECT, EBADID,
+ * EBADTS, ENOSPC. On TS_JSON_OK the caller must call
+ * ts_json_message_release(m). On any error m is cleared and nothing needs
+ * releasing.
  */
 int ts_json_preparse(const char *data, size_t len, int want_node_info,
                      char *out, size_t out_cap, size_t *out_needed,
@@ -99,7 +104,9 @@ void ts_json_message_release(ts_json_message *m);
  */
 int ts_time_parse(const char *s, size_t len, int flags, int64_t *unix_us);
 
-/* Format UTC microseconds as "2020-03-25T13:17:09.008533" (26 chars + NUL). */
+/* Format UTC microseconds as "2020-03-25T13:17:09.008533" (26 chars + NUL,
+ * always six fraction digits, no zone). Returns 0, or TS_JSON_EBADTS when
+ * the year would fall outside 0000-9999 (out is then left untouched). */
 #define TS_TIME_FORMAT_LEN 26
 int ts_time_format(int64_t unix_us, char out[TS_TIME_FORMAT_LEN + 1]);
 
