@@ -1,65 +1,115 @@
 import Foundation
 
-/// Reads a `.env` file: KEY=VALUE lines, optional `export `, `#` comments,
-/// single quotes (literal) or double quotes (\n, \", \\ escapes). A missing
-/// file is an empty one.
+/// A `.env` file: one `KEY=VALUE` per line, an optional `export ` before the
+/// key, `#` comments, blank lines. A value is bare (a ` #` starts a comment,
+/// surrounding blanks are dropped), single-quoted (literal) or double-quoted
+/// (`\n`, `\"` and `\\` are escapes; any other backslash stays as written).
+/// Nothing is interpolated. The first bad line stops the parse with an
+/// error naming the file and line.
 enum DotEnv {
-    static func read(_ path: String) throws -> [String: String] {
+    /// The variables of the file at `path`; a missing file has none.
+    static func read(path: String) throws -> [String: String] {
         guard FileManager.default.fileExists(atPath: path) else { return [:] }
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError("\(path): cannot read: \(error.localizedDescription)")
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw ConfigError("\(path): cannot be read")
+        }
+        guard let text = String(data: data, encoding: .utf8) else {
+            throw ConfigError("\(path): is not UTF-8 text")
         }
         return try parse(text, file: path)
     }
 
     static func parse(_ text: String, file: String) throws -> [String: String] {
-        var values: [String: String] = [:]
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            var line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            if line.hasPrefix("export ") { line = String(line.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
-            let malformed = ConfigError("\(file):\(index + 1): expected KEY=VALUE")
-            guard let equals = line.firstIndex(of: "=") else { throw malformed }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            guard !key.isEmpty, key.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { throw malformed }
-            guard let value = unquote(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)) else {
-                throw ConfigError("\(file):\(index + 1): unterminated quote")
+        var variables: [String: String] = [:]
+        let body = text.hasPrefix("\u{FEFF}") ? text.dropFirst() : Substring(text)
+        // A Swift Character holds "\r\n" as one unit, so CRLF files split here too.
+        let lines = body.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
+        for (offset, line) in lines.enumerated() {
+            do {
+                if let (key, value) = try parseLine(line) { variables[key] = value }
+            } catch let problem as LineProblem {
+                throw ConfigError("\(file):\(offset + 1): \(problem.description)")
             }
-            values[key] = value
         }
-        return values
+        return variables
     }
 
-    private static func unquote(_ value: String) -> String? {
-        if value.hasPrefix("'") {
-            guard value.count >= 2, value.hasSuffix("'") else { return nil }
-            return String(value.dropFirst().dropLast())
+    /// What is wrong with a line, completed by `parse` with file and line number.
+    struct LineProblem: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// nil for a blank or comment line.
+    static func parseLine(_ line: Substring) throws -> (String, String)? {
+        var rest = line.trimmingASCIIWhitespace()
+        if rest.isEmpty || rest.hasPrefix("#") { return nil }
+        let afterExport = rest.dropFirst("export".count)
+        if rest.hasPrefix("export"), afterExport.first?.isASCIIBlank == true {
+            rest = afterExport.trimmingASCIIWhitespace()
         }
-        guard value.hasPrefix("\"") else {
-            // Unquoted: a # after whitespace starts a comment.
-            if let comment = value.range(of: " #") { return String(value[..<comment.lowerBound]).trimmingCharacters(in: .whitespaces) }
-            return value
+        guard let equals = rest.firstIndex(of: "=") else {
+            throw LineProblem(description: "expected KEY=VALUE")
         }
-        guard value.count >= 2, value.hasSuffix("\""), !value.hasSuffix("\\\"") || value.hasSuffix("\\\\\"") else { return nil }
-        var result = ""
-        var escaped = false
-        for character in value.dropFirst().dropLast() {
-            if escaped {
-                switch character {
-                case "n": result.append("\n")
-                case "t": result.append("\t")
-                default: result.append(character)
+        let key = rest[..<equals].trimmingASCIIWhitespace()
+        guard isVariableName(key) else {
+            throw LineProblem(description: "\(ConfigError.quotedForMessage(String(key))) is not a variable name (letters, digits and _, not starting with a digit)")
+        }
+        let value = try parseValue(rest[rest.index(after: equals)...].trimmingASCIIWhitespace())
+        return (String(key), value)
+    }
+
+    private static func parseValue(_ text: Substring) throws -> String {
+        guard let quote = text.first, quote == "'" || quote == "\"" else {
+            // A bare value ends where a comment begins.
+            var end = text.endIndex
+            var index = text.startIndex
+            while index < text.endIndex {
+                if text[index] == "#", index > text.startIndex, text[text.index(before: index)].isASCIIBlank {
+                    end = index
+                    break
                 }
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
+                index = text.index(after: index)
+            }
+            return String(text[..<end].trimmingASCIIWhitespace())
+        }
+        var value = ""
+        var index = text.index(after: text.startIndex)
+        var closed = false
+        while index < text.endIndex {
+            let character = text[index]
+            index = text.index(after: index)
+            if character == quote {
+                closed = true
+                break
+            }
+            if quote == "\"", character == "\\", index < text.endIndex {
+                let escaped = text[index]
+                switch escaped {
+                case "n": value.append("\n")
+                case "\"", "\\": value.append(escaped)
+                default: value += "\\\(escaped)"
+                }
+                index = text.index(after: index)
             } else {
-                result.append(character)
+                value.append(character)
             }
         }
-        return escaped ? nil : result
+        guard closed else {
+            throw LineProblem(description: "the value's opening \(quote) is never closed on this line")
+        }
+        let trailing = text[index...].trimmingASCIIWhitespace()
+        guard trailing.isEmpty || trailing.hasPrefix("#") else {
+            throw LineProblem(description: "unexpected text after the closing \(quote): \(ConfigError.quotedForMessage(String(trailing)))")
+        }
+        return value
     }
+
+    private static func isVariableName(_ name: Substring) -> Bool {
+        guard let first = name.first, !first.isNumber else { return false }
+        return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }
+    }
+}
+
+private extension Character {
+    var isASCIIBlank: Bool { self == " " || self == "\t" }
 }

@@ -1,97 +1,64 @@
-// Config: every setting of the server, declared once.
+// Config: the server's settings.
 //
-// The table below drives parsing (environment, then a .env file), the
-// --help text, the start-up log of effective values and the README table.
-// A bad value stops the server with a one-line error; nothing falls back
-// to a default silently.
+// Every setting is a row of `SettingsTable` (variable, default, parser with
+// its range, meaning). That one table drives reading the environment and
+// the `.env` file, the --help text, the start-up log of effective values
+// and the README's table. A value that does not parse stops the server
+// with a one-line `ConfigError`; nothing falls back to a default silently.
+// This folder calls nothing else in the server.
 import Foundation
 import Logging
 
-public struct Settings: Equatable {
-    public var databaseURL: String?
-    public var host = "0.0.0.0"
-    public var port = 8080
-    public var heartbeatIntervalS = 5
-    public var clientTimeoutS = 10
-    public var purgeIntervalS = 600
-    public var logExpiryH = 280_320
-    public var maxPendingConnections = 8192
-    public var wsMaxPayload = 524_288
-    public var numThreads = 1
-    public var dbPoolSize = 2
-    public var dbQueryPoolSize = 2
-    public var dbBatchSize = 1024
-    public var dbSaveLatencyMs = 100
-    public var dbMaxBatchesInFlight = 4
-    public var statementTimeoutMs = 10_000
-    public var maxBufferedBytes = 256 * 1024 * 1024
-    public var shutdownTimeoutS = 30
-    public var maxNodeIDsPerConnection = 20
-    public var trustProxyHeaders = false
-    public var cacheUpdateTimeoutS = 15
-    public var cacheUpdateIntervalMs = 1000
-    public var cacheExpiryS = 3600
-    public var assetsPath = "./static"
-    public var migrationsPath = "./Migrations"
-    public var embeddedPGDir = "./.tetcore/pg"
-    public var logLevel: Logger.Level = .info
+/// The effective configuration. Properties take their defaults from the
+/// table; see `SettingsTable` for each one's variable and meaning.
+public struct Settings: Equatable, Sendable {
+    public var databaseURL: String? = SettingsTable.databaseURL.defaultValue
+    public var host: String = SettingsTable.host.defaultValue
+    public var port: Int = SettingsTable.port.defaultValue
+    public var heartbeatIntervalS: Int = SettingsTable.heartbeatIntervalS.defaultValue
+    public var clientTimeoutS: Int = SettingsTable.clientTimeoutS.defaultValue
+    public var purgeIntervalS: Int = SettingsTable.purgeIntervalS.defaultValue
+    public var logExpiryH: Int = SettingsTable.logExpiryH.defaultValue
+    public var maxPendingConnections: Int = SettingsTable.maxPendingConnections.defaultValue
+    public var wsMaxPayload: Int = SettingsTable.wsMaxPayload.defaultValue
+    public var numThreads: Int = SettingsTable.numThreads.defaultValue
+    public var dbPoolSize: Int = SettingsTable.dbPoolSize.defaultValue
+    public var dbQueryPoolSize: Int = SettingsTable.dbQueryPoolSize.defaultValue
+    public var dbBatchSize: Int = SettingsTable.dbBatchSize.defaultValue
+    public var dbSaveLatencyMs: Int = SettingsTable.dbSaveLatencyMs.defaultValue
+    public var dbMaxBatchesInFlight: Int = SettingsTable.dbMaxBatchesInFlight.defaultValue
+    public var statementTimeoutMs: Int = SettingsTable.statementTimeoutMs.defaultValue
+    public var maxBufferedBytes: Int = SettingsTable.maxBufferedBytes.defaultValue
+    public var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
+    public var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
+    public var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue
+    public var cacheUpdateTimeoutS: Int = SettingsTable.cacheUpdateTimeoutS.defaultValue
+    public var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
+    public var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
+    public var assetsPath: String = SettingsTable.assetsPath.defaultValue
+    public var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
+    public var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue
+    public var logLevel: Logger.Level = SettingsTable.logLevel.defaultValue
 
     public static let defaults = Settings()
 
-    /// Reads the environment and `.env` (the environment wins).
+    /// Reads every setting from `environment` and from the `.env` file at
+    /// `dotEnvPath` (nil: no file; a missing file is fine). A variable set
+    /// in the environment wins over the file.
     public static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
                             dotEnvPath: String? = ".env") throws -> Settings {
-        var values = try dotEnvPath.map(DotEnv.read) ?? [:]
-        values.merge(environment) { _, fromEnvironment in fromEnvironment }
+        var variables = try dotEnvPath.map { try DotEnv.read(path: $0) } ?? [:]
+        variables.merge(environment) { _, fromEnvironment in fromEnvironment }
         var settings = Settings()
-        for setting in Setting.all {
-            if let raw = values[setting.name] { try setting.apply(raw, &settings) }
-        }
-        // LOG_LEVEL is the project's name; RUST_LOG keeps working for people
-        // coming from the original, and LOG_LEVEL wins when both are set.
-        if values["LOG_LEVEL"] == nil, let rust = values["RUST_LOG"] {
-            settings.logLevel = try RustLogFilter.level(from: rust)
+        for row in SettingsTable.all {
+            try row.apply(variables, to: &settings)
         }
         return settings
     }
 
-    /// Name and value of every setting, the database password masked.
+    /// Every setting's name and value in table order, for the start-up log;
+    /// the database password is shown as `***`.
     public func effectiveSettingsDescription() -> [(name: String, value: String)] {
-        Setting.all.map { ($0.name, $0.render(self)) }
+        SettingsTable.all.map { ($0.name, $0.effectiveText(of: self)) }
     }
-
-    public static func helpText() -> String {
-        Setting.all.map { setting in
-            let meaning = wrap(setting.meaning, width: 72).joined(separator: "\n" + String(repeating: " ", count: 8))
-            return "  \(setting.name) (default: \(setting.defaultText))\n        \(meaning)"
-        }.joined(separator: "\n")
-    }
-
-    public static func markdownTable() -> String {
-        var lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
-        for setting in Setting.all {
-            lines.append("| `\(setting.name)` | `\(setting.defaultText)` | \(setting.meaning) |")
-        }
-        return lines.joined(separator: "\n")
-    }
-
-    private static func wrap(_ text: String, width: Int) -> [String] {
-        var lines: [String] = []
-        var line = ""
-        for word in text.split(separator: " ") {
-            if !line.isEmpty && line.count + word.count + 1 > width {
-                lines.append(line)
-                line = ""
-            }
-            line += line.isEmpty ? String(word) : " " + word
-        }
-        if !line.isEmpty { lines.append(line) }
-        return lines
-    }
-}
-
-/// A value that cannot be used; its description is the one line printed.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let description: String
-    init(_ description: String) { self.description = description }
 }

@@ -1,0 +1,104 @@
+import Logging
+
+/// Every setting of the server, each declared once: variable, default,
+/// parser (with its range) and one-line meaning. `all` orders them for
+/// --help, the README and the start-up log.
+enum SettingsTable {
+    static let all: [any SettingRow] = [
+        databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
+        maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize,
+        dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
+        maxNodeIDsPerConnection, trustProxyHeaders, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
+        assetsPath, migrationsPath, embeddedPGDir, logLevel,
+    ]
+
+    static let databaseURL = Setting(
+        name: "DATABASE_URL", defaultValue: nil, parser: .databaseURL, property: \.databaseURL,
+        meaning: "PostgreSQL to store telemetry in. Unset: the server starts its own PostgreSQL in EMBEDDED_PG_DIR.")
+    static let host = Setting(
+        name: "HOST", defaultValue: "0.0.0.0", parser: .ipAddress, property: \.host,
+        meaning: "Address to listen on.")
+    static let port = Setting(
+        name: "PORT", defaultValue: 8080, parser: .integer(1...65535), property: \.port,
+        meaning: "TCP port for node telemetry, the JSON API and /metrics.")
+    static let heartbeatIntervalS = Setting(
+        name: "HEARTBEAT_INTERVAL", defaultValue: 5, parser: .integer(1...3600), property: \.heartbeatIntervalS,
+        meaning: "Seconds between the WebSocket pings the server sends.")
+    static let clientTimeoutS = Setting(
+        name: "CLIENT_TIMEOUT_S", defaultValue: 10, parser: .integer(1...3600), property: \.clientTimeoutS,
+        meaning: "A connection silent for this many seconds is closed.")
+    static let purgeIntervalS = Setting(
+        name: "PURGE_INTERVAL_S", defaultValue: 600, parser: .integer(1...86400 * 7), property: \.purgeIntervalS,
+        meaning: "Seconds between purges of expired telemetry.")
+    static let logExpiryH = Setting(
+        name: "LOG_EXPIRY_H", defaultValue: 280_320, parser: .integer(1...10_000_000), property: \.logExpiryH,
+        meaning: "Hours that telemetry sent to / is kept; telemetry sent to /audit never expires.")
+    static let maxPendingConnections = Setting(
+        name: "MAX_PENDING_CONNECTIONS", defaultValue: 8192, parser: .integer(1...65535),
+        property: \.maxPendingConnections,
+        meaning: "Listen backlog: connections the kernel queues before the server accepts them.")
+    static let wsMaxPayload = Setting(
+        name: "WS_MAX_PAYLOAD", defaultValue: 524_288, parser: .integer(125...(1 << 30)), property: \.wsMaxPayload,
+        meaning: "Largest WebSocket message in bytes; a larger one closes the connection.")
+    static let numThreads = Setting(
+        name: "NUM_THREADS", defaultValue: 1, parser: .integer(1...256), property: \.numThreads,
+        meaning: "Event-loop threads. The original's CPUs x 3 sized a pool of threads blocked on the database; "
+            + "these loops never block, so more loops than cores only add context switches.")
+    static let dbPoolSize = Setting(
+        name: "DB_POOL_SIZE", defaultValue: 2, parser: .integer(1...64), property: \.dbPoolSize,
+        meaning: "PostgreSQL connections for ingestion writes, each pipelined with several batches in flight.")
+    static let dbQueryPoolSize = Setting(
+        name: "DB_QUERY_POOL_SIZE", defaultValue: 2, parser: .integer(1...64), property: \.dbQueryPoolSize,
+        meaning: "PostgreSQL connections for API queries, so that queries never queue behind ingestion.")
+    static let dbBatchSize = Setting(
+        name: "DB_BATCH_SIZE", defaultValue: 1024, parser: .integer(1...100_000), property: \.dbBatchSize,
+        meaning: "Most rows written in one batch.")
+    static let dbSaveLatencyMs = Setting(
+        name: "DB_SAVE_LATENCY_MS", defaultValue: 100, parser: .integer(1...60_000), property: \.dbSaveLatencyMs,
+        meaning: "Longest a row waits, in milliseconds, before its batch is written even if not full.")
+    static let dbMaxBatchesInFlight = Setting(
+        name: "DB_MAX_BATCHES_IN_FLIGHT", defaultValue: 4, parser: .integer(1...64), property: \.dbMaxBatchesInFlight,
+        meaning: "Batches sent but not yet committed on one write connection (pipeline depth).")
+    static let statementTimeoutMs = Setting(
+        name: "STATEMENT_TIMEOUT_MS", defaultValue: 10_000, parser: .integer(100...3_600_000),
+        property: \.statementTimeoutMs,
+        meaning: "Milliseconds an API query may run before PostgreSQL cancels it.")
+    static let maxBufferedBytes = Setting(
+        name: "MAX_BUFFERED_BYTES", defaultValue: 256 << 20, parser: .integer((1 << 20)...(64 << 30)),
+        property: \.maxBufferedBytes,
+        meaning: "Bytes of rows held in memory until committed; above this, node sockets are not read until it drains.")
+    static let shutdownTimeoutS = Setting(
+        name: "SHUTDOWN_TIMEOUT_S", defaultValue: 30, parser: .integer(1...3600), property: \.shutdownTimeoutS,
+        meaning: "Longest a shutdown waits, in seconds, for buffered rows to be written.")
+    static let maxNodeIDsPerConnection = Setting(
+        name: "MAX_NODE_IDS_PER_CONNECTION", defaultValue: 20, parser: .integer(1...1000),
+        property: \.maxNodeIDsPerConnection,
+        meaning: "Distinct node ids one connection may use in the wrapped message form; further ids are rejected.")
+    static let trustProxyHeaders = Setting(
+        name: "TRUST_PROXY_HEADERS", defaultValue: false, parser: .boolean, property: \.trustProxyHeaders,
+        meaning: "Take a node's address from Forwarded or X-Forwarded-For; enable only behind a proxy that sets them.")
+    static let cacheUpdateTimeoutS = Setting(
+        name: "CACHE_UPDATE_TIMEOUT_S", defaultValue: 15, parser: .integer(1...3600), property: \.cacheUpdateTimeoutS,
+        meaning: "Feed cache: seconds before a slow update is reported; it is abandoned after four times as long.")
+    static let cacheUpdateIntervalMs = Setting(
+        name: "CACHE_UPDATE_INTERVAL_MS", defaultValue: 1000, parser: .integer(1...3_600_000),
+        property: \.cacheUpdateIntervalMs,
+        meaning: "Feed cache: milliseconds between updates.")
+    static let cacheExpiryS = Setting(
+        name: "CACHE_EXPIRY_S", defaultValue: 3600, parser: .integer(1...86400 * 30), property: \.cacheExpiryS,
+        meaning: "Feed cache: seconds a log message stays in the cache.")
+    static let assetsPath = Setting(
+        name: "ASSETS_PATH", defaultValue: "./static", parser: .path, property: \.assetsPath,
+        meaning: "Directory of the static files the server serves.")
+    static let migrationsPath = Setting(
+        name: "MIGRATIONS_PATH", defaultValue: "./Migrations", parser: .path, property: \.migrationsPath,
+        meaning: "Directory of the SQL migrations applied at start-up.")
+    static let embeddedPGDir = Setting(
+        name: "EMBEDDED_PG_DIR", defaultValue: "./.tetcore/pg", parser: .path, property: \.embeddedPGDir,
+        meaning: "Data directory of the embedded PostgreSQL, used when DATABASE_URL is unset.")
+    static let logLevel = Setting(
+        name: "LOG_LEVEL", defaultValue: Logger.Level.info, parser: .logLevel, property: \.logLevel,
+        meaning: "Least severe log message written. When unset, RUST_LOG is read as the original server read it "
+            + "(a level, or env_logger directives such as tetcore_analytics=debug).",
+        fallback: .init(name: "RUST_LOG", parser: .rustLog))
+}
