@@ -87,8 +87,9 @@ static int read_ts(const json_t *ts, int64_t *unix_us)
 static int flatten_wrapped(json_t *payload, json_t *ts, json_t *id, char *out, size_t out_cap,
                            size_t *out_needed, ts_json_message *m)
 {
-    json_t *id_value = id != NULL ? json_incref(id) : json_integer(0);
-    if (json_object_set(payload, "ts", ts) != 0 || json_object_set_new(payload, "id", id_value) != 0)
+    /* json_object_set_new() takes the id reference even when it fails. */
+    if (json_object_set(payload, "ts", ts) != 0 ||
+        json_object_set_new(payload, "id", id != NULL ? json_incref(id) : json_integer(0)) != 0)
         return TS_JSON_EINVALID; /* Jansson is out of memory */
     size_t cap = out != NULL ? out_cap : 0;
     size_t needed = json_dumpb(payload, out, cap, JSON_COMPACT);

@@ -30,8 +30,8 @@ static int node_is_empty(const ts_json_node_info *node)
 }
 
 /* The flattened row holds the payload with ts and id on top: pre-parsed
- * again it is a flat message with the same msg and time (unless the
- * payload itself carried an object named "payload"). */
+ * again it is a flat message with the same msg and time, unless the
+ * payload itself carried a member named "payload", which decides the form. */
 static void check_row_reparses(const ts_json_message *m)
 {
     json_t *row = json_loadb(m->row, m->row_len, JSON_ALLOW_NUL, NULL);
@@ -39,7 +39,7 @@ static void check_row_reparses(const ts_json_message *m)
     json_t *id = json_object_get(row, "id");
     CHECK(json_is_integer(id) && json_integer_value(id) == m->node_id);
     CHECK(json_is_string(json_object_get(row, "ts")));
-    int nested_payload = json_is_object(json_object_get(row, "payload"));
+    int nested_payload = json_object_get(row, "payload") != NULL;
     json_decref(row);
     if (nested_payload) return;
 
