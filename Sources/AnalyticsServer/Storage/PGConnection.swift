@@ -1,118 +1,177 @@
-import Foundation
+// Storage: PostgreSQL through libpq, driven by the event loop.
+//
+// Owns connections (non-blocking connect, pipeline mode, results read as
+// they arrive), pools that reconnect with backoff, statement queues,
+// migrations, purge and the embedded PostgreSQL. Knows SQL, not HTTP; calls
+// only the Reactor. Nothing here blocks the loop: no PQexec, no
+// PQconnectdb, no PQgetResult while libpq is busy.
 import CLibPQ
+import Foundation
 import Logging
 
-/// One libpq connection driven by the event loop: a non-blocking connect,
-/// then statements sent without waiting and results read as they arrive.
+/// One libpq connection on the event loop: a non-blocking connect, then
+/// statements sent without waiting and results read as they arrive.
 ///
 /// In pipeline mode every statement is followed by its own sync point, so
-/// each runs in its own implicit transaction and a failing one affects no
-/// other; many may be in flight. Without pipeline mode statements go one
-/// at a time (migrations need multi-statement simple queries).
+/// each runs in its own implicit transaction, a failing one affects no
+/// other, and many may be in flight. Without pipeline mode statements are
+/// queued and go one at a time (migrations need multi-statement simple
+/// queries, which pipeline mode forbids).
+///
+/// Every completion is called exactly once, always from a loop callback or
+/// from `close()`, never before the call that took it returns.
 public final class PGConnection {
     public enum State { case idle, connecting, ready, closed }
-
-    private struct Pending {
-        let completion: (Result<PGRows, PGError>) -> Void
-        var outcome: Result<PGRows, PGError>?
-        /// Pipeline mode: the statement's results are in, its sync is next.
-        var awaitingSync = false
-    }
+    public typealias Completion = (Result<PGRows, PGError>) -> Void
 
     private enum Statement {
-        case parameters(String, [PGParameter])
+        case extended(String, [PGParameter])
         case simple(String)
     }
 
+    public let name: String
     public private(set) var state: State = .idle
+    /// Enter pipeline mode once connected; read at each `connect`.
     public var pipelined = false
     public var connectTimeoutMs: UInt64 = 10_000
+    /// Called once when a ready connection breaks, after every statement it
+    /// held has completed with a `.connection` error. Not after `close()`.
     public var onDisconnect: ((PGError) -> Void)?
-    let name: String
-    private let loop: EventLoop
+
     private let conninfo: String
     private let logger: Logger
     private var connection: OpaquePointer?
     private var poll: SocketPoll?
-    private var connectTimer: LoopTimer?
+    /// libpq holds bytes the socket did not take yet: watch writability too.
+    private var writePending = false
     private var connectCompletion: ((PGError?) -> Void)?
-    private var inFlightQueue: [Pending] = []
-    private var inFlightHead = 0
-    /// Statements waiting for the previous one (non-pipeline mode only).
-    private var waiting: [(Statement, (Result<PGRows, PGError>) -> Void)] = []
-    private var flushPending = false
+    private let connectTimer: LoopTimer
+    private var results = PGPendingResults()
+    /// Non-pipeline mode: statements waiting for the one in flight.
+    private var waiting: [(Statement, Completion)] = []
+    /// Failures found while the caller was still inside `query`, delivered
+    /// from the loop so that no caller is re-entered.
+    private var rejected: [(Completion, PGError)] = []
+    /// A break found while the caller was still inside `query`.
+    private var pendingBreak: PGError?
+    private let deferTimer: LoopTimer
+    // Declared last so that the handles above go before the loop can.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, conninfo: String, name: String, logger: Logger) {
         self.loop = loop
         self.conninfo = conninfo
         self.name = name
         self.logger = logger
+        connectTimer = LoopTimer(loop: loop)
+        deferTimer = LoopTimer(loop: loop)
     }
 
     deinit {
-        if let connection { PQfinish(connection) }
+        // Work still outstanding learns that it will never complete.
+        close()
     }
 
-    /// Statements sent or waiting, not yet completed.
-    public var inFlight: Int { inFlightQueue.count - inFlightHead + waiting.count }
+    /// Statements sent and not yet completed, plus those queued.
+    public var inFlight: Int { results.count + waiting.count + rejected.count }
 
     // MARK: Connecting
 
+    /// Connects without blocking (PQconnectStartParams, then PQconnectPoll
+    /// whenever the socket is ready), within `connectTimeoutMs`. Completes
+    /// with nil once ready, or a `.connection` error; only from `.idle`.
     public func connect(_ completion: @escaping (PGError?) -> Void) {
         guard state == .idle else {
-            completion(PGError(kind: .connection, sqlState: nil, message: "connect called in state \(state)"))
+            let error = PGError(kind: state == .closed ? .closed : .connection, sqlState: nil,
+                                message: "connection \(name): connect called while \(state)")
+            LoopTimer.once(on: loop, after: 0) { completion(error) }
             return
         }
-        guard let connection = PQconnectStart(conninfo), PQstatus(connection) != CONNECTION_BAD else {
-            completion(PGError(kind: .connection, sqlState: nil, message: "cannot start a connection: invalid conninfo or out of memory"))
+        state = .connecting
+        connectCompletion = completion
+        results.pipelined = pipelined
+        guard let connection = startConnecting() else {
+            failConnectingSoon("cannot start connecting: invalid connection string or out of memory")
             return
         }
         self.connection = connection
-        state = .connecting
-        connectCompletion = completion
-        PQsetnonblocking(connection, 1)
-        let timer = LoopTimer(loop: loop)
-        timer.start(after: connectTimeoutMs) { [weak self] in
-            self?.connectFailed("timed out after \(self?.connectTimeoutMs ?? 0) ms")
+        PQsetNoticeReceiver(connection, PGConnection.noticeReceiver, Unmanaged.passUnretained(self).toOpaque())
+        connectTimer.start(after: connectTimeoutMs) { [weak self] in
+            guard let self else { return }
+            self.connectFailed("timed out after \(self.connectTimeoutMs) ms")
         }
-        connectTimer = timer
-        continueConnecting(PGRES_POLLING_WRITING)
+        // libpq's first step waits for the socket to become writable.
+        advanceConnecting(PGRES_POLLING_WRITING)
     }
 
-    private func continueConnecting(_ status: PostgresPollingStatusType) {
+    /// The conninfo (URL or key=value) expanded by libpq, followed by what
+    /// this code relies on: UTF-8 text (PGRows decodes UTF-8) and a name
+    /// in pg_stat_activity unless the conninfo sets one.
+    private func startConnecting() -> OpaquePointer? {
+        let keywords = ["dbname", "client_encoding", "fallback_application_name"]
+        let values = [conninfo, "UTF8", "tetcore-analytics"]
+        let connection = withCStringArray(keywords) { keywords in
+            withCStringArray(values) { values in PQconnectStartParams(keywords, values, 1) }
+        }
+        if let connection, PQstatus(connection) == CONNECTION_BAD {
+            // Its message may quote the conninfo, password and all: not logged.
+            PQfinish(connection)
+            return nil
+        }
+        return connection
+    }
+
+    private func advanceConnecting(_ status: PostgresPollingStatusType) {
         guard let connection else { return }
         switch status {
         case PGRES_POLLING_OK:
-            connected()
+            connected(connection)
         case PGRES_POLLING_FAILED:
-            connectFailed(PGConnection.errorMessage(connection))
+            connectFailed(PGError.connectionMessage(connection))
         default:
-            // The socket may change while libpq tries addresses in turn.
-            let fd = PQsocket(connection)
-            if poll?.fd != fd {
-                poll = try? SocketPoll(loop: loop, fd: fd)
-            }
-            guard let poll else {
-                connectFailed("cannot watch the connection's socket")
-                return
-            }
-            poll.start(status == PGRES_POLLING_READING ? .readable : .writable) { [weak self] _, _ in
-                guard let self, let connection = self.connection else { return }
-                self.continueConnecting(PQconnectPoll(connection))
+            guard watchSocket(of: connection) else { return }
+            poll?.start(status == PGRES_POLLING_READING ? .readable : .writable) { [weak self] _, _ in
+                self?.pollConnecting()
             }
         }
     }
 
-    private func connected() {
-        guard let connection else { return }
-        connectTimer?.stop()
-        connectTimer = nil
-        if pipelined && PQenterPipelineMode(connection) != 1 {
-            connectFailed("cannot enter pipeline mode: " + PGConnection.errorMessage(connection))
-            return
+    private func pollConnecting() {
+        guard state == .connecting, let connection else { return }
+        // libpq may close this socket and open another (the next address):
+        // libuv must not be watching a descriptor when it is closed.
+        poll?.stop()
+        advanceConnecting(PQconnectPoll(connection))
+    }
+
+    /// Points `poll` at the connection's current socket; false (and the
+    /// attempt failing) if libuv cannot watch it.
+    private func watchSocket(of connection: OpaquePointer) -> Bool {
+        let fd = PQsocket(connection)
+        if poll?.fd == fd { return true }
+        poll = nil
+        do {
+            poll = try SocketPoll(loop: loop, fd: fd)
+            return true
+        } catch {
+            failConnectingSoon("cannot watch the connection's socket: \(error)")
+            return false
         }
+    }
+
+    private func connected(_ connection: OpaquePointer) {
+        connectTimer.stop()
+        guard PQsetnonblocking(connection, 1) == 0 else {
+            return connectFailed("cannot make the connection non-blocking: " + PGError.connectionMessage(connection))
+        }
+        if results.pipelined && PQenterPipelineMode(connection) != 1 {
+            return connectFailed("cannot enter pipeline mode: " + PGError.connectionMessage(connection))
+        }
+        guard watchSocket(of: connection) else { return }
         state = .ready
-        watch()
+        watchReady()
+        logger.debug("connected to PostgreSQL",
+                     metadata: ["connection": "\(name)", "backend_pid": "\(PQbackendPID(connection))"])
         let completion = connectCompletion
         connectCompletion = nil
         completion?(nil)
@@ -127,62 +186,86 @@ public final class PGConnection {
         completion?(PGError(kind: .connection, sqlState: nil, message: message))
     }
 
-    // MARK: Sending
-
-    public func query(_ sql: String, _ parameters: [PGParameter] = [], _ completion: @escaping (Result<PGRows, PGError>) -> Void) {
-        submit(.parameters(sql, parameters), completion)
+    /// Fails the attempt from the loop, not inside `connect`.
+    private func failConnectingSoon(_ message: String) {
+        connectTimer.start(after: 0) { [weak self] in self?.connectFailed(message) }
     }
 
-    /// Several statements in one string (simple query protocol); the result
-    /// is the last statement's. Not available in pipeline mode.
-    public func simpleQuery(_ sql: String, _ completion: @escaping (Result<PGRows, PGError>) -> Void) {
-        guard !pipelined else {
-            completion(.failure(PGError(kind: .query, sqlState: nil, message: "simple queries need a non-pipelined connection")))
-            return
-        }
+    // MARK: Sending
+
+    /// One statement with parameters (extended protocol); results in text.
+    public func query(_ sql: String, _ parameters: [PGParameter] = [], _ completion: @escaping Completion) {
+        submit(.extended(sql, parameters), completion)
+    }
+
+    /// Several statements in one string (simple query protocol), run as one
+    /// implicit transaction unless they say otherwise; the result is the
+    /// last statement's. Not available in pipeline mode.
+    public func simpleQuery(_ sql: String, _ completion: @escaping Completion) {
         submit(.simple(sql), completion)
     }
 
-    private func submit(_ statement: Statement, _ completion: @escaping (Result<PGRows, PGError>) -> Void) {
-        guard state == .ready else {
-            completion(.failure(PGError(kind: state == .closed ? .closed : .connection, sqlState: nil,
-                                        message: "connection \(name) is not ready")))
-            return
+    private func submit(_ statement: Statement, _ completion: @escaping Completion) {
+        guard state == .ready, pendingBreak == nil else {
+            return reject(completion, PGError(kind: state == .closed ? .closed : .connection, sqlState: nil,
+                                              message: "connection \(name) is not ready"))
         }
-        if !pipelined && inFlight > 0 {
+        if case .simple = statement, results.pipelined {
+            return reject(completion, PGError(kind: .query, sqlState: nil,
+                                              message: "simple queries need a connection without pipeline mode"))
+        }
+        if !results.pipelined && (results.count > 0 || !waiting.isEmpty) {
             waiting.append((statement, completion))
             return
         }
         send(statement, completion)
     }
 
-    private func send(_ statement: Statement, _ completion: @escaping (Result<PGRows, PGError>) -> Void) {
-        guard let connection else { return }
+    private func send(_ statement: Statement, _ completion: @escaping Completion) {
+        guard let connection else {
+            let error = PGError(kind: .connection, sqlState: nil, message: "connection \(name) is not ready")
+            return reject(completion, error)
+        }
         let sent: Bool
         switch statement {
         case .simple(let sql):
             sent = PQsendQuery(connection, sql) == 1
-        case .parameters(let sql, let parameters):
-            sent = PGConnection.sendParameters(connection, sql, parameters)
-                && (!pipelined || PQpipelineSync(connection) == 1)
+        case .extended(let sql, let parameters):
+            let arrays: PGParameterArrays
+            do {
+                arrays = try PGParameterArrays(parameters)
+            } catch {
+                return reject(completion, error)
+            }
+            sent = arrays.withValues { values in
+                PQsendQueryParams(connection, sql, arrays.count, arrays.types, values, arrays.lengths, arrays.formats,
+                                  0 /* text results */) == 1
+            }
         }
         guard sent else {
-            completion(.failure(PGError(kind: .connection, sqlState: nil, message: PGConnection.errorMessage(connection))))
-            broken(PGConnection.errorMessage(connection))
-            return
+            // libpq refused before sending: a statement it cannot carry, or
+            // a connection it already knows is gone.
+            let message = PGError.connectionMessage(connection)
+            guard PQstatus(connection) == CONNECTION_BAD else {
+                return reject(completion, PGError(kind: .query, sqlState: nil, message: message))
+            }
+            reject(completion, PGError(kind: .connection, sqlState: nil, message: message))
+            return breakSoon(PGError(kind: .connection, sqlState: nil, message: message))
         }
-        inFlightQueue.append(Pending(completion: completion))
+        results.append(completion)
+        // Without its sync point no later result could be matched up.
+        if results.pipelined && PQpipelineSync(connection) != 1 {
+            return breakSoon(PGError(kind: .connection, sqlState: nil, message: PGError.connectionMessage(connection)))
+        }
         flush()
     }
 
-    private static func sendParameters(_ connection: OpaquePointer, _ sql: String, _ parameters: [PGParameter]) -> Bool {
-        let count = parameters.count
-        var types = parameters.map(\.oid)
-        var lengths = parameters.map { Int32($0.bytes?.count ?? 0) }
-        var formats = parameters.map { Int32($0.isBinary ? 1 : 0) }
-        // Each value must stay valid for the call: pin them all at once.
-        return withPinnedPointers(parameters.map(\.bytes)) { values in
-            PQsendQueryParams(connection, sql, Int32(count), &types, values, &lengths, &formats, 0) == 1
+    /// Non-pipeline mode: sends the next waiting statement once nothing is
+    /// in flight.
+    private func sendWaiting() {
+        while state == .ready, pendingBreak == nil, !results.pipelined, results.count == 0, !waiting.isEmpty {
+            let (statement, completion) = waiting.removeFirst()
+            send(statement, completion)
         }
     }
 
@@ -191,157 +274,192 @@ public final class PGConnection {
         guard let connection else { return }
         switch PQflush(connection) {
         case 0:
-            if flushPending { flushPending = false; watch() }
+            if writePending {
+                writePending = false
+                watchReady()
+            }
         case 1:
-            if !flushPending { flushPending = true; watch() }
+            if !writePending {
+                writePending = true
+                watchReady()
+            }
         default:
-            broken(PGConnection.errorMessage(connection))
+            breakSoon(PGError(kind: .connection, sqlState: nil, message: PGError.connectionMessage(connection)))
         }
     }
 
-    private func watch() {
-        poll?.start(flushPending ? [.readable, .writable] : .readable) { [weak self] status, events in
-            guard let self else { return }
-            if status < 0 {
-                self.broken("socket error: \(UVError(status))")
-                return
-            }
-            if events.contains(.readable) { self.readable() }
-            if events.contains(.writable), self.state == .ready { self.flush() }
+    private func watchReady() {
+        poll?.start(writePending ? [.readable, .writable] : .readable) { [weak self] status, events in
+            self?.socketReady(status: status, events: events)
         }
+    }
+
+    private func socketReady(status: Int32, events: SocketPoll.Events) {
+        guard state == .ready else { return }
+        if status < 0 {
+            return broken(PGError(kind: .connection, sqlState: nil, message: "socket error: \(UVError(status))"))
+        }
+        // Reading also flushes: libpq asks for both after a partial write.
+        if events.contains(.readable) { readResults() } else { flush() }
     }
 
     // MARK: Receiving
 
-    private func readable() {
-        guard let connection, state == .ready else { return }
-        if PQconsumeInput(connection) == 0 {
-            broken(PGConnection.errorMessage(connection))
-            return
+    private func readResults() {
+        guard let connection else { return }
+        guard PQconsumeInput(connection) == 1 else {
+            return broken(PGError(kind: .connection, sqlState: nil, message: PGError.connectionMessage(connection)))
         }
-        // Only ask for results while some are expected: with nothing
-        // pending, PQgetResult returns NULL without being busy.
-        while state == .ready, inFlightHead < inFlightQueue.count, PQisBusy(connection) == 0 {
-            let result = PQgetResult(connection)
-            handle(result)
-            if let result { PQclear(result) }
+        // Ask for results only while some are owed and libpq has them whole:
+        // PQgetResult would block otherwise. A completion may close the
+        // connection, so its state is checked again every time.
+        while state == .ready, let connection = self.connection, results.count > 0, PQisBusy(connection) == 0 {
+            guard let event = nextEvent(connection) else { return }
+            if let finished = results.receive(event) {
+                sendWaiting()
+                finished.completion(finished.outcome)
+            }
         }
-        if state == .ready { flush() }
-        if state == .ready && (PQstatus(connection) == CONNECTION_BAD) {
-            broken(PGConnection.errorMessage(connection))
+        guard state == .ready, let connection = self.connection else { return }
+        if PQstatus(connection) == CONNECTION_BAD {
+            return broken(PGError(kind: .connection, sqlState: nil, message: PGError.connectionMessage(connection)))
         }
+        flush()
     }
 
-    private func handle(_ result: OpaquePointer?) {
-        guard let result else {
-            // End of one statement's results.
-            if pipelined {
-                inFlightQueue[inFlightHead].awaitingSync = true
-            } else {
-                complete()
-            }
-            return
-        }
-        let status = PQresultStatus(result)
-        switch status {
-        case PGRES_PIPELINE_SYNC:
-            complete()
+    /// The next result as an event; nil if it ended the session (the
+    /// connection has then been torn down and everything failed).
+    private func nextEvent(_ connection: OpaquePointer) -> PGPendingResults.Event? {
+        guard let result = PQgetResult(connection) else { return .end }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
         case PGRES_TUPLES_OK, PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
-            // A simple query yields one result per statement; keep the
-            // first error, else the last result.
-            if case .failure = inFlightQueue[inFlightHead].outcome {} else {
-                inFlightQueue[inFlightHead].outcome = .success(PGRows(result))
-            }
+            return .rows(PGRows(result))
+        case PGRES_PIPELINE_SYNC:
+            return .sync
         case PGRES_PIPELINE_ABORTED:
-            inFlightQueue[inFlightHead].outcome = .failure(PGError(kind: .query, sqlState: nil,
-                message: "statement skipped: an earlier statement of its pipeline segment failed"))
+            return .error(PGError(kind: .query, sqlState: nil,
+                                  message: "not run: an earlier statement of its pipeline segment failed"))
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            // The session is now in COPY mode, which nothing here speaks.
+            broken(PGError(kind: .connection, sqlState: nil, message: "COPY is not supported on this connection"))
+            return nil
         default:
-            let sqlState = PQresultErrorField(result, Int32(UInt8(ascii: "C"))).map { String(cString: $0) }
-            let message = String(cString: PQresultErrorMessage(result)).trimmingCharacters(in: .whitespacesAndNewlines)
-            inFlightQueue[inFlightHead].outcome = .failure(PGError(kind: .query, sqlState: sqlState, message: message))
+            // FATAL (e.g. pg_terminate_backend, server shutdown) or a lost
+            // socket: the session is over, whatever the statement did.
+            if PGError.endsSession(result) || PQstatus(connection) == CONNECTION_BAD {
+                broken(PGError(kind: .connection, result: result))
+                return nil
+            }
+            return .error(PGError(kind: .query, result: result))
         }
     }
 
-    private func complete() {
-        let pending = inFlightQueue[inFlightHead]
-        inFlightHead += 1
-        if inFlightHead == inFlightQueue.count {
-            inFlightQueue.removeAll(keepingCapacity: true)
-            inFlightHead = 0
-        }
-        if !pipelined, !waiting.isEmpty {
-            let (statement, completion) = waiting.removeFirst()
-            send(statement, completion)
-        }
-        pending.completion(pending.outcome ?? .failure(PGError(kind: .query, sqlState: nil, message: "no result")))
-    }
+    // MARK: Failing and closing
 
-    // MARK: Closing
-
-    /// Closes the connection; outstanding work completes with `.closed`.
+    /// Closes the connection; outstanding work completes with `.closed`
+    /// before this returns, and nothing is called back afterwards.
     public func close() {
         guard state != .closed else { return }
         let outstanding = takeOutstanding()
+        let connectCompletion = self.connectCompletion
+        self.connectCompletion = nil
         teardown()
         state = .closed
-        let error = PGError(kind: .closed, sqlState: nil, message: "connection \(name) closed")
-        outstanding.forEach { $0(.failure(error)) }
+        let error = PGError(kind: .closed, sqlState: nil, message: "connection \(name) was closed")
+        connectCompletion?(error)
+        deliver(outstanding, error)
     }
 
-    private func broken(_ message: String) {
+    private func broken(_ error: PGError) {
         guard state == .ready else { return }
         let outstanding = takeOutstanding()
         teardown()
         state = .idle
-        let error = PGError(kind: .connection, sqlState: nil, message: message)
-        logger.warning("PostgreSQL connection lost", metadata: ["connection": "\(name)", "error": "\(message)",
-                                                               "statements_in_flight": "\(outstanding.count)"])
-        outstanding.forEach { $0(.failure(error)) }
-        onDisconnect?(error)
+        logger.debug("PostgreSQL connection lost", metadata: [
+            "connection": "\(name)", "error": "\(error)", "statements_outstanding": "\(outstanding.count)",
+        ])
+        deliver(outstanding, error)
+        // A completion may have closed the connection meanwhile.
+        if state != .closed { onDisconnect?(error) }
     }
 
-    private func takeOutstanding() -> [(Result<PGRows, PGError>) -> Void] {
-        let completions = inFlightQueue[inFlightHead...].map(\.completion) + waiting.map(\.1)
-        inFlightQueue = []
-        inFlightHead = 0
+    private func reject(_ completion: @escaping Completion, _ error: PGError) {
+        rejected.append((completion, error))
+        deferTimer.start(after: 0) { [weak self] in self?.runDeferred() }
+    }
+
+    private func breakSoon(_ error: PGError) {
+        guard pendingBreak == nil else { return }
+        pendingBreak = error
+        deferTimer.start(after: 0) { [weak self] in self?.runDeferred() }
+    }
+
+    private func runDeferred() {
+        let failures = rejected
+        rejected = []
+        failures.forEach { completion, error in completion(.failure(error)) }
+        if let error = pendingBreak {
+            pendingBreak = nil
+            broken(error)
+        }
+    }
+
+    /// Every completion still owed, in flight first; a rejected statement
+    /// keeps its own error.
+    private func takeOutstanding() -> [(Completion, PGError?)] {
+        let outstanding = results.removeAll().map { ($0, PGError?.none) }
+            + waiting.map { ($0.1, PGError?.none) }
+            + rejected.map { ($0.0, Optional($0.1)) }
         waiting = []
-        return completions
+        rejected = []
+        return outstanding
+    }
+
+    private func deliver(_ outstanding: [(Completion, PGError?)], _ error: PGError) {
+        outstanding.forEach { completion, own in completion(.failure(own ?? error)) }
     }
 
     private func teardown() {
-        connectTimer?.stop()
-        connectTimer = nil
+        connectTimer.stop()
+        deferTimer.stop()
+        pendingBreak = nil
+        // Stop watching before PQfinish closes the socket: the descriptor's
+        // number may be reused at once, and libuv must not confuse the two.
         poll?.stop()
         poll = nil
-        flushPending = false
+        writePending = false
         if let connection { PQfinish(connection) }
         connection = nil
     }
 
-    static func errorMessage(_ connection: OpaquePointer) -> String {
-        String(cString: PQerrorMessage(connection)).trimmingCharacters(in: .whitespacesAndNewlines)
+    // MARK: Notices
+
+    /// Routes server notices (NOTICE, WARNING, …) to the logger instead of
+    /// libpq's default, which writes them to stderr.
+    private static let noticeReceiver: PQnoticeReceiver = { context, result in
+        guard let context, let result else { return }
+        Unmanaged<PGConnection>.fromOpaque(context).takeUnretainedValue().log(notice: result)
+    }
+
+    private func log(notice result: OpaquePointer) {
+        let severity = PGError.field(result, "V") ?? "NOTICE"
+        let metadata: Logger.Metadata = [
+            "connection": "\(name)", "severity": "\(severity)",
+            "sqlstate": "\(PGError.field(result, "C") ?? "")", "message": "\(PGError.field(result, "M") ?? "")",
+        ]
+        switch severity {
+        case "WARNING", "ERROR", "FATAL", "PANIC": logger.warning("PostgreSQL notice", metadata: metadata)
+        default: logger.debug("PostgreSQL notice", metadata: metadata)
+        }
     }
 }
 
-private let emptyValue = UnsafePointer<UInt8>(UnsafeMutablePointer<UInt8>.allocate(capacity: 1))
-
-/// Calls `body` with C pointers to every array's bytes (NULL for nil),
-/// all valid for the duration of the call.
-private func withPinnedPointers<R>(_ arrays: [[UInt8]?], _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-    var pointers: [UnsafePointer<CChar>?] = []
-    pointers.reserveCapacity(arrays.count)
-    func pin(_ index: Int) -> R {
-        guard index < arrays.count else { return body(pointers) }
-        guard let bytes = arrays[index] else {
-            pointers.append(nil)
-            return pin(index + 1)
-        }
-        return bytes.withUnsafeBufferPointer { buffer in
-            // An empty binary value may have no storage; its length (0) is
-            // what counts, but libpq wants a non-NULL pointer.
-            pointers.append(UnsafeRawPointer(buffer.baseAddress ?? emptyValue)?.assumingMemoryBound(to: CChar.self))
-            return pin(index + 1)
-        }
-    }
-    return pin(0)
+/// Calls `body` with a NULL-terminated array of C strings, valid for the
+/// call only.
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let copies = strings.map { strdup($0) }
+    defer { copies.forEach { free($0) } }
+    let pointers = copies.map { UnsafePointer($0) } + [nil]
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }

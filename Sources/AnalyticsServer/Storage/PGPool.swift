@@ -1,22 +1,45 @@
 import Logging
 
-/// A fixed number of connections to one database, each reconnected with
-/// exponential backoff (100 ms doubling to 10 s) when it breaks or cannot
-/// connect. Callers send through `trySend`, which never queues: work that
-/// finds no room stays with the caller (StatementQueue) until `onCapacity`.
+/// A fixed number of connections to one database. A connection that cannot
+/// connect, or breaks, is connected again after a backoff of 100 ms that
+/// doubles up to 10 s and starts over once it is ready.
+///
+/// Callers send through `trySend`, which never queues: work that finds no
+/// room stays with the caller (StatementQueue) until `onReady` or
+/// `onCapacity`.
 public final class PGPool {
-    private let loop: EventLoop
+    /// One connection and its reconnect schedule.
+    private final class Member {
+        let connection: PGConnection
+        let retryTimer: LoopTimer
+        var backoffMs: UInt64 = 0
+        /// It failed or broke since it was last ready.
+        var recovering = false
+
+        init(_ connection: PGConnection, retryTimer: LoopTimer) {
+            self.connection = connection
+            self.retryTimer = retryTimer
+        }
+    }
+
+    private static let firstBackoffMs: UInt64 = 100
+    private static let maxBackoffMs: UInt64 = 10_000
+
     private let conninfo: String
     private let size: Int
     private let pipelined: Bool
     private let name: String
     private let logger: Logger
-    private var connections: [PGConnection] = []
-    private var backoffMs: [UInt64]
+    private var members: [Member] = []
     private var closed = false
+    /// Successful connects after a failed attempt or a broken connection.
     public private(set) var reconnectCount = 0
+    /// A connection became ready (at start or again after a failure).
     public var onReady: (() -> Void)?
+    /// A statement completed, so some connection has room again.
     public var onCapacity: (() -> Void)?
+    // Declared last so that the handles above go before the loop can.
+    private let loop: EventLoop
 
     public init(loop: EventLoop, conninfo: String, size: Int, pipelined: Bool, name: String, logger: Logger) {
         self.loop = loop
@@ -25,71 +48,86 @@ public final class PGPool {
         self.pipelined = pipelined
         self.name = name
         self.logger = logger
-        backoffMs = Array(repeating: 0, count: size)
     }
 
+    /// Opens the connections; a second call does nothing.
     public func start() {
+        guard members.isEmpty, !closed else { return }
         for index in 0..<size {
             let connection = PGConnection(loop: loop, conninfo: conninfo, name: "\(name)-\(index)", logger: logger)
             connection.pipelined = pipelined
-            connection.onDisconnect = { [weak self] _ in self?.scheduleConnect(index, failed: true) }
-            connections.append(connection)
-            connect(index, isRetry: false)
+            let member = Member(connection, retryTimer: LoopTimer(loop: loop))
+            connection.onDisconnect = { [weak self, unowned member] error in
+                self?.retry(member, after: error, reason: "PostgreSQL connection lost; reconnecting")
+            }
+            members.append(member)
+            connect(member)
         }
     }
 
+    /// Closes every connection (their outstanding work completes with
+    /// `.closed`) and cancels pending reconnects.
     public func close() {
+        guard !closed else { return }
         closed = true
-        connections.forEach { $0.close() }
+        for member in members {
+            member.retryTimer.stop()
+            member.connection.close()
+        }
     }
 
-    public var readyCount: Int { connections.filter { $0.state == .ready }.count }
-    public var busyCount: Int { connections.filter { $0.inFlight > 0 }.count }
-    public var openCount: Int { readyCount }
+    public var readyCount: Int {
+        members.reduce(0) { $0 + ($1.connection.state == .ready ? 1 : 0) }
+    }
+
+    /// Connections with statements in flight.
+    public var busyCount: Int {
+        members.reduce(0) { $0 + ($1.connection.inFlight > 0 ? 1 : 0) }
+    }
 
     /// Sends on the ready connection with the fewest statements in flight,
-    /// if it has fewer than `maxInFlight`; returns false otherwise.
+    /// if it has fewer than `maxInFlight`; returns false, having sent
+    /// nothing, otherwise.
     public func trySend(_ sql: String, _ parameters: [PGParameter], maxInFlight: Int,
                         _ completion: @escaping (Result<PGRows, PGError>) -> Void) -> Bool {
-        guard let connection = connections.filter({ $0.state == .ready })
-            .min(by: { $0.inFlight < $1.inFlight }), connection.inFlight < maxInFlight
-        else { return false }
-        connection.query(sql, parameters) { [weak self] result in
+        var chosen: PGConnection?
+        for member in members where member.connection.state == .ready {
+            if member.connection.inFlight < (chosen?.inFlight ?? maxInFlight) { chosen = member.connection }
+        }
+        guard let chosen else { return false }
+        chosen.query(sql, parameters) { [weak self] result in
             completion(result)
-            self?.onCapacity?()
+            if let self, !self.closed { self.onCapacity?() }
         }
         return true
     }
 
-    private func connect(_ index: Int, isRetry: Bool) {
-        guard !closed else { return }
-        connections[index].connect { [weak self] error in
-            guard let self else { return }
+    private func connect(_ member: Member) {
+        guard !closed, member.connection.state == .idle else { return }
+        member.connection.connect { [weak self, unowned member] error in
+            guard let self, !self.closed else { return }
             if let error {
-                self.logger.warning("cannot connect to PostgreSQL; retrying",
-                                    metadata: ["connection": "\(self.name)-\(index)", "error": "\(error.message)",
-                                               "retry_in_ms": "\(self.nextBackoff(index))"])
-                self.scheduleConnect(index, failed: false)
-                return
+                return self.retry(member, after: error, reason: "cannot connect to PostgreSQL; retrying")
             }
-            if isRetry {
+            if member.recovering {
+                member.recovering = false
                 self.reconnectCount += 1
-                self.logger.info("reconnected to PostgreSQL", metadata: ["connection": "\(self.name)-\(index)"])
+                self.logger.info("reconnected to PostgreSQL", metadata: ["connection": "\(member.connection.name)"])
             }
-            self.backoffMs[index] = 0
+            member.backoffMs = 0
             self.onReady?()
         }
     }
 
-    private func nextBackoff(_ index: Int) -> UInt64 {
-        min(max(backoffMs[index] * 2, 100), 10_000)
-    }
-
-    private func scheduleConnect(_ index: Int, failed: Bool) {
+    private func retry(_ member: Member, after error: PGError, reason: Logger.Message) {
         guard !closed else { return }
-        backoffMs[index] = nextBackoff(index)
-        LoopTimer.once(on: loop, after: backoffMs[index]) { [weak self] in
-            self?.connect(index, isRetry: true)
+        member.recovering = true
+        member.backoffMs = min(max(member.backoffMs * 2, PGPool.firstBackoffMs), PGPool.maxBackoffMs)
+        logger.warning(reason, metadata: [
+            "connection": "\(member.connection.name)", "error": "\(error)", "retry_in_ms": "\(member.backoffMs)",
+        ])
+        member.retryTimer.start(after: member.backoffMs) { [weak self, unowned member] in
+            self?.connect(member)
         }
     }
 }
