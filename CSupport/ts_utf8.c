@@ -1,53 +1,73 @@
 /*
  * ts_utf8.c — incremental UTF-8 validation (RFC 3629).
  *
- * A small state machine: the state records how many continuation bytes are
- * still expected and the allowed range of the next one, which is where
- * overlong forms, surrogates and code points above U+10FFFF are refused.
+ * The state between two bytes is either a character boundary, the sticky
+ * reject state, or "n continuation bytes still to come, and the next one must
+ * lie in [low, high]". Only the byte after a lead byte ever has a narrower
+ * range than 80..BF, and that narrowing is what refuses overlong forms,
+ * surrogates and code points above U+10FFFF (RFC 3629 §4, Table 3.7 of the
+ * Unicode standard).
  */
 #include "ts_ws.h"
 
-/* State layout: 0 = between characters, 1 = rejected (sticky); otherwise
- * (remaining << 16) | (low << 8) | high, the bounds of the next byte. */
-#define STATE(remaining, low, high) (((uint32_t)(remaining) << 16) | ((uint32_t)(low) << 8) | (uint32_t)(high))
+#include <string.h>
 
-static uint32_t start_byte(uint8_t b)
+/* A pending character: (remaining << 16) | (low << 8) | high. remaining is
+ * at least 1, so no pending state equals TS_UTF8_ACCEPT or TS_UTF8_REJECT. */
+#define PENDING(remaining, low, high) \
+    (((uint32_t)(remaining) << 16) | ((uint32_t)(low) << 8) | (uint32_t)(high))
+
+_Static_assert(PENDING(1, 0, 0) > TS_UTF8_REJECT, "pending states differ from accept and reject");
+
+/* The state after a lead byte. */
+static uint32_t after_lead_byte(uint8_t b)
 {
     if (b < 0x80) return TS_UTF8_ACCEPT;
-    if (b < 0xC2) return TS_UTF8_REJECT;             /* continuation or overlong 2-byte */
-    if (b < 0xE0) return STATE(1, 0x80, 0xBF);
-    if (b == 0xE0) return STATE(2, 0xA0, 0xBF);      /* no overlong 3-byte */
-    if (b == 0xED) return STATE(2, 0x80, 0x9F);      /* no surrogates */
-    if (b < 0xF0) return STATE(2, 0x80, 0xBF);
-    if (b == 0xF0) return STATE(3, 0x90, 0xBF);      /* no overlong 4-byte */
-    if (b < 0xF4) return STATE(3, 0x80, 0xBF);
-    if (b == 0xF4) return STATE(3, 0x80, 0x8F);      /* nothing above U+10FFFF */
-    return TS_UTF8_REJECT;
+    if (b < 0xC2) return TS_UTF8_REJECT;              /* continuation byte, or overlong C0/C1 */
+    if (b < 0xE0) return PENDING(1, 0x80, 0xBF);
+    if (b == 0xE0) return PENDING(2, 0xA0, 0xBF);     /* below A0 would be overlong */
+    if (b == 0xED) return PENDING(2, 0x80, 0x9F);     /* above 9F would be a surrogate */
+    if (b < 0xF0) return PENDING(2, 0x80, 0xBF);
+    if (b == 0xF0) return PENDING(3, 0x90, 0xBF);     /* below 90 would be overlong */
+    if (b < 0xF4) return PENDING(3, 0x80, 0xBF);
+    if (b == 0xF4) return PENDING(3, 0x80, 0x8F);     /* above 8F would pass U+10FFFF */
+    return TS_UTF8_REJECT;                            /* F5..FF never appear */
+}
+
+/* The state after a continuation byte of a pending character. */
+static uint32_t after_continuation_byte(uint32_t state, uint8_t b)
+{
+    uint32_t remaining = state >> 16;
+    uint8_t low = (uint8_t)(state >> 8), high = (uint8_t)state;
+
+    if (b < low || b > high) return TS_UTF8_REJECT;
+    return remaining == 1 ? TS_UTF8_ACCEPT : PENDING(remaining - 1, 0x80, 0xBF);
+}
+
+/* Bytes of pure ASCII at the start of s, counted eight at a time. */
+static size_t ascii_prefix(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    for (; len - i >= 8; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, 8);
+        if (word & 0x8080808080808080ULL) break;
+    }
+    return i;
 }
 
 uint32_t ts_utf8_validate(uint32_t state, const uint8_t *s, size_t len)
 {
     size_t i = 0;
-    if (state == TS_UTF8_REJECT) return state;
-    while (i < len) {
+
+    while (i < len && state != TS_UTF8_REJECT) {
         if (state == TS_UTF8_ACCEPT) {
-            /* Fast path: skip ASCII eight bytes at a time. */
-            while (i + 8 <= len) {
-                uint64_t word;
-                __builtin_memcpy(&word, s + i, 8);
-                if (word & 0x8080808080808080ULL) break;
-                i += 8;
-            }
+            i += ascii_prefix(s + i, len - i); /* telemetry is mostly ASCII */
             if (i == len) break;
-            state = start_byte(s[i++]);
-            if (state == TS_UTF8_REJECT) return state;
-            continue;
+            state = after_lead_byte(s[i++]);
+        } else {
+            state = after_continuation_byte(state, s[i++]);
         }
-        uint8_t b = s[i++];
-        uint8_t low = (uint8_t)(state >> 8), high = (uint8_t)state;
-        uint32_t remaining = state >> 16;
-        if (b < low || b > high) return TS_UTF8_REJECT;
-        state = remaining == 1 ? TS_UTF8_ACCEPT : STATE(remaining - 1, 0x80, 0xBF);
     }
     return state;
 }

@@ -84,7 +84,9 @@ void ts_ws_decoder_init(ts_ws_decoder *d, uint64_t max_message, int require_mask
  * UTF-8 of text messages across fragments (a frame may end mid-character),
  * and the message size limit.
  * Returns TS_WS_EAGAIN when buf holds less than a frame, or another
- * negative ts_ws_error.
+ * negative ts_ws_error. The decoder changes only when a frame is returned:
+ * after TS_WS_EAGAIN, call again with the same bytes and more after them.
+ * After any other error the stream cannot go on.
  */
 int64_t ts_ws_decode(ts_ws_decoder *d, uint8_t *buf, size_t len, ts_ws_frame *frame);
 
@@ -107,8 +109,9 @@ void ts_ws_apply_mask(uint8_t *data, size_t len, const uint8_t mask[4], uint64_t
 
 /*
  * Write a whole close frame (header and payload: code, then reason) into out.
- * code 0 writes an empty close payload. Masks when mask != NULL.
- * Returns bytes written or TS_WS_ENOSPC.
+ * code 0 writes an empty close payload and ignores the reason. Masks when
+ * mask != NULL. Returns bytes written, or TS_WS_ENOSPC when out is too small
+ * or the reason is longer than the 123 bytes a control frame leaves for it.
  */
 int ts_ws_encode_close(uint8_t *out, size_t out_cap, uint16_t code,
                        const char *reason, size_t reason_len, const uint8_t mask[4]);
