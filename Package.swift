@@ -52,7 +52,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AnalyticsServerTests",
-            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ"],
+            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]
