@@ -43,6 +43,14 @@ public final class AnalyticsService {
         for (name, value) in settings.effectiveSettingsDescription() {
             logger.info("setting", metadata: ["name": "\(name)", "value": "\(value)"])
         }
+        raiseOpenFileLimit()
+        if settings.numThreads > 1 {
+            logger.warning("this release runs one event loop; NUM_THREADS above 1 has no effect yet",
+                           metadata: ["NUM_THREADS": "\(settings.numThreads)"])
+        }
+        // Before the embedded PostgreSQL starts: a signal during its start is
+        // then handled once the loop runs, and the cluster is stopped cleanly.
+        installSignalHandlers()
         do {
             conninfo = try databaseConninfo()
             let router = try makeRouter()
@@ -61,23 +69,34 @@ public final class AnalyticsService {
             embedded?.stop()
             return 1
         }
-        installSignalHandlers()
         migrate()
         loop.run()
         embedded?.stop()
         return exitStatus
     }
 
+    /// Every node is a socket: take the hard limit of open files, not the
+    /// (often 1024) soft one, and say what it is.
+    private func raiseOpenFileLimit() {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        }
+        logger.info("open file limit", metadata: ["limit": "\(limit.rlim_cur)"])
+    }
+
     /// Applies migrations and exits (the `migrate` command).
     public func migrateAndExit() -> Int32 {
         migrateOnly = true
+        installSignalHandlers()
         do {
             conninfo = try databaseConninfo()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return 1
         }
-        installSignalHandlers()
         migrate()
         loop.run()
         embedded?.stop()
