@@ -36,6 +36,8 @@ public final class WebSocketConnection {
     /// The close code the connection ended with (1006: no close frame).
     var closeCodeForMetrics: UInt16 { closeCode }
     private var closeTimer: LoopTimer?
+    /// Size of the incomplete frame at the head of `input`, once known.
+    private var pendingFrameBytes = 0
     var onClosed: ((WebSocketConnection) -> Void)?
 
     /// Loop time of the last bytes received: data, ping, pong or close.
@@ -77,20 +79,27 @@ public final class WebSocketConnection {
         guard state != .closed else { return }
         if input.isEmpty {
             let used = decode(bytes)
-            if used < bytes.count { input.append(contentsOf: bytes[used...]) }
+            if used < bytes.count, state != .closed {
+                input.reserveCapacity(max(pendingFrameBytes, bytes.count - used))
+                input.append(contentsOf: bytes[used...])
+            }
         } else {
             input.append(contentsOf: bytes)
             processInput()
         }
     }
 
+    /// Decodes what `input` holds. The bytes are moved out first: handling a
+    /// frame may fail the connection, which clears `input`, and Swift
+    /// forbids touching an array while its bytes are lent out.
     private func processInput() {
-        let used = input.withUnsafeMutableBytes { decode($0) }
-        if used == input.count {
-            input = [] // release the buffer, not just its contents
-        } else if used > 0 {
-            input.removeFirst(used)
-        }
+        var buffer = input
+        input = []
+        let used = buffer.withUnsafeMutableBytes { decode($0) }
+        guard state != .closed, used < buffer.count else { return } // empty: the buffer is released
+        buffer.removeFirst(used)
+        buffer.reserveCapacity(pendingFrameBytes)
+        input = buffer
     }
 
     /// Decodes and handles frames until the bytes run out, the connection
@@ -99,10 +108,11 @@ public final class WebSocketConnection {
         guard let base = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return 0 }
         var offset = 0
         var frame = ts_ws_frame()
+        pendingFrameBytes = 0
         while offset < bytes.count, pausedBy.isEmpty, state != .closed {
             let result = ts_ws_decode(&decoder, base + offset, bytes.count - offset, &frame)
             if result == Int64(TS_WS_EAGAIN.rawValue) {
-                if frame.needed > 0 { input.reserveCapacity(Int(frame.needed)) }
+                pendingFrameBytes = Int(frame.needed)
                 break
             }
             if result < 0 {
@@ -130,8 +140,9 @@ public final class WebSocketConnection {
             if frame.first != 0 { fragmentsAreText = isText }
             fragments.append(contentsOf: payload)
             if frame.fin != 0 {
-                fragments.withUnsafeBytes { delegate?.webSocket(self, didReceive: $0, isText: fragmentsAreText) }
+                let message = fragments // moved out: the delegate may fail the connection
                 fragments = []
+                message.withUnsafeBytes { delegate?.webSocket(self, didReceive: $0, isText: fragmentsAreText) }
             }
         case TS_WS_OP_PING:
             guard state == .open else { return }

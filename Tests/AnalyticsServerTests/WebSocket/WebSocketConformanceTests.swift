@@ -97,6 +97,21 @@ final class WebSocketConformanceTests: ServerTestCase {
         eventually(5, "both messages stored") { self.count("SELECT count(*) FROM tetcore_logs") == 2 }
     }
 
+    /// A frame whose header arrives in one read and payload in later ones
+    /// (regression: the server used to abort on an exclusivity violation).
+    func testFrameSplitAcrossReadsAfterItsHeader() throws {
+        let client = try connected()
+        let message = Array(#"{"msg":"split","ts":"2026-01-01T00:00:00Z","pad":"0123456789"}"#.utf8)
+        let frame = RawClient.frame(opcode: 0x1, message)
+        for part in [frame[0..<1], frame[1..<10], frame[10..<30], frame[30...]] {
+            try client.send(Array(part))
+            usleep(100_000)
+        }
+        try client.sendText(#"{"msg":"after","ts":"2026-01-01T00:00:00Z"}"#)
+        eventually(5, "both messages stored") { self.count("SELECT count(*) FROM tetcore_logs") == 2 }
+        XCTAssertTrue(server.process.isRunning)
+    }
+
     func testSilentClientIsClosed() throws {
         let quick = try startServer(["CLIENT_TIMEOUT_S": "1", "HEARTBEAT_INTERVAL": "5"])
         let client = try RawClient(port: quick.port)
