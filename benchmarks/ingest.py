@@ -102,7 +102,8 @@ def main():
     port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
     env = dict(os.environ, DATABASE_URL=db_url, PORT=str(free), HOST="127.0.0.1", LOG_LEVEL="warning",
                CLIENT_TIMEOUT_S="60")
-    server = subprocess.Popen([os.path.join(ROOT, ".build/release/tetcore-analytics"), "serve"], cwd=ROOT, env=env)
+    binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
+    server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env)
     stop = threading.Event()
     try:
         for _ in range(300):
