@@ -90,26 +90,68 @@ public final class PGConnection {
         state = .connecting
         connectCompletion = completion
         results.pipelined = pipelined
-        guard let connection = startConnecting() else {
+        connectTimer.start(after: connectTimeoutMs) { [weak self] in
+            guard let self else { return }
+            self.connectFailed("timed out after \(self.connectTimeoutMs) ms")
+        }
+        // libpq resolves a host name with a blocking lookup inside
+        // PQconnectPoll: resolve it on libuv's thread pool first and hand
+        // libpq the address (hostaddr), keeping `host` for TLS checks.
+        guard let host = PGConnection.hostToResolve(in: conninfo) else { return beginConnecting(host: nil, addresses: []) }
+        HostResolver.resolve(loop: loop, host: host) { [weak self] result in
+            guard let self, self.state == .connecting, self.connection == nil else { return }
+            switch result {
+            case .success(let addresses): self.beginConnecting(host: host, addresses: addresses)
+            case .failure(let error): self.connectFailed("cannot resolve \(host): \(error)")
+            }
+        }
+    }
+
+    /// With resolved `addresses`, libpq tries each in turn, as it would have.
+    private func beginConnecting(host: String?, addresses: [String]) {
+        guard let connection = startConnecting(host: host, addresses: addresses) else {
             failConnectingSoon("cannot start connecting: invalid connection string or out of memory")
             return
         }
         self.connection = connection
         PQsetNoticeReceiver(connection, PGConnection.noticeReceiver, Unmanaged.passUnretained(self).toOpaque())
-        connectTimer.start(after: connectTimeoutMs) { [weak self] in
-            guard let self else { return }
-            self.connectFailed("timed out after \(self.connectTimeoutMs) ms")
-        }
         // libpq's first step waits for the socket to become writable.
         advanceConnecting(PGRES_POLLING_WRITING)
+    }
+
+    /// The host of the conninfo when it is one name that needs a lookup:
+    /// not an address, not a socket directory, not a list, no hostaddr.
+    public static func hostToResolve(in conninfo: String) -> String? {
+        guard let options = PQconninfoParse(conninfo, nil) else { return nil }
+        defer { PQconninfoFree(options) }
+        var host: String?
+        var hasHostaddr = false
+        var option = options
+        while let keyword = option.pointee.keyword {
+            if let value = option.pointee.val {
+                switch String(cString: keyword) {
+                case "host": host = String(cString: value)
+                case "hostaddr": hasHostaddr = !String(cString: value).isEmpty
+                default: break
+                }
+            }
+            option += 1
+        }
+        guard let host, !host.isEmpty, !hasHostaddr, !host.hasPrefix("/"), !host.hasPrefix("@"),
+              !host.contains(","), !HostResolver.isAddress(host) else { return nil }
+        return host
     }
 
     /// The conninfo (URL or key=value) expanded by libpq, followed by what
     /// this code relies on: UTF-8 text (PGRows decodes UTF-8) and a name
     /// in pg_stat_activity unless the conninfo sets one.
-    private func startConnecting() -> OpaquePointer? {
-        let keywords = ["dbname", "client_encoding", "fallback_application_name"]
-        let values = [conninfo, "UTF8", "tetcore-analytics"]
+    private func startConnecting(host: String?, addresses: [String]) -> OpaquePointer? {
+        var keywords = ["dbname", "client_encoding", "fallback_application_name"]
+        var values = [conninfo, "UTF8", "tetcore-analytics"]
+        if let host, !addresses.isEmpty {
+            keywords += ["host", "hostaddr"]
+            values += [Array(repeating: host, count: addresses.count).joined(separator: ","), addresses.joined(separator: ",")]
+        }
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in PQconnectStartParams(keywords, values, 1) }
         }

@@ -122,6 +122,31 @@ final class PGConnectionTests: StorageTestCase {
         XCTAssertEqual(connection.state, .idle)
     }
 
+    /// A host name is resolved on libuv's thread pool, not by a blocking
+    /// lookup inside libpq, and every address it resolves to is tried.
+    func testAHostNameIsResolvedOffTheLoopAndConnects() throws {
+        let url = database.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
+        try XCTSkipIf(url == database.url, "TEST_DATABASE_URL does not name 127.0.0.1")
+        XCTAssertEqual(PGConnection.hostToResolve(in: url), "localhost")
+        XCTAssertNil(PGConnection.hostToResolve(in: database.url))
+        XCTAssertNil(PGConnection.hostToResolve(in: "host=/tmp/sock dbname=x"))
+        let connection = makeConnection(conninfo: url)
+        var outcome: PGError??
+        connection.connect { outcome = .some($0) }
+        LoopRunner.run(loop, timeout: 10) { outcome != nil }
+        XCTAssertNil(outcome ?? nil)
+        XCTAssertEqual(rows(connection, "SELECT 1")?.string(0, 0), "1")
+    }
+
+    func testConnectingToAnUnknownHostFailsWithAConnectionError() {
+        let connection = makeConnection(conninfo: "host=no-such-host.invalid user=postgres dbname=postgres")
+        var outcome: PGError??
+        connection.connect { outcome = .some($0) }
+        LoopRunner.run(loop, timeout: 10) { outcome != nil }
+        XCTAssertEqual(outcome??.kind, .connection)
+        XCTAssertTrue(outcome??.message.contains("no-such-host.invalid") ?? false)
+    }
+
     func testConnectingToAServerThatNeverAnswersTimesOut() {
         let silent = ListeningSocket()
         let connection = makeConnection(conninfo: "host=127.0.0.1 port=\(silent.port) user=postgres dbname=postgres")
