@@ -1,0 +1,204 @@
+import Foundation
+import XCTest
+
+/// The database goes away under a live ingestion stream and comes back.
+final class IngestionFaultTests: XCTestCase {
+    private var cluster: DisposableCluster?
+    private var server: ServerProcess?
+
+    override func setUpWithError() throws {
+        cluster = try DisposableCluster()
+    }
+
+    override func tearDown() {
+        if let server, server.process.isRunning { _ = server.terminate(signal: SIGKILL) }
+        server = nil
+        cluster?.destroy()
+        cluster = nil
+    }
+
+    func testEveryAcceptedMessageStoredOnceAcrossADatabaseOutage() throws {
+        let cluster = try XCTUnwrap(cluster)
+        let server = try ServerProcess(environment: ["DATABASE_URL": cluster.url, "DB_SAVE_LATENCY_MS": "20"])
+        self.server = server
+        let client = try RawClient(port: server.port)
+        XCTAssertEqual(try client.upgrade(), 101)
+        var sent = 0
+        func send() throws {
+            try client.sendText(#"{"msg":"seq","ts":"2026-11-29T09:00:00Z","n":\#(sent)}"#)
+            sent += 1
+        }
+
+        for _ in 0..<200 { try send() }
+        eventually(10, "the first 200 rows before the outage") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 200 }
+
+        try cluster.stopImmediately()
+        // About 3 s of traffic with nothing to write it to: the open socket
+        // keeps being read and the server buffers what it accepts.
+        for _ in 0..<30 {
+            for _ in 0..<10 { try send() }
+            usleep(100_000)
+        }
+        XCTAssertEqual(try server.get("/readyz").status, 503, "no write connection while PostgreSQL is down")
+        try cluster.start()
+
+        eventually(30, "all \(sent) rows after the restart") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), sent)
+        XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
+        XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
+    }
+
+    private func count(_ cluster: DisposableCluster, _ sql: String) throws -> Int {
+        let text = try TestDatabase.exec(cluster.url, sql).first?.first ?? nil
+        return Int(text ?? "") ?? -1
+    }
+}
+
+/// A throwaway PostgreSQL cluster owned by one test, so the test may stop
+/// and start it (the shared TEST_DATABASE_URL server must stay up).
+///
+/// Binaries come from PG_BIN_DIR or the newest /usr/lib/postgresql/N/bin.
+/// PostgreSQL refuses to run as root, so as root every program runs as the
+/// postgres user through runuser, inside a directory that user owns.
+private final class DisposableCluster {
+    let port = ServerProcess.freePort()
+    let url: String
+    private let binDirectory: String
+    private let root: String
+    private var dataDirectory: String { root + "/data" }
+
+    init() throws {
+        binDirectory = try DisposableCluster.findBinDirectory()
+        var template = Array((NSTemporaryDirectory() + "tetcore-fault-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed: errno \(errno)") }
+        root = String(cString: made)
+        url = "postgres://postgres@127.0.0.1:\(port)/postgres"
+        if getuid() == 0 {
+            // mkdtemp makes it 0700; runuser'd programs must enter it.
+            chmod(root, 0o755)
+            try DisposableCluster.run("/bin/chown", ["postgres:postgres", root])
+        }
+        try program("initdb", ["-D", dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
+        try start()
+    }
+
+    func start() throws {
+        // fsync is off: durability across an OS crash is not under test,
+        // and an immediate stop still leaves a WAL that recovery replays.
+        let options = "-p \(port) -c listen_addresses=127.0.0.1 -c unix_socket_directories=\(root) -c fsync=off"
+        try program("pg_ctl", ["-D", dataDirectory, "-o", options, "-l", root + "/server.log", "-w", "-t", "30", "start"])
+    }
+
+    /// Stops PostgreSQL without a shutdown checkpoint, like a crash: every
+    /// client connection is cut at once.
+    func stopImmediately() throws {
+        try program("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+    }
+
+    func destroy() {
+        _ = try? program("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    private func program(_ name: String, _ arguments: [String]) throws {
+        let path = binDirectory + "/" + name
+        if getuid() == 0 {
+            try DisposableCluster.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+        } else {
+            try DisposableCluster.run(path, arguments)
+        }
+    }
+
+    /// Runs a program to completion, its output in a file. posix_spawn and
+    /// waitpid rather than Foundation's Process: the postmaster pg_ctl
+    /// leaves behind inherits the child's descriptors, and Process then
+    /// never reports pg_ctl's exit.
+    private static func run(_ executable: String, _ arguments: [String]) throws {
+        let outputPath = NSTemporaryDirectory() + "tetcore-fault-output-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw TestFailure("cannot start \(executable): error \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        // A normal exit with status 0: WIFEXITED and WEXITSTATUS by hand.
+        guard status & 0x7F == 0, (status >> 8) & 0xFF == 0 else {
+            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) failed (wait status \(status)): \(text)")
+        }
+    }
+
+    private static func findBinDirectory() throws -> String {
+        if let configured = ProcessInfo.processInfo.environment["PG_BIN_DIR"], !configured.isEmpty {
+            return configured
+        }
+        let base = "/usr/lib/postgresql"
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: base)) ?? []).compactMap(Int.init)
+        for version in versions.sorted(by: >) where FileManager.default.isExecutableFile(atPath: "\(base)/\(version)/bin/initdb") {
+            return "\(base)/\(version)/bin"
+        }
+        throw TestFailure("no PostgreSQL server binaries: set PG_BIN_DIR or install postgresql")
+    }
+}
+
+/// DB_BATCH_SIZE and DB_SAVE_LATENCY_MS, observed from outside: rows become
+/// visible a full batch at a time, or when the oldest row has waited long
+/// enough.
+final class IngestionBatchingTests: ServerTestCase {
+    /// Each test starts its own server with the settings it is about.
+    override func setUpWithError() throws {
+        database = try TestDatabase()
+    }
+
+    private func node(_ server: ServerProcess) throws -> RawClient {
+        let client = try RawClient(port: server.port)
+        XCTAssertEqual(try client.upgrade(), 101)
+        return client
+    }
+
+    func testFullBatchesAreWrittenAndTheRemainderWaitsForShutdown() throws {
+        server = try startServer(["DB_BATCH_SIZE": "10", "DB_SAVE_LATENCY_MS": "60000"])
+        let client = try node(server)
+        for index in 0..<25 { try client.sendText(#"{"msg":"b","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#) }
+
+        eventually(5, "two full batches") { self.count("SELECT count(*) FROM tetcore_logs") == 20 }
+        usleep(500_000)
+        XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 20, "the 5-row remainder waits for its latency")
+        XCTAssertEqual(count("SELECT max((logs->>'n')::int) FROM tetcore_logs"), 19, "batches keep arrival order")
+
+        kill(server.process.processIdentifier, SIGTERM)
+        XCTAssertEqual(try client.readCloseCode(), 1001)
+        try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
+        server.process.waitUntilExit()
+        XCTAssertEqual(server.process.terminationStatus, 0)
+        XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 25)
+        XCTAssertEqual(count("SELECT count(DISTINCT logs->>'n') FROM tetcore_logs"), 25)
+    }
+
+    func testAPartialBatchIsWrittenOnceItsOldestRowHasWaited() throws {
+        server = try startServer(["DB_BATCH_SIZE": "100000", "DB_SAVE_LATENCY_MS": "300"])
+        let client = try node(server)
+        let firstSend = Date()
+        for index in 0..<3 { try client.sendText(#"{"msg":"l","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#) }
+
+        var visibleAfter: TimeInterval = 0
+        eventually(2, "three rows") {
+            guard self.count("SELECT count(*) FROM tetcore_logs") == 3 else { return false }
+            visibleAfter = Date().timeIntervalSince(firstSend)
+            return true
+        }
+        // The latency timer starts when the server takes the first row,
+        // after it left here; a little slack covers the loop's cached clock.
+        XCTAssertGreaterThanOrEqual(visibleAfter, 0.25, "written before the latency elapsed")
+        let metrics = try server.get("/metrics").body
+        XCTAssertTrue(metrics.contains("\ntetcore_batches_written_total 1\n"), metrics)
+    }
+}
