@@ -12,10 +12,11 @@
  * limits, and the percent-decoder runs on exactly-sized copies so any read
  * past a piece is an AddressSanitizer error.
  *
- * http-parser checks the head limit after it hands over a header piece: in
- * one execute call the head may run past 16 KiB by up to the bytes fed
- * before HPE_HEADER_OVERFLOW comes. The limit holds between calls and when
- * the headers complete; the head buffers leave room for the overrun.
+ * http-parser checks its head limit after it hands over a piece, and the
+ * outcome depends on how the bytes were split; so HTTPRequestParser counts
+ * the head itself (target, names, values, 4 bytes of framing per header)
+ * and refuses with 431 before keeping a piece past 16 KiB, with
+ * http-parser's limit at twice that as a backstop. Done the same here.
  *
  * libhttp_parser itself is not instrumented: ASan sees its reads only
  * through the callbacks and the intercepted libc calls.
@@ -96,13 +97,21 @@ static void check_span(const connection *c, const char *at, size_t length)
     CHECK(data >= c->chunk && length <= c->chunk_len && data - c->chunk <= (ptrdiff_t)(c->chunk_len - length));
 }
 
-/* Appends a piece of the head; the parser's limit must keep it in bounds. */
+/* HTTPRequestParser.countHead: false (431) once the head passes the limit. */
+static int count_head(connection *c, size_t bytes)
+{
+    c->current.head_bytes += bytes;
+    if (c->current.head_bytes <= MAX_HEAD_BYTES) return 1;
+    c->rejection = 431;
+    return 0;
+}
+
+/* Appends a piece of the head, already counted within the limit. */
 static void append_head(request *r, uint8_t *buf, size_t *len, const char *at, size_t length)
 {
-    CHECK(r->head_bytes + length <= r->head_capacity);
+    CHECK(*len + length <= r->head_capacity);
     memcpy(buf + *len, at, length);
     *len += length;
-    r->head_bytes += length;
 }
 
 /* HTTPRequestParser.flushHeader: header names lower-cased, values trimmed.
@@ -222,6 +231,7 @@ static int on_url(http_parser *p, const char *at, size_t length)
     connection *c = from(p);
     check_span(c, at, length);
     for (size_t i = 0; i < length; i++) CHECK(at[i] != ' ' && at[i] != '\r' && at[i] != '\n' && at[i] != '\0');
+    if (!count_head(c, length)) return 1;
     append_head(&c->current, c->current.target, &c->current.target_len, at, length);
     return 0;
 }
@@ -230,6 +240,7 @@ static int on_header_field(http_parser *p, const char *at, size_t length)
 {
     connection *c = from(p);
     check_span(c, at, length);
+    if (!count_head(c, length + (c->current.reading_value || c->current.name_len == 0 ? 4 : 0))) return 1;
     if (c->current.reading_value) flush_header(&c->current);
     append_head(&c->current, c->current.name, &c->current.name_len, at, length);
     return 0;
@@ -240,6 +251,7 @@ static int on_header_value(http_parser *p, const char *at, size_t length)
     connection *c = from(p);
     check_span(c, at, length);
     for (size_t i = 0; i < length; i++) CHECK(at[i] != '\r' && at[i] != '\n');
+    if (!count_head(c, length)) return 1;
     append_head(&c->current, c->current.value, &c->current.value_len, at, length);
     c->current.reading_value = 1;
     return 0;
@@ -317,7 +329,7 @@ static void start_connection(connection *c, size_t size)
     r->name = malloc(r->head_capacity);
     r->value = malloc(r->head_capacity);
     CHECK(r->target != NULL && r->name != NULL && r->value != NULL);
-    http_parser_set_max_header_size(MAX_HEAD_BYTES);
+    http_parser_set_max_header_size(MAX_HEAD_BYTES * 2);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     /* Each outcome uses at least one byte, and one failure may end it. */
@@ -342,7 +354,7 @@ static size_t feed(connection *c, const uint8_t *bytes, size_t len, size_t strea
     size_t used = http_parser_execute(&c->parser, &settings, (const char *)bytes, len);
     CHECK(used <= len);
     enum http_errno err = HTTP_PARSER_ERRNO(&c->parser);
-    if (c->current.in_head && err != HPE_HEADER_OVERFLOW) CHECK(c->current.head_bytes <= MAX_HEAD_BYTES);
+    if (c->current.in_head && c->rejection != 431) CHECK(c->current.head_bytes <= MAX_HEAD_BYTES);
     if (err == HPE_PAUSED) {
         http_parser_pause(&c->parser, 0);
     } else if (err != HPE_OK) {

@@ -35,10 +35,14 @@ final class HTTPRequestParser {
     private var rejection: (status: Int, message: String)?
     /// True once a head has started and not yet completed (slow-loris watch).
     private(set) var inHead = false
+    private var headBytes = 0
 
     init(maxBodyBytes: Int) {
         self.maxBodyBytes = maxBodyBytes
-        http_parser_set_max_header_size(HTTPRequestParser.maxHeadBytes)
+        // http-parser's own head limit is checked after a piece is handed
+        // over and depends on how the bytes were split into reads; the
+        // limit that counts is `countHead`. Theirs is only a backstop.
+        http_parser_set_max_header_size(HTTPRequestParser.maxHeadBytes * 2)
         parser.initialize(to: http_parser())
         settings.initialize(to: http_parser_settings())
         http_parser_init(parser, HTTP_REQUEST)
@@ -47,15 +51,20 @@ final class HTTPRequestParser {
             return 0
         }
         settings.pointee.on_url = { parser, data, length in
-            HTTPRequestParser.from(parser).current.target += HTTPRequestParser.string(data, length)
+            let this = HTTPRequestParser.from(parser)
+            guard this.countHead(length) else { return 1 }
+            this.current.target += HTTPRequestParser.string(data, length)
             return 0
         }
         settings.pointee.on_header_field = { parser, data, length in
-            HTTPRequestParser.from(parser).headerField(HTTPRequestParser.string(data, length))
+            let this = HTTPRequestParser.from(parser)
+            guard this.countHead(length + (this.readingValue || this.headerName.isEmpty ? 4 : 0)) else { return 1 }
+            this.headerField(HTTPRequestParser.string(data, length))
             return 0
         }
         settings.pointee.on_header_value = { parser, data, length in
             let this = HTTPRequestParser.from(parser)
+            guard this.countHead(length) else { return 1 }
             this.headerValue += HTTPRequestParser.string(data, length)
             this.readingValue = true
             return 0
@@ -109,7 +118,20 @@ final class HTTPRequestParser {
         return String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
     }
 
+    /// Counts target, header names and values (plus 4 bytes of framing per
+    /// header) against the head limit whatever the read boundaries; past
+    /// it the request is refused with 431 before the piece is kept.
+    private func countHead(_ bytes: Int) -> Bool {
+        headBytes += bytes
+        guard headBytes <= Int(HTTPRequestParser.maxHeadBytes) else {
+            rejection = (431, "request head exceeds \(HTTPRequestParser.maxHeadBytes) bytes")
+            return false
+        }
+        return true
+    }
+
     private func beginMessage() {
+        headBytes = 0
         current = HTTPRequest()
         headerName = ""
         headerValue = ""
