@@ -47,32 +47,34 @@ final class TelemetryConnection: WebSocketDelegate {
         }
         defer { ts_json_message_release(&message) }
         let document = UnsafeRawBufferPointer(start: message.row, count: message.row_len)
-        let info = NodeInfo(message.node)
 
-        if let node = nodes[message.node_id] {
-            learn(info, nodeID: message.node_id, node: node)
-            ingestion.batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
+        let node: Node
+        if let known = nodes[message.node_id] {
+            node = known
         } else if let rowID = upgradeRowID {
             // The first node id of the socket takes the row made at the upgrade.
             upgradeRowID = nil
-            let node = Node(rowID: rowID)
+            node = Node(rowID: rowID)
             nodes[message.node_id] = node
-            learn(info, nodeID: message.node_id, node: node)
-            ingestion.batcher.append(connectionID: rowID, createdAtUnixMicros: message.created_at_us, document: document)
         } else if nodes.count >= ingestion.maxNodeIDsPerConnection {
             metrics.reject(.tooManyNodeIDs)
+            return
         } else {
-            park(message.node_id, createdAt: message.created_at_us, document: document, info: info)
+            park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(message.node))
+            return
         }
+        learn(NodeInfo(message.node), nodeID: message.node_id, node: node)
+        ingestion.batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
         ingestion.connectionClosed(self)
     }
 
-    /// Records what a node tells about itself, until its peer id is known.
-    private func learn(_ info: NodeInfo?, nodeID: Int64, node: Node) {
-        guard !node.knowsPeerID, let info else { return }
+    /// Records what a node tells about itself, until its peer id is known
+    /// (the info is only built, strings and all, while it is still needed).
+    private func learn(_ info: @autoclosure () -> NodeInfo?, nodeID: Int64, node: Node) {
+        guard !node.knowsPeerID, let info = info() else { return }
         nodes[nodeID]?.knowsPeerID = true
         ingestion.peers.record(info, forRow: node.rowID)
     }
