@@ -174,11 +174,9 @@ final class IngestionBatchingTests: ServerTestCase {
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 20, "the 5-row remainder waits for its latency")
         XCTAssertEqual(count("SELECT max((logs->>'n')::int) FROM tetcore_logs"), 19, "batches keep arrival order")
 
-        kill(server.process.processIdentifier, SIGTERM)
-        XCTAssertEqual(try client.readCloseCode(), 1001)
-        try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
-        server.process.waitUntilExit()
-        XCTAssertEqual(server.process.terminationStatus, 0)
+        let shutdown = try server.shutDown(answering: client)
+        XCTAssertEqual(shutdown.closeCode, 1001)
+        XCTAssertEqual(shutdown.exitStatus, 0)
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 25)
         XCTAssertEqual(count("SELECT count(DISTINCT logs->>'n') FROM tetcore_logs"), 25)
     }

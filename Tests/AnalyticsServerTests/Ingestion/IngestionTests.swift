@@ -91,11 +91,9 @@ final class IngestionTests: ServerTestCase {
         for index in 0..<50 { try client.sendText(#"{"msg":"late","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#) }
         usleep(200_000)
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 0, "still buffered")
-        kill(slow.process.processIdentifier, SIGTERM)
-        XCTAssertEqual(try client.readCloseCode(), 1001)
-        try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
-        slow.process.waitUntilExit()
-        XCTAssertEqual(slow.process.terminationStatus, 0)
+        let shutdown = try slow.shutDown(answering: client)
+        XCTAssertEqual(shutdown.closeCode, 1001)
+        XCTAssertEqual(shutdown.exitStatus, 0)
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 50)
     }
 

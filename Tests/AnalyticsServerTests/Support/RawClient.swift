@@ -82,9 +82,17 @@ final class RawClient {
 
     // MARK: WebSocket
 
+    /// An upgrade request; nil leaves a header out.
+    static func upgradeRequest(path: String = "/", key: String? = "dGhlIHNhbXBsZSBub25jZQ==",
+                               version: String? = "13", headers: String = "") -> String {
+        "GET \(path) HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + (key.map { "Sec-WebSocket-Key: \($0)\r\n" } ?? "")
+            + (version.map { "Sec-WebSocket-Version: \($0)\r\n" } ?? "")
+            + headers + "\r\n"
+    }
+
     func upgrade(path: String = "/", headers: String = "") throws -> Int {
-        try send("GET \(path) HTTP/1.1\r\nHost: test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\(headers)\r\n")
+        try send(RawClient.upgradeRequest(path: path, headers: headers))
         return try readHTTPHead().status
     }
 

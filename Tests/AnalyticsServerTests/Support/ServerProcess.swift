@@ -49,6 +49,16 @@ final class ServerProcess {
         return process.terminationStatus
     }
 
+    /// SIGTERM, then answer the server's 1001 close on `client` as a node
+    /// would; returns the close code the server sent and its exit status.
+    func shutDown(answering client: RawClient) throws -> (closeCode: UInt16, exitStatus: Int32) {
+        kill(process.processIdentifier, SIGTERM)
+        let code = try client.readCloseCode()
+        try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
+        process.waitUntilExit()
+        return (code, process.terminationStatus)
+    }
+
     deinit {
         if process.isRunning { _ = terminate(signal: SIGKILL) }
         output.fileHandleForReading.readabilityHandler = nil

@@ -7,21 +7,19 @@ final class WebSocketConformanceTests: ServerTestCase {
 
     func testHandshakeAcceptKeyAndRefusals() throws {
         let client = try RawClient(port: server.port)
-        try client.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try client.send(RawClient.upgradeRequest())
         let (status, headers) = try client.readHTTPHead()
         XCTAssertEqual(status, 101)
         XCTAssertEqual(headers["sec-websocket-accept"], "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
 
         let noKey = try RawClient(port: server.port)
-        try noKey.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try noKey.send(RawClient.upgradeRequest(key: nil))
         XCTAssertEqual(try noKey.readHTTPResponse().status, 400)
         let badKey = try RawClient(port: server.port)
-        try badKey.send("GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try badKey.send(RawClient.upgradeRequest(key: "short"))
         XCTAssertEqual(try badKey.readHTTPResponse().status, 400)
         let oldVersion = try RawClient(port: server.port)
-        try oldVersion.send("GET /audit HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
+        try oldVersion.send(RawClient.upgradeRequest(path: "/audit", version: "8"))
         let (versionStatus, versionHeaders) = try oldVersion.readHTTPHead()
         XCTAssertEqual(versionStatus, 426)
         XCTAssertEqual(versionHeaders["sec-websocket-version"], "13")
