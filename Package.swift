@@ -26,7 +26,9 @@ let package = Package(
             path: "CSupport",
             exclude: ["fuzz"],
             cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [.linkedLibrary("crypto")]
+            // yajl (Debian's libyajl-dev, no module map needed: only C
+            // includes it) validates every message without building a tree.
+            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("yajl")]
         ),
         .target(
             name: "AnalyticsServer",

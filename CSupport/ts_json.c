@@ -1,16 +1,21 @@
 /*
- * ts_json.c — pre-parse of one telemetry message with Jansson.
+ * ts_json.c — pre-parse of one telemetry message.
  *
- * One json_loadb() per message, then a handful of hash lookups: the form,
- * `ts`, `msg`, and (when asked) the node's identity. A flat message is
- * stored as the bytes that arrived; only the wrapped form is serialised
- * again, once, straight into the caller's buffer.
+ * Every message gets one validating pass of yajl's event parser
+ * (ts_json_scan.c), which finds the form, `ts`, `msg` and `id` without
+ * building anything. A flat message is stored as the bytes that arrived;
+ * a wrapped one is spliced into the flat form (the payload's own bytes with
+ * `ts` and `id` appended), so no number or string is ever re-serialised.
+ * Jansson builds a tree only when the node's identity is asked for and the
+ * message can hold it (system.connected, or a `state`/`network_state`
+ * member), which the server does only until it knows the node's peer id.
  */
 #include "ts_json.h"
+#include "ts_json_scan.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <string.h>
-
 static void clear_message(ts_json_message *m)
 {
     memset(m, 0, sizeof(*m));
@@ -73,85 +78,107 @@ static void read_node_info(const json_t *fields, ts_json_message *m)
         node->peer_id = borrow(json_object_get(json_object_get(fields, "network_state"), "peerId"));
 }
 
-static int read_ts(const json_t *ts, int64_t *unix_us)
+static int text_is(const ts_json_scan_text *t, const char *literal)
 {
-    if (!json_is_string(ts)) return TS_JSON_EBADTS;
-    return ts_time_parse(json_string_value(ts), json_string_length(ts), TS_TIME_RFC3339, unix_us);
+    size_t n = strlen(literal);
+    return t->ptr != NULL && t->len == n && memcmp(t->ptr, literal, n) == 0;
 }
 
-/*
- * Sets `ts` and `id` on the payload (replacing any it had) and writes it
- * compact into out. A single json_dumpb(): it reports the full size even
- * when the buffer is too small, so ENOSPC costs no second pass.
- */
-static int flatten_wrapped(json_t *payload, json_t *ts, json_t *id, char *out, size_t out_cap,
-                           size_t *out_needed, ts_json_message *m)
+/* The flat form of a wrapped message: the payload without its closing
+ * brace, then `"ts":"…","id":N}` (`ts` only when it came from outside the
+ * payload). Appended last, they win over members of the same name in the
+ * payload, as jsonb keeps the last of duplicate keys. A valid `ts` holds
+ * only characters that need no escaping. */
+static int splice_wrapped(const ts_json_scan *s, const ts_json_scan_text *outer_ts, char *out, size_t out_cap,
+                          size_t *out_needed, ts_json_message *m)
 {
-    /* json_object_set_new() takes the id reference even when it fails. */
-    if (json_object_set(payload, "ts", ts) != 0 ||
-        json_object_set_new(payload, "id", id != NULL ? json_incref(id) : json_integer(0)) != 0)
-        return TS_JSON_EINVALID; /* Jansson is out of memory */
-    size_t cap = out != NULL ? out_cap : 0;
-    size_t needed = json_dumpb(payload, out, cap, JSON_COMPACT);
-    if (needed == 0) return TS_JSON_EINVALID; /* out of memory again */
+    char id[32];
+    int id_len = snprintf(id, sizeof(id), "\"id\":%lld}", (long long)m->node_id);
+    size_t body = s->payload_end - 1 - s->payload_start; /* "{…" without "}" */
+    size_t comma = s->payload.members > 0 ? 1 : 0;
+    size_t ts_len = outer_ts != NULL ? sizeof("\"ts\":\"\",") - 1 + outer_ts->len : 0;
+    size_t needed = body + comma + ts_len + (size_t)id_len;
     if (out_needed != NULL) *out_needed = needed;
-    if (needed > cap) return TS_JSON_ENOSPC;
+    if (out == NULL || needed > out_cap) return TS_JSON_ENOSPC;
+    char *p = out;
+    memcpy(p, s->data + s->payload_start, body), p += body;
+    if (comma) *p++ = ',';
+    if (outer_ts != NULL) {
+        memcpy(p, "\"ts\":\"", 6), p += 6;
+        memcpy(p, outer_ts->ptr, outer_ts->len), p += outer_ts->len;
+        memcpy(p, "\",", 2), p += 2;
+    }
+    memcpy(p, id, (size_t)id_len);
     m->row = out;
     m->row_len = needed;
     return TS_JSON_OK;
 }
 
-/* Everything after the parse; on error the caller frees the tree. */
-static int read_message(json_t *root, const char *data, size_t len, int want_node_info, char *out,
-                        size_t out_cap, size_t *out_needed, ts_json_message *m)
+int ts_json_preparse(const char *data, size_t len, char *out, size_t out_cap, size_t *out_needed,
+                     ts_json_message *m)
 {
-    if (!json_is_object(root)) return TS_JSON_ENOTOBJECT;
-    json_t *fields = root, *ts = json_object_get(root, "ts"), *id = NULL;
-    json_t *payload = json_object_get(root, "payload");
-    if (payload != NULL) {
-        if (!json_is_object(payload)) return TS_JSON_ENOTOBJECT;
-        id = json_object_get(root, "id");
-        if (id != NULL && (!json_is_integer(id) || json_integer_value(id) < 0)) return TS_JSON_EBADID;
-        if (ts == NULL) ts = json_object_get(payload, "ts");
-        m->form = TS_JSON_WRAPPED;
-        m->node_id = id != NULL ? (int64_t)json_integer_value(id) : 0;
-        fields = payload;
-    }
+    clear_message(m);
+    if (out_needed != NULL) *out_needed = 0;
+    ts_json_scan s;
+    if (ts_json_scan_run(data, len, &s) != 0) return TS_JSON_EINVALID;
+    if (!s.root_is_object || s.payload_state == TS_JSON_SCAN_PAYLOAD_NOT_OBJECT) return TS_JSON_ENOTOBJECT;
 
-    if (read_ts(ts, &m->created_at_us) != 0) return TS_JSON_EBADTS;
-    m->msg = borrow(json_object_get(fields, "msg"));
+    const ts_json_scan_fields *fields = &s.top;
+    const ts_json_scan_text *ts = &s.top.ts;
+    if (s.payload_state == TS_JSON_SCAN_PAYLOAD_OBJECT) {
+        if (s.id_state == TS_JSON_SCAN_ID_BAD) return TS_JSON_EBADID;
+        m->form = TS_JSON_WRAPPED;
+        m->node_id = s.id_state == TS_JSON_SCAN_ID_OK ? s.id : 0;
+        fields = &s.payload;
+        if (!ts->present) ts = &s.payload.ts;
+    }
+    if (ts->ptr == NULL || ts_time_parse(ts->ptr, ts->len, TS_TIME_RFC3339, &m->created_at_us) != 0) {
+        clear_message(m);
+        return TS_JSON_EBADTS;
+    }
     if (m->form == TS_JSON_WRAPPED) {
-        int rc = flatten_wrapped(payload, ts, id, out, out_cap, out_needed, m);
-        if (rc != TS_JSON_OK) return rc;
+        int rc = splice_wrapped(&s, ts == &s.top.ts ? ts : NULL, out, out_cap, out_needed, m);
+        if (rc != TS_JSON_OK) {
+            clear_message(m);
+            return rc;
+        }
     } else {
         m->row = data;
         m->row_len = len;
     }
-    if (want_node_info) read_node_info(fields, m);
+    /* msg borrows from the input or from m's own copy (an escaped msg). */
+    if (fields->msg.ptr != NULL) {
+        if (fields->msg.ptr == fields->msg.copy) {
+            memcpy(m->msg_copy_, fields->msg.copy, fields->msg.len);
+            m->msg.ptr = m->msg_copy_;
+        } else {
+            m->msg.ptr = fields->msg.ptr;
+        }
+        m->msg.len = fields->msg.len;
+    }
+    m->names_node = fields->names_node || text_is(&fields->msg, "system.connected");
+    m->fields_ = data;
+    m->fields_len_ = len;
+    if (m->form == TS_JSON_WRAPPED) {
+        m->fields_ = data + s.payload_start;
+        m->fields_len_ = s.payload_end - s.payload_start;
+    }
     return TS_JSON_OK;
 }
 
-int ts_json_preparse(const char *data, size_t len, int want_node_info, char *out, size_t out_cap,
-                     size_t *out_needed, ts_json_message *m)
+int ts_json_read_node_info(ts_json_message *m)
 {
-    clear_message(m);
-    if (out_needed != NULL) *out_needed = 0;
-    /* ALLOW_NUL on purpose: PostgreSQL, not this pre-parse, decides what
-     * jsonb accepts, and the batch writer isolates a refused row.
-     * DECODE_ANY so that a bare scalar is "not an object", not "not JSON".
-     * No json_error_t: the reason is the return code, and Jansson would
-     * format an error message for every rejected frame. */
-    json_t *root = json_loadb(data, len, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
-    if (root == NULL) return TS_JSON_EINVALID;
-    int rc = read_message(root, data, len, want_node_info, out, out_cap, out_needed, m);
-    if (rc != TS_JSON_OK) {
-        json_decref(root);
-        clear_message(m);
-        return rc;
-    }
-    m->tree_ = root;
+    if (!m->names_node || m->tree_ != NULL) return TS_JSON_OK;
+    json_t *tree = json_loadb(m->fields_, m->fields_len_, JSON_ALLOW_NUL, NULL);
+    /* yajl accepted the text, so this is out of memory or something Jansson
+     * alone refuses (an integer beyond 64 bits, a lone surrogate escape):
+     * the node's identity then waits for a later message. */
+    if (tree == NULL) return TS_JSON_EINVALID;
+    m->tree_ = tree;
+    read_node_info(tree, m);
     return TS_JSON_OK;
 }
+
 
 void ts_json_message_release(ts_json_message *m)
 {

@@ -1,5 +1,6 @@
 /*
- * libFuzzer target: ts_json_preparse() with and without node info, first
+ * libFuzzer target: ts_json_preparse() against a full Jansson parse of the
+ * same bytes, then with and without node info, first
  * with a 16-byte output buffer (wrapped messages hit ENOSPC) and then with
  * exactly the size ENOSPC asked for. Checks the result's invariants, reads
  * every borrowed string (so ASan sees a dangling one), and pre-parses each
@@ -29,27 +30,85 @@ static int node_is_empty(const ts_json_node_info *node)
            node->has_startup_time == 0 && node->from_connected == 0;
 }
 
-/* The flattened row holds the payload with ts and id on top: pre-parsed
+/* The flattened row holds the payload with ts and id appended: pre-parsed
  * again it is a flat message with the same msg and time, unless the
- * payload itself carried a member named "payload", which decides the form. */
+ * payload itself carried a member named "payload", which decides the form
+ * (then it is wrapped again, and its output does not fit in no buffer or
+ * its payload is not an object). Jansson, when it takes the row at all,
+ * must see the appended id and ts win. */
 static void check_row_reparses(const ts_json_message *m)
 {
-    json_t *row = json_loadb(m->row, m->row_len, JSON_ALLOW_NUL, NULL);
-    CHECK(json_is_object(row));
-    json_t *id = json_object_get(row, "id");
-    CHECK(json_is_integer(id) && json_integer_value(id) == m->node_id);
-    CHECK(json_is_string(json_object_get(row, "ts")));
-    int nested_payload = json_object_get(row, "payload") != NULL;
-    json_decref(row);
-    if (nested_payload) return;
-
+    CHECK(m->row_len >= 2 && m->row[0] == '{' && m->row[m->row_len - 1] == '}');
     ts_json_message again;
     size_t needed;
-    CHECK(ts_json_preparse(m->row, m->row_len, 0, NULL, 0, &needed, &again) == TS_JSON_OK);
+    int rc = ts_json_preparse(m->row, m->row_len, NULL, 0, &needed, &again);
+    if (rc == TS_JSON_ENOSPC || rc == TS_JSON_ENOTOBJECT) return;
+    CHECK(rc == TS_JSON_OK);
     CHECK(again.form == TS_JSON_FLAT && again.created_at_us == m->created_at_us);
     CHECK(again.msg.len == m->msg.len && (m->msg.ptr == NULL) == (again.msg.ptr == NULL));
     CHECK(m->msg.ptr == NULL || memcmp(again.msg.ptr, m->msg.ptr, m->msg.len) == 0);
     ts_json_message_release(&again);
+
+    json_t *row = json_loadb(m->row, m->row_len, JSON_ALLOW_NUL, NULL);
+    if (row == NULL) return;
+    json_t *id = json_object_get(row, "id");
+    CHECK(json_is_integer(id) && json_integer_value(id) == m->node_id);
+    CHECK(json_is_string(json_object_get(row, "ts")));
+    json_decref(row);
+}
+
+static size_t depth_of(const json_t *value)
+{
+    size_t deepest = 0;
+    if (json_is_object(value)) {
+        const char *key;
+        json_t *member;
+        json_object_foreach((json_t *)value, key, member) {
+            size_t d = depth_of(member);
+            if (d > deepest) deepest = d;
+        }
+        return deepest + 1;
+    }
+    if (json_is_array(value)) {
+        for (size_t i = 0; i < json_array_size(value); i++) {
+            size_t d = depth_of(json_array_get(value, i));
+            if (d > deepest) deepest = d;
+        }
+        return deepest + 1;
+    }
+    return 0;
+}
+
+/* Differential check of the yajl scan against a full Jansson parse: what
+ * Jansson takes (within the scan's 256 levels) the scan takes too, and
+ * both find the same object-ness, form and msg. */
+static void check_against_jansson(const uint8_t *data, size_t size, int rc, const ts_json_message *m)
+{
+    /* Jansson's lexer takes a raw NUL byte for the end of the input, so it
+     * accepts `{…}\0anything`; yajl rightly does not. */
+    if (memchr(data, 0, size) != NULL) return;
+    json_t *root = json_loadb((const char *)data, size, JSON_ALLOW_NUL | JSON_DECODE_ANY, NULL);
+    if (root == NULL) return;
+    if (depth_of(root) > 256) {
+        CHECK(rc == TS_JSON_EINVALID);
+    } else {
+        CHECK(rc != TS_JSON_EINVALID);
+        CHECK((rc == TS_JSON_ENOTOBJECT) == (!json_is_object(root) || (json_object_get(root, "payload") != NULL &&
+                                                                       !json_is_object(json_object_get(root, "payload")))));
+    }
+    if (rc == TS_JSON_OK) {
+        json_t *payload = json_object_get(root, "payload");
+        CHECK((m->form == TS_JSON_WRAPPED) == (payload != NULL));
+        json_t *msg = json_object_get(payload != NULL ? payload : root, "msg");
+        if (!json_is_string(msg)) {
+            CHECK(m->msg.ptr == NULL);
+        } else if (m->msg.ptr == NULL) {
+            CHECK(json_string_length(msg) > 64); /* escaped and too long to copy */
+        } else {
+            CHECK(m->msg.len == json_string_length(msg) && memcmp(m->msg.ptr, json_string_value(msg), m->msg.len) == 0);
+        }
+    }
+    json_decref(root);
 }
 
 static void check_message(const ts_json_message *m, const uint8_t *data, size_t size, int want_node_info,
@@ -61,7 +120,7 @@ static void check_message(const ts_json_message *m, const uint8_t *data, size_t 
     touch(m->node.chain);
     touch(m->node.version);
     touch(m->node.implementation);
-    CHECK(m->tree_ != NULL);
+    CHECK(m->tree_ == NULL || m->names_node);
     CHECK(m->node.authority >= -1 && m->node.authority <= 1);
     if (!want_node_info) CHECK(node_is_empty(&m->node));
     if (m->form == TS_JSON_FLAT) {
@@ -79,7 +138,8 @@ static int preparse_both_sizes(const uint8_t *data, size_t size, int want_node_i
     char small[16];
     size_t needed = 1;
     ts_json_message m;
-    int rc = ts_json_preparse((const char *)data, size, want_node_info, small, sizeof(small), &needed, &m);
+    int rc = ts_json_preparse((const char *)data, size, small, sizeof(small), &needed, &m);
+    if (rc == TS_JSON_OK && want_node_info) ts_json_read_node_info(&m);
     if (rc == TS_JSON_OK) {
         check_message(&m, data, size, want_node_info, small, sizeof(small), needed);
         ts_json_message_release(&m);
@@ -96,7 +156,8 @@ static int preparse_both_sizes(const uint8_t *data, size_t size, int want_node_i
     size_t asked = needed;
     char *big = malloc(asked);
     CHECK(big != NULL);
-    CHECK(ts_json_preparse((const char *)data, size, want_node_info, big, asked, &needed, &m) == TS_JSON_OK);
+    CHECK(ts_json_preparse((const char *)data, size, big, asked, &needed, &m) == TS_JSON_OK);
+    if (want_node_info) ts_json_read_node_info(&m);
     CHECK(needed == asked);
     check_message(&m, data, size, want_node_info, big, asked, needed);
     ts_json_message_release(&m);
@@ -106,6 +167,19 @@ static int preparse_both_sizes(const uint8_t *data, size_t size, int want_node_i
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    /* A flattened row is at most the payload plus `,"ts":"…","id":N}`, and
+     * the ts may be one taken from inside the payload. */
+    size_t cap = 2 * size + 64;
+    char *out = malloc(cap);
+    CHECK(out != NULL);
+    ts_json_message m;
+    size_t needed;
+    int rc = ts_json_preparse((const char *)data, size, out, cap, &needed, &m);
+    CHECK(rc != TS_JSON_ENOSPC);
+    check_against_jansson(data, size, rc, &m);
+    if (rc == TS_JSON_OK) ts_json_message_release(&m);
+    free(out);
+
     int without = preparse_both_sizes(data, size, 0);
     int with = preparse_both_sizes(data, size, 1);
     CHECK(without == with);

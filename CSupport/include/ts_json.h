@@ -1,14 +1,16 @@
 /*
- * ts_json.h — pre-parse of one telemetry message with Jansson.
+ * ts_json.h — pre-parse of one telemetry message.
  *
  * Validates a frame's bytes as a JSON object, finds `msg` and `ts`, unwraps
  * the newer wrapped form ({"id", "ts", "payload": {...}}) into the flat form
  * the database stores, and extracts a node's identity when asked to.
  *
- * Memory: Jansson allocates the parsed tree; every pointer returned in a
- * ts_json_message points into that tree, into the caller's input or into
- * the caller's output buffer, and stays valid until
- * ts_json_message_release(). This module allocates nothing else.
+ * Memory: every pointer returned in a ts_json_message points into the
+ * caller's input, into the caller's output buffer, into the message itself
+ * or (node identity only) into a Jansson tree, and stays valid until
+ * ts_json_message_release() as long as the input does. Inside the call,
+ * yajl allocates its parser state and frees it before returning; Jansson
+ * allocates the tree only when the identity is read.
  */
 #ifndef TS_JSON_H
 #define TS_JSON_H
@@ -22,8 +24,8 @@ extern "C" {
 
 typedef enum ts_json_result {
     TS_JSON_OK = 0,
-    TS_JSON_EINVALID = -1,   /* not JSON, or Jansson ran out of memory
-                                (reject reason "invalid_json") */
+    TS_JSON_EINVALID = -1,   /* not JSON, nested deeper than 256 levels,
+                                or out of memory (reason "invalid_json") */
     TS_JSON_ENOTOBJECT = -2, /* JSON but not an object, or a wrapped message
                                 whose payload is not one ("not_object") */
     TS_JSON_EBADTS = -3,     /* no `ts`, or not RFC 3339 ("bad_ts") */
@@ -69,24 +71,41 @@ typedef struct ts_json_message {
      * written compact into the caller's output buffer. */
     const char *row;
     size_t row_len;
-    ts_json_node_info node;     /* filled when want_node_info != 0 */
-    void *tree_;                /* private: the Jansson tree */
+    int names_node;             /* the message may name its node: it is a
+                                   system.connected or has a `state` or
+                                   `network_state` member */
+    ts_json_node_info node;     /* filled by ts_json_read_node_info() */
+    const char *fields_;        /* private: the object holding the fields */
+    size_t fields_len_;
+    void *tree_;                /* private: the Jansson tree of node info */
+    char msg_copy_[64];         /* private: an escaped `msg`, unescaped */
 } ts_json_message;
 
 /*
  * Pre-parse data[0..len). out/out_cap receive the flattened form of a
- * wrapped message (unused for a flat one); *out_needed is set to its size
- * (0 for a flat message), also on TS_JSON_ENOSPC. With want_node_info,
- * fills m->node from system.connected or from the peer id older messages
- * carry; without it m->node stays empty (authority -1). The first failing
+ * wrapped message (unused for a flat one): the payload's bytes as they
+ * arrived, with `"ts":…,"id":N` appended. *out_needed is set to its size
+ * (0 for a flat message), also on TS_JSON_ENOSPC. m->node stays empty
+ * (authority -1) until ts_json_read_node_info(). A `msg` longer than 64
+ * bytes that uses escapes is reported as absent. The first failing
  * check decides the result, in this order: EINVALID, ENOTOBJECT, EBADID,
  * EBADTS, ENOSPC. On TS_JSON_OK the caller must call
  * ts_json_message_release(m). On any error m is cleared and nothing needs
  * releasing.
  */
-int ts_json_preparse(const char *data, size_t len, int want_node_info,
+int ts_json_preparse(const char *data, size_t len,
                      char *out, size_t out_cap, size_t *out_needed,
                      ts_json_message *m);
+
+/*
+ * Fills m->node from a pre-parsed message whose input is still valid:
+ * from system.connected, else the peer id older nodes carry in
+ * state.peerId or network_state.peerId. Builds a Jansson tree of the
+ * fields (kept in m until ts_json_message_release()), so call it only
+ * while the node's peer id is unknown and m->names_node is set; otherwise
+ * it does nothing. Returns 0, or TS_JSON_EINVALID when out of memory.
+ */
+int ts_json_read_node_info(ts_json_message *m);
 
 void ts_json_message_release(ts_json_message *m);
 

@@ -47,13 +47,14 @@ final class JSONPreparseTests: XCTestCase {
                     var m = ts_json_message()
                     var needed = 12345
                     outcome.status = ts_json_preparse(
-                        input.baseAddress, input.count, wantNodeInfo ? 1 : 0,
+                        input.baseAddress, input.count,
                         capacity == nil ? nil : output.baseAddress, output.count, &needed, &m)
                     outcome.outNeeded = needed
                     guard outcome.status == TS_JSON_OK.rawValue else {
                         outcome.cleared = Self.isCleared(m)
                         return
                     }
+                    if wantNodeInfo { XCTAssertEqual(ts_json_read_node_info(&m), TS_JSON_OK.rawValue) }
                     outcome.form = m.form
                     outcome.nodeID = m.node_id
                     outcome.createdAt = m.created_at_us
@@ -207,11 +208,11 @@ final class JSONPreparseTests: XCTestCase {
     // MARK: wrapped form
 
     private let wrapped = #"""
-        {"id":3,"ts":"2021-06-01T10:00:00.123456789+01:00","payload":{"msg":"block.import","best":"0xab12","height":12,"origin":"Own","ts":"2001-01-01T00:00:00Z","id":99}}
+        {"id":3,"ts":"2021-06-01T10:00:00.123456789+01:00","payload":{"msg":"block.import","best":"0xab12","height":12.50,"origin":"Own"}}
         """#
-    /// The payload's own ts and id are overwritten in place; Jansson keeps key order.
+    /// The payload's bytes as sent (12.50 stays 12.50), with ts and id appended.
     private let wrappedRow = #"""
-        {"msg":"block.import","best":"0xab12","height":12,"origin":"Own","ts":"2021-06-01T10:00:00.123456789+01:00","id":3}
+        {"msg":"block.import","best":"0xab12","height":12.50,"origin":"Own","ts":"2021-06-01T10:00:00.123456789+01:00","id":3}
         """#
 
     func testWrappedMessageIsFlattenedIntoTheOutputBuffer() {
@@ -232,8 +233,17 @@ final class JSONPreparseTests: XCTestCase {
         XCTAssertEqual(Set(row.keys), ["msg", "best", "height", "origin", "ts", "id"])
         XCTAssertEqual(row["ts"] as? String, "2021-06-01T10:00:00.123456789+01:00")
         XCTAssertEqual(row["id"] as? Int, 3)
-        XCTAssertEqual(row["height"] as? Int, 12)
+        XCTAssertEqual(row["height"] as? Double, 12.5)
         XCTAssertNil(row["payload"])
+    }
+
+    /// The payload's own ts and id stay where they were; the outer ones are
+    /// appended after them, and jsonb keeps the last of duplicate keys.
+    func testOuterTSAndIDAreAppendedAfterThePayloadsOwn() {
+        let outcome = preparse(#"{"id":3,"ts":"2021-06-01T10:00:00Z","payload":{"msg":"m","ts":"2001-01-01T00:00:00Z","id":99}}"#)
+        XCTAssertEqual(outcome.status, TS_JSON_OK.rawValue)
+        XCTAssertEqual(outcome.createdAt, 1_622_541_600_000_000, "the outer ts decides created_at")
+        XCTAssertEqual(outcome.row, #"{"msg":"m","ts":"2001-01-01T00:00:00Z","id":99,"ts":"2021-06-01T10:00:00Z","id":3}"#)
     }
 
     func testWrappedWithoutIDIsNodeZero() {
@@ -404,8 +414,7 @@ final class JSONPreparseTests: XCTestCase {
 
     func testNotJSONIsInvalid() {
         for text in ["", " ", "{", "msg", #"{"msg":"x","ts":"2024-06-11T10:00:00Z"} {}"#,
-                     #"{"msg":"x","ts":"2024-06-11T10:00:00Z",}"#, #"{'msg':'x'}"#, "\u{FEFF}{}",
-                     #"{"s":"\ud800"}"#] {
+                     #"{"msg":"x","ts":"2024-06-11T10:00:00Z",}"#, #"{'msg':'x'}"#, "\u{FEFF}{}"] {
             assertRejected(text, TS_JSON_EINVALID)
         }
         let invalidUTF8: [UInt8] = Array(#"{"msg":""#.utf8) + [0xC3, 0x28] + Array(#"","ts":"2024-06-11T10:00:00Z"}"#.utf8)
@@ -414,12 +423,26 @@ final class JSONPreparseTests: XCTestCase {
         XCTAssertEqual(preparse(rawNUL).status, TS_JSON_EINVALID.rawValue, "unescaped control characters are not JSON")
     }
 
-    /// A limit of Jansson, not of the telemetry format: integers are parsed
-    /// into int64 and a larger one fails the whole document.
-    func testIntegerBeyondInt64IsRefusedAsInvalid() {
-        assertRejected(#"{"msg":"x","ts":"2024-06-11T10:00:00Z","n":9223372036854775808}"#, TS_JSON_EINVALID)
-        XCTAssertEqual(preparse(#"{"msg":"x","ts":"2024-06-11T10:00:00Z","n":9223372036854775807}"#).status,
-                       TS_JSON_OK.rawValue)
+    /// Numbers are checked for syntax only and stored as sent (jsonb keeps
+    /// arbitrary precision), so no integer is too big.
+    func testIntegerBeyondInt64IsStoredAsSent() {
+        let outcome = preparse(#"{"msg":"x","ts":"2024-06-11T10:00:00Z","n":92233720368547758089}"#)
+        XCTAssertEqual(outcome.status, TS_JSON_OK.rawValue)
+        XCTAssertTrue(outcome.rowIsInput)
+    }
+
+    /// Escapes are checked for syntax here; a lone surrogate is valid JSON
+    /// text that jsonb refuses, so PostgreSQL rejects that one row and the
+    /// batch writer stores the others (the ingestion fault tests show it).
+    func testLoneSurrogateEscapePassesThePreparse() {
+        XCTAssertEqual(preparse(#"{"s":"\ud800","ts":"2024-06-11T10:00:00Z"}"#).status, TS_JSON_OK.rawValue)
+    }
+
+    func testNestingDeeperThan256LevelsIsInvalid() {
+        let deep = String(repeating: "[", count: 256) + String(repeating: "]", count: 256)
+        XCTAssertEqual(preparse(#"{"ts":"2024-06-11T10:00:00Z","a":\#(deep)}"#).status, TS_JSON_EINVALID.rawValue)
+        let fits = String(repeating: "[", count: 255) + String(repeating: "]", count: 255)
+        XCTAssertEqual(preparse(#"{"ts":"2024-06-11T10:00:00Z","a":\#(fits)}"#).status, TS_JSON_OK.rawValue)
     }
 
     func testJSONThatIsNotAnObject() {

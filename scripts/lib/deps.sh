@@ -12,7 +12,7 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SETUP_LOG_DIR="$REPO_ROOT/.tetcore/logs"
 
 # Headers and libraries that the system-library targets link.
-BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libhttp-parser-dev libssl-dev pkg-config)
+BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-dev libssl-dev pkg-config)
 # Server binaries for the embedded database of `serve`.
 RUNTIME_PACKAGES=(postgresql)
 # The private test cluster, and promtool/prometheus for the metrics tests.

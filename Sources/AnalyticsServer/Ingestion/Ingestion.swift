@@ -110,10 +110,10 @@ public final class Ingestion {
     func preparse(_ payload: UnsafeRawBufferPointer, into message: inout ts_json_message) -> Int32 {
         let data = payload.baseAddress?.assumingMemoryBound(to: CChar.self)
         var needed = 0
-        var status = ts_json_preparse(data, payload.count, 1, &scratch, scratch.count, &needed, &message)
+        var status = ts_json_preparse(data, payload.count, &scratch, scratch.count, &needed, &message)
         if status == TS_JSON_ENOSPC.rawValue {
             scratch = Array(repeating: 0, count: needed)
-            status = ts_json_preparse(data, payload.count, 1, &scratch, scratch.count, &needed, &message)
+            status = ts_json_preparse(data, payload.count, &scratch, scratch.count, &needed, &message)
         }
         return status
     }

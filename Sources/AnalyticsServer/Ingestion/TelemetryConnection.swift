@@ -60,10 +60,10 @@ final class TelemetryConnection: WebSocketDelegate {
             metrics.reject(.tooManyNodeIDs)
             return
         } else {
-            park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(message.node))
+            park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message))
             return
         }
-        learn(NodeInfo(message.node), nodeID: message.node_id, node: node)
+        if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
         ingestion.batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
@@ -72,9 +72,9 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     /// Records what a node tells about itself, until its peer id is known
-    /// (the info is only built, strings and all, while it is still needed).
-    private func learn(_ info: @autoclosure () -> NodeInfo?, nodeID: Int64, node: Node) {
-        guard !node.knowsPeerID, let info = info() else { return }
+    /// (callers read the info, which builds a tree, only while it is needed).
+    private func learn(_ info: NodeInfo?, nodeID: Int64, node: Node) {
+        guard !node.knowsPeerID, let info else { return }
         nodes[nodeID]?.knowsPeerID = true
         ingestion.peers.record(info, forRow: node.rowID)
     }
@@ -116,8 +116,12 @@ final class TelemetryConnection: WebSocketDelegate {
 }
 
 extension NodeInfo {
-    /// The node info the pre-parse found, or nil when it found no peer id.
-    init?(_ node: ts_json_node_info) {
+    /// What a pre-parsed message tells about its node, or nil when it names
+    /// no peer id. Reads the message's node info first (a Jansson tree, kept
+    /// in the message until it is released).
+    init?(reading message: inout ts_json_message) {
+        guard message.names_node != 0, ts_json_read_node_info(&message) == TS_JSON_OK.rawValue else { return nil }
+        let node = message.node
         guard let peerID = node.peer_id.string else { return nil }
         self.init(peerID: peerID,
                   name: node.name.string, chain: node.chain.string, version: node.version.string,

@@ -66,9 +66,10 @@ final class IngestionTests: ServerTestCase {
         for index in 0..<20 {
             try client.sendText(#"{"msg":"good","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#)
             if index == 10 { try client.sendText(#"{"msg":"bad","ts":"2026-11-29T09:00:00Z","s":"a\u0000b"}"#) }
+            if index == 15 { try client.sendText(#"{"msg":"bad","ts":"2026-11-29T09:00:00Z","s":"\ud800"}"#) }
         }
         eventually(5, "the 20 good rows") { self.count("SELECT count(*) FROM tetcore_logs") == 20 }
-        eventually(2, "one row rejected") { (try? batched.get("/metrics").body.contains("tetcore_rows_rejected_total 1")) == true }
+        eventually(2, "two rows rejected") { (try? batched.get("/metrics").body.contains("tetcore_rows_rejected_total 2")) == true }
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'bad'"), 0)
     }
 

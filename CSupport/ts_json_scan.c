@@ -1,0 +1,220 @@
+/*
+ * ts_json_scan.c — one validating pass over a message with yajl's event
+ * parser, remembering only what the pre-parse needs: the top-level members
+ * `ts`, `msg`, `id` and `payload`, the same members of the payload, and
+ * whether the fields carry something that names the node.
+ *
+ * No tree is built: a value nobody asked for costs its lexing and nothing
+ * else, which is what makes a 170 KB system.network_state cheap.
+ */
+#include "ts_json_scan.h"
+
+#include <string.h>
+#include <yajl/yajl_parse.h>
+
+/* Deeper than any real message by far, and well inside what PostgreSQL's
+ * jsonb input accepts (a deeper document would fail there with a
+ * stack-depth error, which is not a data error and would be retried). */
+#define MAX_DEPTH 256
+
+enum member {
+    M_NONE = 0,
+    M_TS,
+    M_MSG,
+    M_ID,
+    M_PAYLOAD,
+    M_IDENTITY /* state, network_state: may hold the node's peer id */
+};
+
+static enum member classify(const unsigned char *key, size_t len, int top)
+{
+#define IS(literal) (len == sizeof(literal) - 1 && memcmp(key, literal, sizeof(literal) - 1) == 0)
+    if (IS("ts")) return M_TS;
+    if (IS("msg")) return M_MSG;
+    if (IS("state") || IS("network_state")) return M_IDENTITY;
+    if (top && IS("id")) return M_ID;
+    if (top && IS("payload")) return M_PAYLOAD;
+    return M_NONE;
+#undef IS
+}
+
+static ts_json_scan_fields *fields_at(ts_json_scan *s, int depth)
+{
+    if (depth == 1) return &s->top;
+    if (depth == 2 && s->in_payload) return &s->payload;
+    return NULL;
+}
+
+/* A scalar or container value starts: if it is the value of a member we
+ * track, hand back which one (and forget the key). */
+static enum member take_member(ts_json_scan *s, ts_json_scan_fields **fields)
+{
+    enum member m = M_NONE;
+    *fields = NULL;
+    if (s->pending != M_NONE && s->pending_depth == s->depth) {
+        m = (enum member)s->pending;
+        *fields = fields_at(s, s->depth);
+    }
+    s->pending = M_NONE;
+    return m;
+}
+
+/* A string value of `ts` or `msg`. Unescaped strings point into the input
+ * (yajl hands those out in place); escaped ones live in yajl's decode
+ * buffer until the next token, so they are copied out when they fit. */
+static void keep_string(ts_json_scan *s, ts_json_scan_text *text, const unsigned char *v, size_t len)
+{
+    const char *p = (const char *)v;
+    text->present = 1;
+    if (p >= s->data && p + len <= s->data + s->len) {
+        text->ptr = p;
+        text->len = len;
+    } else if (len <= sizeof(text->copy)) {
+        memcpy(text->copy, p, len);
+        text->ptr = text->copy;
+        text->len = len;
+    } else {
+        text->ptr = NULL; /* escaped and too long: treated as not a string */
+        text->len = 0;
+    }
+}
+
+/* `ts` that is not a string is there but bad; `msg` that is not a string
+ * counts as no `msg`, as before. */
+static void non_string(ts_json_scan_fields *f, enum member m)
+{
+    if (f == NULL) return;
+    if (m == M_TS) f->ts = (ts_json_scan_text){.present = 1};
+    if (m == M_MSG) f->msg = (ts_json_scan_text){0};
+}
+
+static int on_scalar(ts_json_scan *s)
+{
+    ts_json_scan_fields *f;
+    enum member m = take_member(s, &f);
+    non_string(f, m);
+    if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
+    if (m == M_PAYLOAD) s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
+    return 1;
+}
+
+static int on_null(void *ctx) { return on_scalar(ctx); }
+static int on_boolean(void *ctx, int value) { (void)value; return on_scalar(ctx); }
+
+/* Numbers arrive as their text, so no value overflows and none is
+ * converted unless it is the wrapped form's `id`. */
+static int on_number(void *ctx, const char *v, size_t len)
+{
+    ts_json_scan *s = ctx;
+    ts_json_scan_fields *f;
+    enum member m = take_member(s, &f);
+    if (m != M_ID) {
+        non_string(f, m);
+        if (m == M_PAYLOAD) s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
+        return 1;
+    }
+    int64_t id = 0;
+    s->id_state = TS_JSON_SCAN_ID_BAD;
+    for (size_t i = 0; i < len; i++) {
+        unsigned digit = (unsigned)(unsigned char)v[i] - '0';
+        if (digit > 9 || id > (INT64_MAX - (int64_t)digit) / 10) return 1;
+        id = id * 10 + (int64_t)digit;
+    }
+    s->id = id;
+    s->id_state = TS_JSON_SCAN_ID_OK;
+    return 1;
+}
+
+static int on_string(void *ctx, const unsigned char *v, size_t len)
+{
+    ts_json_scan *s = ctx;
+    ts_json_scan_fields *f;
+    enum member m = take_member(s, &f);
+    if (m == M_TS && f != NULL) keep_string(s, &f->ts, v, len);
+    if (m == M_MSG && f != NULL) keep_string(s, &f->msg, v, len);
+    if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
+    if (m == M_PAYLOAD) s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
+    return 1;
+}
+
+static int on_map_key(void *ctx, const unsigned char *key, size_t len)
+{
+    ts_json_scan *s = ctx;
+    ts_json_scan_fields *f = fields_at(s, s->depth);
+    if (f == NULL) return 1;
+    f->members++;
+    enum member m = classify(key, len, s->depth == 1);
+    if (m == M_IDENTITY) f->names_node = 1;
+    s->pending = m;
+    s->pending_depth = s->depth;
+    return 1;
+}
+
+static int open_container(ts_json_scan *s, int is_map)
+{
+    ts_json_scan_fields *f;
+    enum member m = take_member(s, &f);
+    non_string(f, m);
+    if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
+    if (s->depth == 0) s->root_is_object = is_map;
+    if (m == M_PAYLOAD) {
+        if (is_map) {
+            /* A later "payload" member replaces an earlier one, as in jsonb. */
+            s->payload_state = TS_JSON_SCAN_PAYLOAD_OBJECT;
+            s->payload = (ts_json_scan_fields){0};
+            s->payload_start = yajl_get_bytes_consumed(s->parser) - 1;
+            s->in_payload = 1;
+        } else {
+            s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
+        }
+    }
+    if (++s->depth > MAX_DEPTH) {
+        s->too_deep = 1;
+        return 0; /* stops the parse */
+    }
+    return 1;
+}
+
+static int close_container(ts_json_scan *s)
+{
+    if (s->depth == 2 && s->in_payload) {
+        s->payload_end = yajl_get_bytes_consumed(s->parser);
+        s->in_payload = 0;
+    }
+    s->depth--;
+    return 1;
+}
+
+static int on_start_map(void *ctx) { return open_container(ctx, 1); }
+static int on_end_map(void *ctx) { return close_container(ctx); }
+static int on_start_array(void *ctx) { return open_container(ctx, 0); }
+static int on_end_array(void *ctx) { return close_container(ctx); }
+
+static const yajl_callbacks callbacks = {
+    .yajl_null = on_null,
+    .yajl_boolean = on_boolean,
+    .yajl_number = on_number,
+    .yajl_string = on_string,
+    .yajl_start_map = on_start_map,
+    .yajl_map_key = on_map_key,
+    .yajl_end_map = on_end_map,
+    .yajl_start_array = on_start_array,
+    .yajl_end_array = on_end_array,
+};
+
+int ts_json_scan_run(const char *data, size_t len, ts_json_scan *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->data = data;
+    s->len = len;
+    /* yajl's defaults are the strict ones: UTF-8 checked, no comments, no
+     * trailing bytes, one value per message. */
+    yajl_handle parser = yajl_alloc(&callbacks, NULL, s);
+    if (parser == NULL) return -1;
+    s->parser = parser;
+    int ok = yajl_parse(parser, (const unsigned char *)data, len) == yajl_status_ok &&
+             yajl_complete_parse(parser) == yajl_status_ok;
+    yajl_free(parser);
+    s->parser = NULL;
+    return ok && !s->too_deep ? 0 : -1;
+}
