@@ -25,6 +25,7 @@ public struct Settings: Equatable, Sendable {
     public var dbPoolSize: Int = SettingsTable.dbPoolSize.defaultValue
     public var dbQueryPoolSize: Int = SettingsTable.dbQueryPoolSize.defaultValue
     public var dbBatchSize: Int = SettingsTable.dbBatchSize.defaultValue
+    public var dbBatchBytes: Int = SettingsTable.dbBatchBytes.defaultValue
     public var dbSaveLatencyMs: Int = SettingsTable.dbSaveLatencyMs.defaultValue
     public var dbMaxBatchesInFlight: Int = SettingsTable.dbMaxBatchesInFlight.defaultValue
     public var statementTimeoutMs: Int = SettingsTable.statementTimeoutMs.defaultValue

@@ -6,7 +6,7 @@ import Logging
 enum SettingsTable {
     static let all: [any SettingRow] = [
         databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
-        maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize,
+        maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, trustProxyHeaders, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
@@ -53,6 +53,9 @@ enum SettingsTable {
     static let dbBatchSize = Setting(
         name: "DB_BATCH_SIZE", defaultValue: 1024, parser: .integer(1...100_000), property: \.dbBatchSize,
         meaning: "Most rows written in one batch.")
+    static let dbBatchBytes = Setting(
+        name: "DB_BATCH_BYTES", defaultValue: 4 << 20, parser: .integer((64 << 10)...(1 << 30)), property: \.dbBatchBytes,
+        meaning: "Most bytes of JSON written in one batch: large messages (system.network_state) go in smaller batches, several in flight at once.")
     static let dbSaveLatencyMs = Setting(
         name: "DB_SAVE_LATENCY_MS", defaultValue: 100, parser: .integer(1...60_000), property: \.dbSaveLatencyMs,
         meaning: "Longest a row waits, in milliseconds, before its batch is written even if not full.")

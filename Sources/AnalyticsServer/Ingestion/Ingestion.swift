@@ -6,14 +6,16 @@ import Logging
 public final class Ingestion {
     public struct Options {
         public var batchSize: Int
+        public var batchBytes: Int
         public var maxBatchLatencyMs: UInt64
         public var maxBufferedBytes: Int
         public var maxBatchesInFlightPerConnection: Int
         public var maxNodeIDsPerConnection: Int
         public var trustProxyHeaders: Bool
-        public init(batchSize: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
+        public init(batchSize: Int, batchBytes: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
                     maxBatchesInFlightPerConnection: Int, maxNodeIDsPerConnection: Int, trustProxyHeaders: Bool) {
             self.batchSize = batchSize
+            self.batchBytes = batchBytes
             self.maxBatchLatencyMs = maxBatchLatencyMs
             self.maxBufferedBytes = maxBufferedBytes
             self.maxBatchesInFlightPerConnection = maxBatchesInFlightPerConnection
@@ -48,7 +50,7 @@ public final class Ingestion {
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
         budget = BufferBudget(limit: options.maxBufferedBytes)
         writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
-        batcher = LogBatcher(loop: loop, batchSize: options.batchSize, maxLatencyMs: options.maxBatchLatencyMs,
+        batcher = LogBatcher(loop: loop, batchSize: options.batchSize, batchBytes: options.batchBytes, maxLatencyMs: options.maxBatchLatencyMs,
                              writer: writer, budget: budget, instanceID: instanceID)
         peers = PeerConnectionStore(queue: queue, loop: loop, logger: logger)
         budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }
@@ -79,15 +81,16 @@ public final class Ingestion {
 
     private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {
         let address = options.trustProxyHeaders ? (ForwardedAddress.first(in: request) ?? peer) : peer
-        peers.create(ipAddress: address, audit: audit) { [weak self] result in
-            guard let self else { return }
+        // unowned, not weak: the Ingestion lives as long as the service, and a
+        // weakly referenced object pays for a side table on every retain and
+        // release, which the per-message path does on it.
+        peers.create(ipAddress: address, audit: audit) { [unowned self] result in
             switch result {
             case .success(let rowID):
                 decision.accept { socket in
                     let connection = TelemetryConnection(ingestion: self, rowID: rowID, ipAddress: address, audit: audit)
                     connection.socket = socket
                     socket.delegate = connection
-                    socket.context = connection
                     self.connections[ObjectIdentifier(connection)] = connection
                     self.metrics.nodesConnected += 1
                     if self.budget.isOverLimit { socket.pauseReading(.backpressure) }

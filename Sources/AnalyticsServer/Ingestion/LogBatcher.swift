@@ -1,9 +1,10 @@
 /// Collects rows into the open batch and hands it to the writer when it
-/// holds DB_BATCH_SIZE rows or its oldest row has waited
-/// DB_SAVE_LATENCY_MS, whichever comes first.
+/// holds DB_BATCH_SIZE rows or DB_BATCH_BYTES bytes, or its oldest row has
+/// waited DB_SAVE_LATENCY_MS, whichever comes first.
 final class LogBatcher {
     private let loop: EventLoop
     private let batchSize: Int
+    private let batchBytes: Int
     private let maxLatencyMs: UInt64
     private let writer: LogWriter
     private let budget: BufferBudget
@@ -12,9 +13,11 @@ final class LogBatcher {
     private var sequence: UInt64 = 0
     private var open: LogBatch?
 
-    init(loop: EventLoop, batchSize: Int, maxLatencyMs: UInt64, writer: LogWriter, budget: BufferBudget, instanceID: String) {
+    init(loop: EventLoop, batchSize: Int, batchBytes: Int, maxLatencyMs: UInt64, writer: LogWriter, budget: BufferBudget,
+         instanceID: String) {
         self.loop = loop
         self.batchSize = batchSize
+        self.batchBytes = batchBytes
         self.maxLatencyMs = maxLatencyMs
         self.writer = writer
         self.budget = budget
@@ -34,7 +37,7 @@ final class LogBatcher {
         open?.append(connectionID: connectionID, createdAtUnixMicros: createdAtUnixMicros, document: document)
         let after = open?.byteCount ?? 0
         budget.add(after - before)
-        if openRowCount >= batchSize { flush() }
+        if openRowCount >= batchSize || after >= batchBytes { flush() }
     }
 
     /// Hands the open batch, if any, to the writer.

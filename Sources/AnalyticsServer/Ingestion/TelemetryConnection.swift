@@ -14,14 +14,17 @@ final class TelemetryConnection: WebSocketDelegate {
         var knowsPeerID = false
     }
 
-    private unowned let ingestion: Ingestion
+    /// unowned(unsafe): the Ingestion closes every connection before it goes
+    /// away, and a checked unowned reference costs two atomics per access.
+    private unowned(unsafe) let ingestion: Ingestion
     let ipAddress: String
     let audit: Bool
     private var upgradeRowID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
     private var parked: [(nodeID: Int64, createdAt: Int64, document: [UInt8], info: NodeInfo?)] = []
-    weak var socket: WebSocketConnection?
+    /// Strong (see WebSocketConnection.delegate); let go when it closes.
+    var socket: WebSocketConnection?
 
     init(ingestion: Ingestion, rowID: Int32, ipAddress: String, audit: Bool) {
         self.ingestion = ingestion
@@ -68,6 +71,7 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
+        self.socket = nil
         ingestion.connectionClosed(self)
     }
 

@@ -178,7 +178,7 @@ public final class AnalyticsService {
         self.queryPool = queryPool
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
         let ingestion = Ingestion(loop: loop, writePool: writePool, options: Ingestion.Options(
-            batchSize: settings.dbBatchSize, maxBatchLatencyMs: UInt64(settings.dbSaveLatencyMs),
+            batchSize: settings.dbBatchSize, batchBytes: settings.dbBatchBytes, maxBatchLatencyMs: UInt64(settings.dbSaveLatencyMs),
             maxBufferedBytes: settings.maxBufferedBytes, maxBatchesInFlightPerConnection: settings.dbMaxBatchesInFlight,
             maxNodeIDsPerConnection: settings.maxNodeIDsPerConnection, trustProxyHeaders: settings.trustProxyHeaders),
             metrics: metrics, instanceID: instanceID, logger: logger)

@@ -20,10 +20,11 @@ public final class WebSocketConnection {
     public let id: UInt64
     public let peerAddress: String
     public private(set) var state: State = .open
-    public weak var delegate: WebSocketDelegate?
-    /// Strong reference to the delegate's owner, so the delegate lives as
-    /// long as the connection does.
-    public var context: AnyObject?
+    /// Held strongly until the connection is over, then let go (after
+    /// webSocketDidClose), which breaks the cycle with a delegate that holds
+    /// the connection. Not weak: a weakly referenced object pays for a side
+    /// table on every retain and release, and this one is used per message.
+    public var delegate: WebSocketDelegate?
 
     private let stream: TCPStream
     private let loop: EventLoop
@@ -265,6 +266,8 @@ public final class WebSocketConnection {
         state = .closed
         closeTimer?.stop()
         closeTimer = nil
+        let delegate = self.delegate
+        self.delegate = nil
         delegate?.webSocketDidClose(self, code: closeCode)
         onClosed(self)
     }

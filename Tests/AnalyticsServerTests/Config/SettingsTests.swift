@@ -18,6 +18,7 @@ final class SettingsTests: XCTestCase {
         ("DB_POOL_SIZE", \.dbPoolSize, 1...64),
         ("DB_QUERY_POOL_SIZE", \.dbQueryPoolSize, 1...64),
         ("DB_BATCH_SIZE", \.dbBatchSize, 1...100_000),
+        ("DB_BATCH_BYTES", \.dbBatchBytes, (64 << 10)...(1 << 30)),
         ("DB_SAVE_LATENCY_MS", \.dbSaveLatencyMs, 1...60000),
         ("DB_MAX_BATCHES_IN_FLIGHT", \.dbMaxBatchesInFlight, 1...64),
         ("STATEMENT_TIMEOUT_MS", \.statementTimeoutMs, 100...3_600_000),

@@ -181,6 +181,20 @@ final class IngestionBatchingTests: ServerTestCase {
         XCTAssertEqual(count("SELECT count(DISTINCT logs->>'n') FROM tetcore_logs"), 25)
     }
 
+    func testABatchIsWrittenOnceItHoldsDBBatchBytes() throws {
+        server = try startServer(["DB_BATCH_SIZE": "100000", "DB_BATCH_BYTES": "65536", "DB_SAVE_LATENCY_MS": "60000"])
+        let client = try node(server)
+        let padding = String(repeating: "x", count: 20_000)
+        for index in 0..<10 { try client.sendText(#"{"msg":"big","ts":"2026-11-29T09:00:00Z","n":\#(index),"p":"\#(padding)"}"#) }
+
+        // 20 KB rows: the fourth passes 64 KiB, so two batches of four.
+        eventually(5, "two batches of four rows") { self.count("SELECT count(*) FROM tetcore_logs") == 8 }
+        usleep(500_000)
+        XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 8, "the two-row remainder waits for its latency")
+        _ = try server.shutDown(answering: client)
+        XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 10)
+    }
+
     func testAPartialBatchIsWrittenOnceItsOldestRowHasWaited() throws {
         server = try startServer(["DB_BATCH_SIZE": "100000", "DB_SAVE_LATENCY_MS": "300"])
         let client = try node(server)
