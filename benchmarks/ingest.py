@@ -126,7 +126,7 @@ def main():
 
     port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
     env = dict(os.environ, DATABASE_URL=db_url, PORT=str(free), HOST="127.0.0.1", LOG_LEVEL="warning",
-               CLIENT_TIMEOUT_S="60")
+               CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40))
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env)
     stop = threading.Event()

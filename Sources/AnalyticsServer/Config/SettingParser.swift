@@ -61,6 +61,14 @@ extension SettingParser where Value == String {
         format: { $0 })
 }
 
+extension SettingParser where Value == NetworkAllowlist {
+    /// Comma-separated CIDR networks; empty means every address.
+    static let networks = SettingParser(
+        allowed: "empty (everyone) or comma-separated IPv4/IPv6 networks such as 10.0.0.0/8,2001:db8::/32",
+        parse: { NetworkAllowlist(parsing: $0) },
+        format: { $0.allowsEveryone ? "everyone" : $0.text })
+}
+
 extension SettingParser where Value == String? {
     static let databaseURL = SettingParser(
         allowed: "a postgres:// or postgresql:// URL or a libpq key=value conninfo",
@@ -101,6 +109,6 @@ extension StringProtocol {
     }
 }
 
-private extension Character {
+extension Character {
     var isASCIIDigit: Bool { isASCII && isNumber }
 }

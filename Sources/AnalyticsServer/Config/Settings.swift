@@ -33,6 +33,13 @@ public struct Settings: Equatable, Sendable {
     public var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
     public var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
     public var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue
+    public var nodeIDIdleS: Int = SettingsTable.nodeIDIdleS.defaultValue
+    public var ingestAllow: NetworkAllowlist = SettingsTable.ingestAllow.defaultValue
+    public var maxConnections: Int = SettingsTable.maxConnections.defaultValue
+    public var maxConnectionsPerIP: Int = SettingsTable.maxConnectionsPerIP.defaultValue
+    public var ingestMaxBytesPerS: Int = SettingsTable.ingestMaxBytesPerS.defaultValue
+    public var ingestRateWindowS: Int = SettingsTable.ingestRateWindowS.defaultValue
+    public var ingestBlockS: Int = SettingsTable.ingestBlockS.defaultValue
     public var cacheUpdateTimeoutS: Int = SettingsTable.cacheUpdateTimeoutS.defaultValue
     public var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
     public var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue

@@ -8,7 +8,8 @@ enum SettingsTable {
         databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
-        maxNodeIDsPerConnection, trustProxyHeaders, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
+        maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, ingestAllow, maxConnections, maxConnectionsPerIP,
+        ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
 
@@ -77,6 +78,29 @@ enum SettingsTable {
         name: "MAX_NODE_IDS_PER_CONNECTION", defaultValue: 20, parser: .integer(1...1000),
         property: \.maxNodeIDsPerConnection,
         meaning: "Distinct node ids one connection may use in the wrapped message form; further ids are rejected.")
+    static let nodeIDIdleS = Setting(
+        name: "NODE_ID_IDLE_S", defaultValue: 60, parser: .integer(1...86_400), property: \.nodeIDIdleS,
+        meaning: "A wrapped-form node id that sent nothing for this many seconds is forgotten by its connection, freeing its slot.")
+    static let ingestAllow = Setting(
+        name: "INGEST_ALLOW", defaultValue: NetworkAllowlist.everyone, parser: .networks, property: \.ingestAllow,
+        meaning: "Networks that may open telemetry connections (checked on the peer, or forwarded, address); others get 403.")
+    static let maxConnections = Setting(
+        name: "MAX_CONNECTIONS", defaultValue: 100_000, parser: .integer(1...10_000_000), property: \.maxConnections,
+        meaning: "Telemetry connections open at once; further upgrades get 503.")
+    static let maxConnectionsPerIP = Setting(
+        name: "MAX_CONNECTIONS_PER_IP", defaultValue: 100_000, parser: .integer(1...10_000_000),
+        property: \.maxConnectionsPerIP,
+        meaning: "Telemetry connections open at once from one address; further upgrades get 503. Lower it on a public address.")
+    static let ingestMaxBytesPerS = Setting(
+        name: "INGEST_MAX_BYTES_PER_S", defaultValue: 256 << 10, parser: .integer(1024...(1 << 40)),
+        property: \.ingestMaxBytesPerS,
+        meaning: "Data rate of one telemetry connection, averaged over INGEST_RATE_WINDOW_S; above it the connection is closed with 1008 and its address blocked.")
+    static let ingestRateWindowS = Setting(
+        name: "INGEST_RATE_WINDOW_S", defaultValue: 10, parser: .integer(1...600), property: \.ingestRateWindowS,
+        meaning: "Seconds over which a connection's data rate is averaged.")
+    static let ingestBlockS = Setting(
+        name: "INGEST_BLOCK_S", defaultValue: 60, parser: .integer(1...86_400), property: \.ingestBlockS,
+        meaning: "Seconds an address is refused (403) after going over the data rate; doubled for each repeat soon after, up to an hour.")
     static let trustProxyHeaders = Setting(
         name: "TRUST_PROXY_HEADERS", defaultValue: false, parser: .boolean, property: \.trustProxyHeaders,
         meaning: "Take a node's address from Forwarded or X-Forwarded-For; enable only behind a proxy that sets them.")

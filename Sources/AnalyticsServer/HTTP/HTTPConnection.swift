@@ -141,13 +141,14 @@ final class HTTPConnection {
         stream.pauseReading()
         let decision = WebSocketUpgradeDecision(
             accept: { [weak self] configure in
-                guard let self, !self.closed else { return }
+                guard let self, !self.closed else { return false }
                 self.server.record(route: request.path, status: 101)
                 self.write(WebSocketHandshake.switchingProtocols(accept: accept), keepAlive: true, headOnly: false)
                 self.closed = true
                 self.server.connectionClosed(self)
                 self.server.adoptWebSocket(stream: self.stream, peerAddress: self.peerAddress,
                                            initial: self.pending, configure: configure)
+                return true
             },
             reject: { [weak self] response in
                 guard let self else { return }
@@ -162,22 +163,24 @@ final class HTTPConnection {
 /// The answer to a WebSocket upgrade request: exactly one of `accept` or
 /// `reject`, now or later (ingestion first creates the connection's row).
 public final class WebSocketUpgradeDecision {
-    private var acceptAction: ((@escaping (WebSocketConnection) -> Void) -> Void)?
+    private var acceptAction: ((@escaping (WebSocketConnection) -> Void) -> Bool)?
     private var rejectAction: ((HTTPResponse) -> Void)?
 
-    init(accept: @escaping (@escaping (WebSocketConnection) -> Void) -> Void,
+    init(accept: @escaping (@escaping (WebSocketConnection) -> Void) -> Bool,
          reject: @escaping (HTTPResponse) -> Void) {
         acceptAction = accept
         rejectAction = reject
     }
 
     /// Sends 101 and starts the WebSocket; `configure` sets its delegate
-    /// before any frame is read.
-    public func accept(_ configure: @escaping (WebSocketConnection) -> Void) {
+    /// before any frame is read. Returns false (and `configure` is never
+    /// called) when the client went away while the decision was pending.
+    @discardableResult
+    public func accept(_ configure: @escaping (WebSocketConnection) -> Void) -> Bool {
         let action = acceptAction
         acceptAction = nil
         rejectAction = nil
-        action?(configure)
+        return action?(configure) ?? false
     }
 
     public func reject(_ response: HTTPResponse) {

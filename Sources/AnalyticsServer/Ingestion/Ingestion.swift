@@ -12,6 +12,8 @@ public final class Ingestion {
         public var maxBatchesInFlightPerConnection: Int
         public var maxNodeIDsPerConnection: Int
         public var trustProxyHeaders: Bool
+        public var nodeIDIdleMs: UInt64 = 60_000
+        public var admission = AdmissionPolicy()
         public init(batchSize: Int, batchBytes: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
                     maxBatchesInFlightPerConnection: Int, maxNodeIDsPerConnection: Int, trustProxyHeaders: Bool) {
             self.batchSize = batchSize
@@ -30,7 +32,8 @@ public final class Ingestion {
     let peers: PeerConnectionStore
     let budget: BufferBudget
     let maxNodeIDsPerConnection: Int
-    private let options: Options
+    let options: Options
+    private let admission: Admission
     private let loop: EventLoop
     private let logger: Logger
     private var connections: [ObjectIdentifier: TelemetryConnection] = [:]
@@ -47,6 +50,7 @@ public final class Ingestion {
         self.metrics = metrics
         self.logger = logger
         self.maxNodeIDsPerConnection = options.maxNodeIDsPerConnection
+        admission = Admission(policy: options.admission)
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
         budget = BufferBudget(limit: options.maxBufferedBytes)
         writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
@@ -81,21 +85,29 @@ public final class Ingestion {
 
     private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {
         let address = options.trustProxyHeaders ? (ForwardedAddress.first(in: request) ?? peer) : peer
+        let host = Admission.host(of: address)
+        if let refusal = admission.admit(host, nowMs: loop.nowMilliseconds) {
+            metrics.connectionsRefused[refusal.rawValue, default: 0] += 1
+            decision.reject(Admission.response(for: refusal))
+            return
+        }
         // unowned, not weak: the Ingestion lives as long as the service, and a
         // weakly referenced object pays for a side table on every retain and
         // release, which the per-message path does on it.
         peers.create(ipAddress: address, audit: audit) { [unowned self] result in
             switch result {
             case .success(let rowID):
-                decision.accept { socket in
-                    let connection = TelemetryConnection(ingestion: self, rowID: rowID, ipAddress: address, audit: audit)
+                let upgraded = decision.accept { socket in
+                    let connection = TelemetryConnection(ingestion: self, rowID: rowID, ipAddress: address, host: host, audit: audit)
                     connection.socket = socket
                     socket.delegate = connection
                     self.connections[ObjectIdentifier(connection)] = connection
                     self.metrics.nodesConnected += 1
                     if self.budget.isOverLimit { socket.pauseReading(.backpressure) }
                 }
+                if !upgraded { self.admission.release(host) } // the client left while its row was made
             case .failure(let error):
+                self.admission.release(host)
                 self.metrics.upgradesRefused += 1
                 self.logger.warning("refusing a node: cannot record its connection", metadata: ["error": "\(error)"])
                 decision.reject(.error(503, "the database is unavailable; cannot record this connection, retry later"))
@@ -105,7 +117,24 @@ public final class Ingestion {
 
     func connectionClosed(_ connection: TelemetryConnection) {
         connections[ObjectIdentifier(connection)] = nil
+        admission.release(connection.host)
         metrics.nodesDropped += 1
+    }
+
+    var nowMilliseconds: UInt64 { loop.nowMilliseconds }
+
+    func newRateMeter() -> DataRateMeter { admission.newRateMeter() }
+
+    /// A connection went over INGEST_MAX_BYTES_PER_S: close it with 1008
+    /// (policy violation) and refuse its address for a while.
+    func rateExceeded(_ connection: TelemetryConnection, bytesPerSecond: Int) {
+        let blockedMs = admission.rateExceeded(by: connection.host, nowMs: loop.nowMilliseconds)
+        metrics.rateLimitCloses += 1
+        logger.warning("closing a telemetry connection over the data rate limit; blocking its address", metadata: [
+            "peer": "\(connection.ipAddress)", "bytes_per_s": "\(bytesPerSecond)",
+            "limit": "\(options.admission.maxBytesPerSecond)", "blocked_s": "\(blockedMs / 1000)",
+        ])
+        connection.socket?.fail(code: 1008, reason: "data rate limit exceeded")
     }
 
     /// Pre-parses one message, growing the scratch buffer when a wrapped

@@ -12,13 +12,17 @@ final class TelemetryConnection: WebSocketDelegate {
     private struct Node {
         var rowID: Int32
         var knowsPeerID = false
+        var lastMessageMs: UInt64 = 0
     }
 
     /// unowned(unsafe): the Ingestion closes every connection before it goes
     /// away, and a checked unowned reference costs two atomics per access.
     private unowned(unsafe) let ingestion: Ingestion
     let ipAddress: String
+    /// The client address without port, as admission counts it.
+    let host: String
     let audit: Bool
+    private var rate: DataRateMeter
     private var upgradeRowID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
@@ -26,10 +30,12 @@ final class TelemetryConnection: WebSocketDelegate {
     /// Strong (see WebSocketConnection.delegate); let go when it closes.
     var socket: WebSocketConnection?
 
-    init(ingestion: Ingestion, rowID: Int32, ipAddress: String, audit: Bool) {
+    init(ingestion: Ingestion, rowID: Int32, ipAddress: String, host: String, audit: Bool) {
         self.ingestion = ingestion
         self.upgradeRowID = rowID
         self.ipAddress = ipAddress
+        self.host = host
+        rate = ingestion.newRateMeter()
         self.audit = audit
     }
 
@@ -42,6 +48,15 @@ final class TelemetryConnection: WebSocketDelegate {
         let metrics = ingestion.metrics
         metrics.messagesReceived += 1
         metrics.bytesReceived += payload.count
+        let now = ingestion.nowMilliseconds
+        let bytesPerSecond = rate.add(payload.count, nowMs: now)
+        // The message that crosses the limit is still stored; then the
+        // connection is closed and nothing after it is read.
+        defer {
+            if bytesPerSecond > ingestion.options.admission.maxBytesPerSecond {
+                ingestion.rateExceeded(self, bytesPerSecond: bytesPerSecond)
+            }
+        }
         var message = ts_json_message()
         let status = ingestion.preparse(payload, into: &message)
         guard status == TS_JSON_OK.rawValue else {
@@ -52,17 +67,20 @@ final class TelemetryConnection: WebSocketDelegate {
         let document = UnsafeRawBufferPointer(start: message.row, count: message.row_len)
 
         let node: Node
-        if let known = nodes[message.node_id] {
-            node = known
+        if let index = nodes.index(forKey: message.node_id) {
+            nodes.values[index].lastMessageMs = now
+            node = nodes.values[index]
         } else if let rowID = upgradeRowID {
             // The first node id of the socket takes the row made at the upgrade.
             upgradeRowID = nil
-            node = Node(rowID: rowID)
+            node = Node(rowID: rowID, lastMessageMs: now)
             nodes[message.node_id] = node
-        } else if nodes.count >= ingestion.maxNodeIDsPerConnection {
-            metrics.reject(.tooManyNodeIDs)
-            return
         } else {
+            forgetIdleNodes(now: now)
+            guard nodes.count < ingestion.maxNodeIDsPerConnection else {
+                metrics.reject(.tooManyNodeIDs)
+                return
+            }
             park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message))
             return
         }
@@ -83,6 +101,14 @@ final class TelemetryConnection: WebSocketDelegate {
         ingestion.peers.record(info, forRow: node.rowID)
     }
 
+    /// Ids that sent nothing for NODE_ID_IDLE_S give their slot back, so a
+    /// node inventing ids cannot keep the connection's state growing. A
+    /// forgotten id that speaks again gets a new peer_connections row.
+    private func forgetIdleNodes(now: UInt64) {
+        let idleMs = ingestion.options.nodeIDIdleMs
+        nodes = nodes.filter { now &- $0.value.lastMessageMs < idleMs }
+    }
+
     private func park(_ nodeID: Int64, createdAt: Int64, document: UnsafeRawBufferPointer, info: NodeInfo?) {
         let first = !parked.contains { $0.nodeID == nodeID }
         parked.append((nodeID, createdAt, Array(document), info))
@@ -94,7 +120,7 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     private func rowCreated(_ rowID: Int32, forNode nodeID: Int64) {
-        nodes[nodeID] = Node(rowID: rowID)
+        nodes[nodeID] = Node(rowID: rowID, lastMessageMs: ingestion.nowMilliseconds)
         let ready = parked.filter { $0.nodeID == nodeID }
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {

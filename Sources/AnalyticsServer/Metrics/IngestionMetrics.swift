@@ -26,6 +26,9 @@ public final class IngestionMetrics {
     public internal(set) var batchesWritten = 0
     public internal(set) var batchRetries = 0
     public internal(set) var upgradesRefused = 0
+    /// Upgrades refused by admission (INGEST_ALLOW, blocks, connection limits), by reason.
+    public internal(set) var connectionsRefused: [String: Int] = [:]
+    public internal(set) var rateLimitCloses = 0
     /// Milliseconds node sockets spent paused by backpressure.
     public internal(set) var backpressurePausedMs: UInt64 = 0
     public internal(set) var lastBatchWriteNanoseconds: UInt64 = 0
@@ -76,6 +79,11 @@ extension IngestionMetrics {
         exposition.labelledCounter("tetcore_websocket_closes_total", "WebSocket connections ended, by close code.", label: "code",
                                    closes.sorted { $0.key < $1.key }.map { (String($0.key), $0.value) })
         exposition.counter("tetcore_upgrades_refused_total", "Telemetry upgrades refused with 503 (database unavailable).", upgradesRefused)
+        exposition.labelledCounter("tetcore_connections_refused_total",
+                                   "Telemetry upgrades refused before the upgrade (403 or 503), by reason.", label: "reason",
+                                   Admission.Refusal.allCases.map { ($0.rawValue, connectionsRefused[$0.rawValue] ?? 0) })
+        exposition.counter("tetcore_rate_limit_closes_total",
+                           "Telemetry connections closed with 1008 for going over INGEST_MAX_BYTES_PER_S.", rateLimitCloses)
         exposition.counter("tetcore_backpressure_paused_milliseconds_total", "Time node sockets spent paused by backpressure.",
                            Int(backpressurePausedMs))
     }

@@ -177,11 +177,19 @@ public final class AnalyticsService {
         self.writePool = writePool
         self.queryPool = queryPool
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
-        let ingestion = Ingestion(loop: loop, writePool: writePool, options: Ingestion.Options(
+        var ingestionOptions = Ingestion.Options(
             batchSize: settings.dbBatchSize, batchBytes: settings.dbBatchBytes, maxBatchLatencyMs: UInt64(settings.dbSaveLatencyMs),
             maxBufferedBytes: settings.maxBufferedBytes, maxBatchesInFlightPerConnection: settings.dbMaxBatchesInFlight,
-            maxNodeIDsPerConnection: settings.maxNodeIDsPerConnection, trustProxyHeaders: settings.trustProxyHeaders),
-            metrics: metrics, instanceID: instanceID, logger: logger)
+            maxNodeIDsPerConnection: settings.maxNodeIDsPerConnection, trustProxyHeaders: settings.trustProxyHeaders)
+        ingestionOptions.nodeIDIdleMs = UInt64(settings.nodeIDIdleS) * 1000
+        ingestionOptions.admission.allowlist = settings.ingestAllow
+        ingestionOptions.admission.maxConnections = settings.maxConnections
+        ingestionOptions.admission.maxConnectionsPerIP = settings.maxConnectionsPerIP
+        ingestionOptions.admission.maxBytesPerSecond = settings.ingestMaxBytesPerS
+        ingestionOptions.admission.rateWindowSeconds = settings.ingestRateWindowS
+        ingestionOptions.admission.blockSeconds = settings.ingestBlockS
+        let ingestion = Ingestion(loop: loop, writePool: writePool, options: ingestionOptions,
+                                  metrics: metrics, instanceID: instanceID, logger: logger)
         self.ingestion = ingestion
 
         var router = Router()

@@ -28,9 +28,15 @@ final class SettingsTests: XCTestCase {
         ("CACHE_UPDATE_TIMEOUT_S", \.cacheUpdateTimeoutS, 1...3600),
         ("CACHE_UPDATE_INTERVAL_MS", \.cacheUpdateIntervalMs, 1...3_600_000),
         ("CACHE_EXPIRY_S", \.cacheExpiryS, 1...2_592_000),
+        ("NODE_ID_IDLE_S", \.nodeIDIdleS, 1...86_400),
+        ("MAX_CONNECTIONS", \.maxConnections, 1...10_000_000),
+        ("MAX_CONNECTIONS_PER_IP", \.maxConnectionsPerIP, 1...10_000_000),
+        ("INGEST_MAX_BYTES_PER_S", \.ingestMaxBytesPerS, 1024...(1 << 40)),
+        ("INGEST_RATE_WINDOW_S", \.ingestRateWindowS, 1...600),
+        ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
     ]
     static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
-                                "EMBEDDED_PG_DIR", "LOG_LEVEL"]
+                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW"]
 
     func testDefaultsAreTheDocumentedOnes() throws {
         let defaults = Settings.defaults
@@ -61,6 +67,9 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.migrationsPath, "./Migrations")
         XCTAssertEqual(defaults.embeddedPGDir, "./.tetcore/pg")
         XCTAssertEqual(defaults.logLevel, .info)
+        XCTAssertEqual(defaults.ingestAllow, .everyone)
+        XCTAssertEqual(defaults.ingestMaxBytesPerS, 262_144)
+        XCTAssertEqual(defaults.ingestBlockS, 60)
         XCTAssertEqual(try load([:]), defaults, "no variables, no file: every default")
     }
 
@@ -202,6 +211,24 @@ final class SettingsTests: XCTestCase {
         }
         XCTAssertTrue(lines.contains("| `PORT` | 8080 | TCP port for node telemetry, the JSON API and /metrics. "
             + "Allowed: an integer from 1 to 65535. |"))
+    }
+
+    /// The README's settings table is this table, so the two cannot drift
+    /// apart; on a failure, paste the table printed here into the README.
+    func testREADMEListsEverySettingAsTheServerDoes() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        let table = Settings.markdownTable()
+        XCTAssertTrue(text.contains(table), "README.md's settings table differs; it should be:\n\(table)")
+    }
+
+    func testIngestAllowTakesNetworksAndNamesABadOne() throws {
+        let settings = try load(["INGEST_ALLOW": "10.0.0.0/8,2001:db8::/32"])
+        XCTAssertTrue(settings.ingestAllow.allows("10.1.1.1"))
+        XCTAssertFalse(settings.ingestAllow.allows("11.1.1.1"))
+        let error = try XCTUnwrap(loadError(["INGEST_ALLOW": "10.0.0.0/40"]))
+        XCTAssertTrue(error.contains("INGEST_ALLOW"), error)
     }
 
     private func load(_ environment: [String: String]) throws -> Settings {

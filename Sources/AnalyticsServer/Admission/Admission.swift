@@ -1,0 +1,97 @@
+/// The limits telemetry connections are admitted under (settings
+/// INGEST_ALLOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP,
+/// INGEST_MAX_BYTES_PER_S, INGEST_RATE_WINDOW_S, INGEST_BLOCK_S).
+public struct AdmissionPolicy {
+    public var allowlist = NetworkAllowlist.everyone
+    public var maxConnections = Int.max
+    public var maxConnectionsPerIP = Int.max
+    public var maxBytesPerSecond = Int.max
+    public var rateWindowSeconds = 10
+    public var blockSeconds = 60
+
+    public init() {}
+}
+
+/// Who may open a telemetry connection, decided before the upgrade:
+/// INGEST_ALLOW networks (403), addresses blocked after going over the data
+/// rate (403), MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP (503). One per
+/// event loop, like the ingestion it guards.
+final class Admission {
+
+    enum Refusal: String, CaseIterable {
+        case notAllowed = "not_allowed"
+        case blocked = "blocked"
+        case tooManyConnections = "too_many_connections"
+        case tooManyFromAddress = "too_many_from_address"
+    }
+
+    let policy: AdmissionPolicy
+    private var counts = ConnectionCounts()
+    private var blocklist: AddressBlocklist
+
+    init(policy: AdmissionPolicy) {
+        self.policy = policy
+        blocklist = AddressBlocklist(blockSeconds: policy.blockSeconds)
+    }
+
+    var openConnections: Int { counts.total }
+
+    /// Admits a connection from `host` (counted until `release`), or says
+    /// why not.
+    func admit(_ host: String, nowMs: UInt64) -> Refusal? {
+        let refusal: Refusal?
+        if !policy.allowlist.allows(host) {
+            refusal = .notAllowed
+        } else if blocklist.isBlocked(host, nowMs: nowMs) {
+            refusal = .blocked
+        } else if counts.total >= policy.maxConnections {
+            refusal = .tooManyConnections
+        } else if counts.count(for: host) >= policy.maxConnectionsPerIP {
+            refusal = .tooManyFromAddress
+        } else {
+            refusal = nil
+        }
+        if refusal == nil { counts.add(host) }
+        return refusal
+    }
+
+    func release(_ host: String) {
+        counts.remove(host)
+    }
+
+    /// A connection from `host` went over the data rate: block the address
+    /// and return for how many milliseconds.
+    func rateExceeded(by host: String, nowMs: UInt64) -> UInt64 {
+        blocklist.expire(nowMs: nowMs)
+        return blocklist.block(host, nowMs: nowMs)
+    }
+
+    func newRateMeter() -> DataRateMeter {
+        DataRateMeter(windowSeconds: policy.rateWindowSeconds)
+    }
+
+    /// The status and error text a refused upgrade gets.
+    static func response(for refusal: Refusal) -> HTTPResponse {
+        switch refusal {
+        case .notAllowed:
+            return .error(403, "this address may not send telemetry here (INGEST_ALLOW)")
+        case .blocked:
+            return .error(403, "this address is blocked for a while: one of its connections went over the data rate limit")
+        case .tooManyConnections:
+            return .error(503, "too many telemetry connections (MAX_CONNECTIONS); retry later")
+        case .tooManyFromAddress:
+            return .error(503, "too many telemetry connections from this address (MAX_CONNECTIONS_PER_IP)")
+        }
+    }
+
+    /// The address part of "ip:port", "[v6]:port", a bare IPv4 or IPv6
+    /// address (what peers and proxy headers give).
+    static func host(of address: String) -> String {
+        if address.hasPrefix("["), let end = address.firstIndex(of: "]") {
+            return String(address[address.index(after: address.startIndex)..<end])
+        }
+        let colons = address.filter { $0 == ":" }.count
+        if colons == 1, let colon = address.firstIndex(of: ":") { return String(address[..<colon]) }
+        return address
+    }
+}
