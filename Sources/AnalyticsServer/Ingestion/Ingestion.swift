@@ -27,7 +27,10 @@ public final class Ingestion {
     }
 
     public let metrics: IngestionMetrics
+    /// Rows of `/` and of `/audit` go in separate batches: they are stored
+    /// in separate partitions (the audit flag is one parameter per batch).
     let batcher: LogBatcher
+    let auditBatcher: LogBatcher
     let writer: LogWriter
     let peers: PeerConnectionStore
     let budget: BufferBudget
@@ -54,8 +57,11 @@ public final class Ingestion {
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
         budget = BufferBudget(limit: options.maxBufferedBytes)
         writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
-        batcher = LogBatcher(loop: loop, batchSize: options.batchSize, batchBytes: options.batchBytes, maxLatencyMs: options.maxBatchLatencyMs,
-                             writer: writer, budget: budget, instanceID: instanceID)
+        batcher = LogBatcher(loop: loop, audit: false, batchSize: options.batchSize, batchBytes: options.batchBytes,
+                             maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget, instanceID: instanceID)
+        auditBatcher = LogBatcher(loop: loop, audit: true, batchSize: options.batchSize, batchBytes: options.batchBytes,
+                                  maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget,
+                                  instanceID: instanceID + "-audit")
         peers = PeerConnectionStore(queue: queue, loop: loop, logger: logger)
         budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }
     }
@@ -73,7 +79,9 @@ public final class Ingestion {
     /// Bytes held until committed (open batch, queued and in flight).
     public var bufferedBytes: Int { budget.bytes }
     public var openConnections: Int { connections.count }
-    public var isDrained: Bool { batcher.openRowCount == 0 && writer.outstandingBatches == 0 }
+    public var isDrained: Bool {
+        batcher.openRowCount == 0 && auditBatcher.openRowCount == 0 && writer.outstandingBatches == 0
+    }
 
     /// peer_connections ids of the nodes connected to this loop.
     public var openRowIDs: [Int32] { connections.values.flatMap(\.rowIDs) }
@@ -81,6 +89,7 @@ public final class Ingestion {
     /// Hands the open batch to the writer now (shutdown).
     public func flush() {
         batcher.flush()
+        auditBatcher.flush()
     }
 
     private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {

@@ -10,9 +10,12 @@
 /// Rows to insert with one statement, kept directly in PostgreSQL's binary
 /// array format (one int4[], one timestamp[], one jsonb[]), so sending a
 /// batch copies nothing and every message's JSON is copied exactly once.
+/// All rows of a batch share the audit flag, sent as one scalar.
 struct LogBatch {
     /// Unique across instances and retries: the exactly-once key.
     let id: String
+    /// Rows of `/audit` connections (stored apart, never expire).
+    let audit: Bool
     private(set) var count = 0
     private var connectionIDs: [UInt8]
     private var timestamps: [UInt8]
@@ -22,8 +25,9 @@ struct LogBatch {
     /// Loop time (ms) when the first row was added.
     let createdAtMs: UInt64
 
-    init(id: String, createdAtMs: UInt64, capacity: Int = 0) {
+    init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0) {
         self.id = id
+        self.audit = audit
         self.createdAtMs = createdAtMs
         connectionIDs = LogBatch.arrayHeader()
         timestamps = LogBatch.arrayHeader()
@@ -62,12 +66,13 @@ struct LogBatch {
         LogBatch.writeHeader(&documents, elementOID: 3802, count: count)
     }
 
-    /// The three array parameters of a sealed batch.
+    /// The three array parameters of a sealed batch, then its audit flag.
     func parameters() -> [PGParameter] {
         [
             .binary(oid: LogBatch.int4ArrayOID, bytes: connectionIDs),
             .binary(oid: LogBatch.timestampArrayOID, bytes: timestamps),
             .binary(oid: LogBatch.jsonbArrayOID, bytes: documents),
+            .bool(audit),
         ]
     }
 
@@ -83,7 +88,7 @@ struct LogBatch {
     }
 
     private func slice(_ rows: Range<Int>, id: String) -> LogBatch {
-        var part = LogBatch(id: id, createdAtMs: createdAtMs, capacity: rows.count)
+        var part = LogBatch(id: id, audit: audit, createdAtMs: createdAtMs, capacity: rows.count)
         for row in rows {
             let start = Int(documentOffsets[row])
             let end = row + 1 < count ? Int(documentOffsets[row + 1]) : documents.count

@@ -3,6 +3,7 @@
 /// waited DB_SAVE_LATENCY_MS, whichever comes first.
 final class LogBatcher {
     private let loop: EventLoop
+    private let audit: Bool
     private let batchSize: Int
     private let batchBytes: Int
     private let maxLatencyMs: UInt64
@@ -13,9 +14,10 @@ final class LogBatcher {
     private var sequence: UInt64 = 0
     private var open: LogBatch?
 
-    init(loop: EventLoop, batchSize: Int, batchBytes: Int, maxLatencyMs: UInt64, writer: LogWriter, budget: BufferBudget,
+    init(loop: EventLoop, audit: Bool, batchSize: Int, batchBytes: Int, maxLatencyMs: UInt64, writer: LogWriter, budget: BufferBudget,
          instanceID: String) {
         self.loop = loop
+        self.audit = audit
         self.batchSize = batchSize
         self.batchBytes = batchBytes
         self.maxLatencyMs = maxLatencyMs
@@ -30,7 +32,7 @@ final class LogBatcher {
     func append(connectionID: Int32, createdAtUnixMicros: Int64, document: UnsafeRawBufferPointer) {
         if open == nil {
             sequence += 1
-            open = LogBatch(id: "\(instanceID)-\(sequence)", createdAtMs: loop.nowMilliseconds, capacity: batchSize)
+            open = LogBatch(id: "\(instanceID)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds, capacity: batchSize)
             latencyTimer.start(after: maxLatencyMs) { [unowned self] in self.flush() }
         }
         let before = open?.byteCount ?? 0

@@ -15,8 +15,8 @@ import Logging
 final class LogWriter {
     static let insertStatement = """
         WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
-        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs) \
-        SELECT * FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) WHERE EXISTS (SELECT 1 FROM marker)
+        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
+        SELECT rows.*, $5::bool FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows WHERE EXISTS (SELECT 1 FROM marker)
         """
 
     private let loop: EventLoop

@@ -23,6 +23,8 @@ final class TelemetryConnection: WebSocketDelegate {
     let host: String
     let audit: Bool
     private var rate: DataRateMeter
+    /// The live or the audit batcher (owned by the Ingestion, like `ingestion`).
+    private unowned(unsafe) let batcher: LogBatcher
     private var upgradeRowID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
@@ -36,6 +38,7 @@ final class TelemetryConnection: WebSocketDelegate {
         self.ipAddress = ipAddress
         self.host = host
         rate = ingestion.newRateMeter()
+        batcher = audit ? ingestion.auditBatcher : ingestion.batcher
         self.audit = audit
     }
 
@@ -85,7 +88,7 @@ final class TelemetryConnection: WebSocketDelegate {
             return
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
-        ingestion.batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
+        batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
@@ -126,7 +129,7 @@ final class TelemetryConnection: WebSocketDelegate {
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
             message.document.withUnsafeBytes {
-                ingestion.batcher.append(connectionID: rowID, createdAtUnixMicros: message.createdAt, document: $0)
+                batcher.append(connectionID: rowID, createdAtUnixMicros: message.createdAt, document: $0)
             }
         }
         if parked.isEmpty { socket?.resumeReading(.awaitingStorage) }

@@ -23,6 +23,7 @@ public final class AnalyticsService {
     private var queryPool: PGPool?
     private var queryQueue: StatementQueue?
     private var purger: LogPurger?
+    private var partitioner: LogPartitioner?
     private var migrationConnection: PGConnection?
     private var migrated = false
     private var shuttingDown = false
@@ -163,6 +164,9 @@ public final class AnalyticsService {
                                openRowIDs: { ingestion.openRowIDs }, logger: logger)
         purger.start(intervalSeconds: settings.purgeIntervalS)
         self.purger = purger
+        let partitioner = LogPartitioner(loop: loop, queue: queryQueue!, logger: logger)
+        partitioner.start()
+        self.partitioner = partitioner
     }
 
     private func makeRouter() throws -> Router {
@@ -229,6 +233,8 @@ public final class AnalyticsService {
         exposition.counter("tetcore_database_reconnects_total", "Write-pool reconnects after a failure.", writePool?.reconnectCount ?? 0)
         exposition.counter("tetcore_purge_runs_total", "Purge passes started.", purger?.runs ?? 0)
         exposition.counter("tetcore_purged_rows_total", "Expired log rows deleted.", purger?.rowsPurged ?? 0)
+        exposition.counter("tetcore_purged_partitions_total", "Expired daily log partitions dropped.", purger?.partitionsDropped ?? 0)
+        exposition.counter("tetcore_log_partitions_made_total", "Daily log partitions made ahead.", partitioner?.partitionsMade ?? 0)
         exposition.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.",
                          startedAt.timeIntervalSince1970.rounded())
         return exposition.text
@@ -254,6 +260,7 @@ public final class AnalyticsService {
         shuttingDown = true
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         purger?.stop()
+        partitioner?.stop()
         http?.stopAccepting()
         http?.closeAll(code: 1001, reason: "server shutting down")
         let deadline = loop.nowMilliseconds + UInt64(settings.shutdownTimeoutS) * 1000
@@ -281,6 +288,7 @@ public final class AnalyticsService {
         http?.stopAccepting()
         http?.stopTimers()
         purger?.stop()
+        partitioner?.stop()
         writePool?.close()
         queryPool?.close()
         migrationConnection?.close()

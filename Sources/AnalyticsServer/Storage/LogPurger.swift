@@ -4,21 +4,28 @@ import Logging
 /// connections older than LOG_EXPIRY_H, then connection rows left with no
 /// logs, then old exactly-once markers.
 ///
-/// Rows go in chunks, each its own short transaction, so ingestion never
-/// waits behind a long delete. Each chunk takes a transaction-level
-/// advisory lock first and does nothing without it, so instances sharing a
-/// database never purge at the same time.
+/// Whole days go first: the daily partitions of tetcore_logs_live that
+/// lie entirely before the cutoff are dropped (Migrations/0003). What is
+/// left (the part of the boundary day before the cutoff, and old rows in
+/// the default partition) goes in chunks, each its own short transaction,
+/// so ingestion never waits behind a long delete. Every step takes a
+/// transaction-level advisory lock first and does nothing without it, so
+/// instances sharing a database never purge at the same time.
 final class LogPurger {
     static let chunkRows = 10_000
     /// Markers are only consulted by a retry of a batch still in memory.
     static let markerRetentionHours = 6
-    private static let lockKey = 0x7e7c_0de1 // arbitrary, shared by every instance
+    /// Arbitrary, shared by every instance; tetcore_drop_expired_log_partitions
+    /// (Migrations/0003) takes the same key.
+    static let lockKey = 0x7e7c_0de1
+
+    static let dropPartitionsStatement = "SELECT held, partitions, rows_dropped FROM tetcore_drop_expired_log_partitions($1)"
 
     static let purgeLogsStatement = """
         WITH lock AS (SELECT pg_try_advisory_xact_lock(\(lockKey)) AS held), \
-        doomed AS (SELECT l.id FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id \
-        WHERE (SELECT held FROM lock) AND NOT pc.audit AND l.created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => $1) ORDER BY l.created_at LIMIT $2), \
-        deleted AS (DELETE FROM tetcore_logs WHERE id IN (SELECT id FROM doomed) RETURNING 1) \
+        doomed AS (SELECT tableoid, ctid FROM tetcore_logs_live \
+        WHERE (SELECT held FROM lock) AND created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => $1) ORDER BY created_at LIMIT $2), \
+        deleted AS (DELETE FROM tetcore_logs_live l USING doomed d WHERE l.tableoid = d.tableoid AND l.ctid = d.ctid RETURNING 1) \
         SELECT (SELECT held FROM lock), (SELECT count(*) FROM deleted)
         """
 
@@ -47,6 +54,7 @@ final class LogPurger {
     private var running = false
     private(set) var runs = 0
     private(set) var rowsPurged = 0
+    private(set) var partitionsDropped = 0
     private(set) var connectionsPurged = 0
 
     init(loop: EventLoop, queue: StatementQueue, expiryHours: Int, openRowIDs: @escaping () -> [Int32], logger: Logger) {
@@ -72,14 +80,36 @@ final class LogPurger {
         guard !running else { return }
         running = true
         runs += 1
-        deleteLogs { [weak self] in
-            self?.deleteConnections { [weak self] in
-                self?.queue.submit(StatementQueue.Job(sql: LogPurger.purgeMarkersStatement, parameters: []) { _ in
-                    self?.running = false
-                    completion?()
-                }, priority: .bulk)
+        dropExpiredPartitions { [weak self] in
+            self?.deleteLogs { [weak self] in
+                self?.deleteConnections { [weak self] in
+                    self?.queue.submit(StatementQueue.Job(sql: LogPurger.purgeMarkersStatement, parameters: []) { _ in
+                        self?.running = false
+                        completion?()
+                    }, priority: .bulk)
+                }
             }
         }
+    }
+
+    private func dropExpiredPartitions(then next: @escaping () -> Void) {
+        let parameters: [PGParameter] = [.int32(Int32(clamping: expiryHours))]
+        queue.submit(StatementQueue.Job(sql: LogPurger.dropPartitionsStatement, parameters: parameters) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .success(let rows):
+                let partitions = Int(rows.string(0, 1) ?? "0") ?? 0
+                let dropped = Int(rows.string(0, 2) ?? "0") ?? 0
+                self.partitionsDropped += partitions
+                self.rowsPurged += dropped
+                if partitions > 0 {
+                    self.logger.info("dropped expired log partitions", metadata: ["partitions": "\(partitions)", "rows": "\(dropped)"])
+                }
+            case .failure(let error):
+                self.logger.warning("dropping expired log partitions failed", metadata: ["error": "\(error)"])
+            }
+            next()
+        }, priority: .bulk)
     }
 
     private func deleteLogs(then next: @escaping () -> Void) {

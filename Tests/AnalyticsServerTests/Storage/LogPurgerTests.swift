@@ -22,7 +22,8 @@ final class LogPurgerTests: ServerTestCase {
 
     private func plantLog(_ label: String, connection: String, createdAt: String) throws {
         try database.query("""
-            INSERT INTO tetcore_logs (created_at, logs, peer_connection_id) VALUES (\(createdAt), '{"msg":"\(label)"}', \(connection))
+            INSERT INTO tetcore_logs (created_at, logs, peer_connection_id, audit)
+            SELECT \(createdAt), '{"msg":"\(label)"}', id, audit FROM peer_connections WHERE id = \(connection)
             """)
     }
 
