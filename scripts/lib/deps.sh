@@ -17,6 +17,8 @@ BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-d
 RUNTIME_PACKAGES=(postgresql)
 # The private test cluster, and promtool/prometheus for the metrics tests.
 TEST_PACKAGES=(postgresql prometheus)
+# From PyPI, for tests: kubernetes-validate checks deployment.template.yml.
+TEST_PYTHON_PACKAGES=(kubernetes-validate)
 
 # step MESSAGE : the one line a step prints.
 step() { printf '==> %s\n' "$*"; }
@@ -93,4 +95,18 @@ ensure_swift() {
         export PATH="/opt/swift/usr/bin:$PATH"
     fi
     command -v swift >/dev/null || fail "swift not found on PATH or in /opt/swift/usr/bin"
+}
+
+# ensure_python_packages PKG... : pip install what `pip show` does not
+# find, quietly (the log is in SETUP_LOG_DIR).
+ensure_python_packages() {
+    local missing=() package
+    for package in "$@"; do
+        python3 -m pip show -q "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    mkdir -p "$SETUP_LOG_DIR"
+    step "pip install ${missing[*]}"
+    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${missing[@]}" \
+        >>"$SETUP_LOG_DIR/pip.log" 2>&1 || fail "pip install ${missing[*]} failed (log: $SETUP_LOG_DIR/pip.log)"
 }

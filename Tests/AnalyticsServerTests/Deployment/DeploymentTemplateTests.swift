@@ -1,0 +1,77 @@
+@testable import AnalyticsServer
+import Foundation
+import XCTest
+
+/// deployment.template.yml, rendered as the README says, is valid
+/// Kubernetes (kubernetes-validate, strict) and agrees with the server:
+/// its settings exist, its probes are the server's health routes, and the
+/// grace period leaves room for the shutdown flush.
+final class DeploymentTemplateTests: XCTestCase {
+    private static let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deployment.template.yml")
+
+    private func rendered() throws -> String {
+        var text = try String(contentsOf: Self.template, encoding: .utf8)
+        let values = ["NAMESPACE": "telemetry", "IMAGE": "registry.example.com/tetcore-analytics:1.0",
+                      "DATABASE_SECRET": "tetcore-analytics-db", "REPLICAS": "3"]
+        for (name, value) in values { text = text.replacingOccurrences(of: "${\(name)}", with: value) }
+        return text
+    }
+
+    func testEveryPlaceholderIsOneTheREADMENames() throws {
+        let text = try rendered()
+        XCTAssertNil(text.range(of: #"\$\{[A-Z_]+\}"#, options: .regularExpression), "an unknown placeholder is left")
+    }
+
+    func testTheRenderedTemplateIsValidKubernetes() throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("deployment-\(UUID().uuidString).yml")
+        try rendered().write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-m", "kubernetes_validate", "--strict", "--no-warn", file.path]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        do { try process.run() } catch {
+            return XCTFail("kubernetes-validate is not installed (scripts/test installs it from PyPI): \(error)")
+        }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, text)
+        for kind in ["configmap", "deployment", "service", "poddisruptionbudget", "horizontalpodautoscaler"] {
+            XCTAssertTrue(text.contains("passed for resource \(kind)/tetcore-analytics"), text)
+        }
+    }
+
+    func testItsSettingsProbesAndGracePeriodAgreeWithTheServer() throws {
+        let text = try rendered()
+        let configMap = try XCTUnwrap(text.components(separatedBy: "\n---\n").first { $0.contains("kind: ConfigMap") })
+        let settings = Set(SettingsTable.all.map(\.name))
+        var values: [String: String] = [:]
+        var inData = false
+        for line in configMap.split(separator: "\n") {
+            if line == "data:" { inData = true; continue }
+            guard inData, line.hasPrefix("  "), !line.trimmingCharacters(in: .whitespaces).hasPrefix("#") else { continue }
+            let parts = line.trimmingCharacters(in: .whitespaces).split(separator: ":", maxSplits: 1)
+            let name = String(parts[0])
+            XCTAssertTrue(settings.contains(name), "\(name) is not a setting of the server")
+            values[name] = parts[1].trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+        }
+        XCTAssertNoThrow(try Settings.load(environment: values, dotEnvPath: nil), "the ConfigMap's values parse")
+        let shutdown = try XCTUnwrap(Int(values["SHUTDOWN_TIMEOUT_S"] ?? ""))
+        let grace = try XCTUnwrap(text.firstMatch(#"terminationGracePeriodSeconds: (\d+)"#).flatMap { Int($0) })
+        XCTAssertLessThan(shutdown, grace, "the flush must end before the kubelet's SIGKILL")
+        XCTAssertTrue(text.contains("path: /healthz"))
+        XCTAssertTrue(text.contains("path: /readyz"))
+    }
+}
+
+private extension String {
+    func firstMatch(_ pattern: String) -> String? {
+        guard let regex = try? NSRegularExpression(pattern: pattern),
+              let match = regex.firstMatch(in: self, range: NSRange(startIndex..., in: self)),
+              let range = Range(match.range(at: 1), in: self) else { return nil }
+        return String(self[range])
+    }
+}
