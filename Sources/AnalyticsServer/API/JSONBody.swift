@@ -43,6 +43,16 @@ enum JSONValue: Codable, Equatable {
         }
     }
 
+    /// True when a string or key anywhere inside holds U+0000.
+    var containsNUL: Bool {
+        switch self {
+        case .string(let text): return text.utf8.contains(0)
+        case .array(let values): return values.contains { $0.containsNUL }
+        case .object(let fields): return fields.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        default: return false
+        }
+    }
+
     /// Compact JSON text (for a jsonb parameter).
     var text: String {
         let data = (try? JSONEncoder().encode(self)) ?? Data("null".utf8)
@@ -93,7 +103,7 @@ struct JSONBody {
     func optionalString(_ name: String) throws(APIError) -> String? {
         guard let value = value(name) else { return nil }
         guard case .string(let text) = value else { throw wrongType(name, "a string") }
-        return text
+        return try storable(text, "field '\(name)'")
     }
 
     /// An integer that fits the tables' `integer` columns.
@@ -109,6 +119,8 @@ struct JSONBody {
     func object(_ name: String) throws(APIError) -> String {
         guard let value = value(name) else { throw missing(name) }
         guard case .object = value else { throw wrongType(name, "a JSON object") }
+        // jsonb refuses \u0000 anywhere in a document.
+        guard !value.containsNUL else { throw .badRequest("field '\(name)' contains a NUL character") }
         return value.text
     }
 

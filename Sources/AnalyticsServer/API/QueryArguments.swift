@@ -14,14 +14,14 @@ struct QueryArguments {
         guard let value = query[name], !value.isEmpty else {
             throw .badRequest("missing required parameter '\(name)'")
         }
-        return value
+        return try storable(value, "parameter '\(name)'")
     }
 
     /// nil when absent; an empty value counts as given and is refused.
     func optionalString(_ name: String) throws(APIError) -> String? {
         guard let value = query[name] else { return nil }
         guard !value.isEmpty else { throw .badRequest("parameter '\(name)' is empty") }
-        return value
+        return try storable(value, "parameter '\(name)'")
     }
 
     func integer(_ name: String, default defaultValue: Int64, in range: ClosedRange<Int64>) throws(APIError) -> Int64 {
@@ -43,8 +43,19 @@ struct QueryArguments {
     }
 }
 
+/// PostgreSQL text cannot hold NUL: refusing it here makes it a 400 naming
+/// the input instead of a failed statement.
+func storable(_ value: String, _ what: String) throws(APIError) -> String {
+    guard !value.utf8.contains(0) else { throw .badRequest("\(what) contains a NUL character") }
+    return value
+}
+
 /// Path parameters.
 enum PathArguments {
+    static func string(_ request: HTTPRequest, _ name: String) throws(APIError) -> String {
+        try storable(request.pathParameters[name] ?? "", "path parameter '\(name)'")
+    }
+
     /// A positive 32-bit id (the tables' serial columns).
     static func id(_ request: HTTPRequest, _ name: String = "id") throws(APIError) -> Int32 {
         guard let text = request.pathParameters[name], let value = Int32(text), value > 0 else {

@@ -14,7 +14,7 @@ struct ReputationAPI {
         router.addAPI("GET", "/reputation/{peer_id}") { (request, respond) throws(APIError) in
             let arguments = QueryArguments(request)
             let parameters: [PGParameter] = [
-                .text(request.pathParameters["peer_id"] ?? ""),
+                .text(try PathArguments.string(request, "peer_id")),
                 .text(try arguments.timestamp("start_time")),
                 .text(try arguments.timestamp("end_time")),
                 .int64(try arguments.integer("limit", default: 1000, in: 1...10_000)),

@@ -63,6 +63,10 @@ final class BenchmarksAPITests: APITestCase {
                         400, "field 'ts_start' must be a timestamp such as 2020-03-25T13:17:09.008533 or RFC 3339")
         try assertError("POST", "/benchmarks", body: benchmark.replacingOccurrences(of: #""chain_spec":{}"#, with: #""chain_spec":[]"#),
                         400, "field 'chain_spec' must be a JSON object")
+        try assertError("POST", "/benchmarks", body: benchmark.replacingOccurrences(of: #""chain_spec":{}"#, with: #""chain_spec":{"a":["\u0000"]}"#),
+                        400, "field 'chain_spec' contains a NUL character")
+        try assertError("POST", "/host_systems", body: hostSystem.replacingOccurrences(of: "NVMe", with: #"NV\u0000Me"#),
+                        400, "field 'disk_info' contains a NUL character")
         try assertError("POST", "/benchmarks/events", body: #"{"benchmark_id":5,"name":"n","phase":"p"}"#, 422,
                         "benchmark_id 5 does not exist")
         try assertError("POST", "/benchmarks/events", body: #"{"benchmark_id":5,"name":"n"}"#, 400, "missing required field 'phase'")

@@ -81,5 +81,7 @@ final class NodesAPITests: APITestCase {
         try assertError("GET", "/nodes/logs?peer_id=P&start_time=yesterday", 400, "parameter 'start_time'" + time)
         try assertError("GET", "/nodes/logs?peer_id=P&end_time=2026-02-30T00:00:00", 400, "parameter 'end_time'" + time)
         try assertError("GET", "/nodes/logs?peer_id=P&msg=", 400, "parameter 'msg' is empty")
+        try assertError("GET", "/nodes/logs?peer_id=P%00", 400, "parameter 'peer_id' contains a NUL character")
+        try assertError("GET", "/reputation/P%00", 400, "path parameter 'peer_id' contains a NUL character")
     }
 }
