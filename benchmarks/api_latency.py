@@ -112,23 +112,32 @@ def main():
     parser.add_argument("--peerset", type=int, default=200, help="entries in each network state's peerset")
     parser.add_argument("--requests", type=int, default=200, help="requests per endpoint")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--reuse", metavar="DATABASE", help="measure a database filled (and kept) by an earlier run")
     args = parser.parse_args()
     admin = os.environ.get("ADMIN_DATABASE_URL") or sys.exit("set ADMIN_DATABASE_URL (a database to create the benchmark database from)")
-    db_name = f"api_bench_{os.getpid()}"
+    db_name = args.reuse or f"api_bench_{os.getpid()}"
     db_url = admin.rsplit("/", 1)[0] + "/" + db_name
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
-    psql(admin, f"CREATE DATABASE {db_name}")
+    if not args.reuse:
+        psql(admin, f"CREATE DATABASE {db_name}")
     server = None
     try:
         env = dict(os.environ, DATABASE_URL=db_url, LOG_LEVEL="warning")
         subprocess.run([binary, "migrate"], cwd=ROOT, env=env, check=True)
-        anchor = float(psql(db_url, "SELECT extract(epoch FROM now())"))
-        filled, index_timings = fill(db_url, args.nodes, args.rows, args.peerset, anchor)
+        if args.reuse:
+            anchor = float(psql(db_url, "SELECT extract(epoch FROM max(created_at)) FROM tetcore_logs"))
+            args.nodes = int(psql(db_url, "SELECT count(DISTINCT peer_id) FROM peer_connections"))
+            filled, index_timings = 0.0, []
+            psql(db_url, "TRUNCATE benchmark_events, benchmarks, host_systems RESTART IDENTITY")
+        else:
+            anchor = float(psql(db_url, "SELECT extract(epoch FROM now())"))
+            filled, index_timings = fill(db_url, args.nodes, args.rows, args.peerset, anchor)
         stored = int(psql(db_url, "SELECT count(*) FROM tetcore_logs"))
         states = int(psql(db_url, "SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'system.network_state'"))
         state_bytes = int(psql(db_url, "SELECT avg(pg_column_size(logs::text))::int FROM tetcore_logs "
                                        "WHERE logs->>'msg' = 'system.network_state' AND id % 100 = 0"))
-        print(f"filled {stored:,} rows from {args.nodes} nodes in {filled:.0f} s by SQL; "
+        how = "reused" if args.reuse else f"filled by SQL in {filled:.0f} s:"
+        print(f"{how} {stored:,} rows from {args.nodes} nodes; "
               f"{states:,} system.network_state rows of ~{state_bytes:,} bytes of JSON ({args.peerset} peerset entries)")
         for name, seconds in index_timings:
             print(f"  index {name} built in {seconds:.1f} s")
@@ -153,7 +162,9 @@ def main():
         # done: windows are placed relative to it.
         window_start = psql(db_url, f"SELECT to_char((to_timestamp({anchor}) AT TIME ZONE 'utc') - interval '10 minutes', "
                                     "'YYYY-MM-DD\"T\"HH24:MI:SS')")
-        max_age = int(time.time() - anchor) + 60
+        # Reputation windows reach 60 s back from the newest data, however
+        # long ago the fill ended.
+        max_age = lambda: int(time.time() - anchor) + 60
         connection.request("POST", "/benchmarks", body=json.dumps({"benchmark_spec": {}, "chain_spec": {}, "description": "b",
                            "host_system_id": 1, "ts_start": window_start, "ts_end": "2999-01-01T00:00:00",
                            "peer_id": "synthetic000001"}), headers={"Content-Type": "application/json"})
@@ -168,8 +179,8 @@ def main():
             ("/nodes/logs?peer_id=P&msg=block.import&limit=100", lambda: f"/nodes/logs?peer_id={peer()}&msg=block.import&limit=100"),
             ("/nodes/logs?peer_id=P&target=pallet_babe&start_time=-10min&limit=100",
              lambda: f"/nodes/logs?peer_id={peer()}&target=pallet_babe&start_time={window_start}&limit=100"),
-            ("/reputation?max_age_s=60+data age", lambda: f"/reputation?max_age_s={max_age}"),
-            ("/reputation/logged?max_age_s=60+data age", lambda: f"/reputation/logged?max_age_s={max_age}"),
+            ("/reputation?max_age_s=60+data age", lambda: f"/reputation?max_age_s={max_age()}"),
+            ("/reputation/logged?max_age_s=60+data age", lambda: f"/reputation/logged?max_age_s={max_age()}"),
             ("/reputation/P?start_time=-10min", lambda: f"/reputation/{peer()}?start_time={window_start}"),
             ("/reputation/P (limit 1000, no window)", lambda: f"/reputation/{peer()}"),
             ("/stats/db", lambda: "/stats/db"),
@@ -178,7 +189,9 @@ def main():
         print(f"{'endpoint':<72} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'body kB':>8}")
         for label, target in endpoints:
             latencies, size = [], 0
-            count = args.requests if "no window" not in label else max(20, args.requests // 10)
+            # A tenth of the requests for the per-peer reputation, which
+            # reads every stored network state in its window (see README).
+            count = args.requests if not label.startswith("/reputation/P") else max(20, args.requests // 10)
             for _ in range(count):
                 path = target()
                 begin = time.perf_counter()
@@ -195,7 +208,7 @@ def main():
         if server:
             server.terminate()
             server.wait(timeout=60)
-        if not args.keep:
+        if not args.keep and not args.reuse:
             psql(admin, f"DROP DATABASE IF EXISTS {db_name} WITH (FORCE)")
 
 

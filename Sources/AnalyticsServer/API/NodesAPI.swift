@@ -45,19 +45,28 @@ struct NodesAPI {
 
     /// Each filter applies only when its parameter is not NULL. The
     /// statement is planned with the actual values (unnamed statement), so
-    /// the NULL tests fold away and the per-connection (peer_connection_id,
-    /// created_at) index is read backwards up to the limit.
+    /// the NULL tests fold away. The newest rows are taken connection by
+    /// connection through the (peer_connection_id, created_at) index, read
+    /// backwards up to the limit, then merged: without the LATERAL the
+    /// planner may walk the global created_at index instead, reading about
+    /// (limit x nodes) rows for one node's page.
     static let logsSQL = """
         SELECT coalesce(json_agg(json_build_object(
                    'ip_addr', r.ip_addr, 'peer_id', r.peer_id, 'msg', r.logs->>'msg',
                    'created_at', \(APITime.sql("r.created_at")), 'logs', r.logs) ORDER BY r.created_at DESC, r.id DESC), '[]')::text
         FROM (SELECT pc.ip_addr, pc.peer_id, l.id, l.created_at, l.logs
-              FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id
+              FROM peer_connections pc
+              CROSS JOIN LATERAL (
+                  SELECT l.id, l.created_at, l.logs
+                  FROM tetcore_logs l
+                  WHERE l.peer_connection_id = pc.id
+                    AND ($2::text IS NULL OR l.logs->>'msg' = $2::text)
+                    AND ($3::text IS NULL OR l.logs->>'target' = $3::text)
+                    AND ($4::timestamp IS NULL OR l.created_at > $4::timestamp)
+                    AND l.created_at < coalesce($5::timestamp, now() AT TIME ZONE 'utc')
+                  ORDER BY l.created_at DESC
+                  LIMIT $6) l
               WHERE pc.peer_id = $1
-                AND ($2::text IS NULL OR l.logs->>'msg' = $2::text)
-                AND ($3::text IS NULL OR l.logs->>'target' = $3::text)
-                AND ($4::timestamp IS NULL OR l.created_at > $4::timestamp)
-                AND l.created_at < coalesce($5::timestamp, now() AT TIME ZONE 'utc')
               ORDER BY l.created_at DESC
               LIMIT $6) r
         """

@@ -43,23 +43,24 @@ struct ReputationAPI {
              THEN l.logs->'state'->'peerset'->'nodes' ELSE '{}'::jsonb END
         """
 
-    /// An entry's reputation as a bigint, NULL unless it is a JSON integer
-    /// that fits.
+    /// An entry's reputation and connected flag as the node sent them, or
+    /// null when they are not a JSON number / boolean. No cast and no
+    /// regular expression per entry: with 100 reporters of 300 peers each
+    /// these run 30,000 times a request, and casting doubled the time.
     private static func reputation(_ entry: String) -> String {
-        """
-        CASE WHEN jsonb_typeof(\(entry)->'reputation') = 'number' AND (\(entry)->>'reputation') ~ '^-?[0-9]{1,18}$'
-             THEN (\(entry)->>'reputation')::bigint END
-        """
+        "CASE jsonb_typeof(\(entry)->'reputation') WHEN 'number' THEN \(entry)->'reputation' END"
     }
 
     private static func connected(_ entry: String) -> String {
-        "CASE WHEN jsonb_typeof(\(entry)->'connected') = 'boolean' THEN (\(entry)->'connected')::boolean END"
+        "CASE jsonb_typeof(\(entry)->'connected') WHEN 'boolean' THEN \(entry)->'connected' END"
     }
 
     /// The newest network state of each reporting peer within the window
     /// (found through the partial index on network-state rows), then its
-    /// peerset as three arrays in remote-peer order. $3 keeps only remote
-    /// peers that have reported to this server themselves.
+    /// peerset as three parallel arrays. The three aggregates of one
+    /// Aggregate node read the same rows in the same order (jsonb's key
+    /// order), so the arrays line up without a sort each. $3 keeps only
+    /// remote peers that have reported to this server themselves.
     static let latestSQL = """
         WITH latest AS (
             SELECT DISTINCT ON (pc.peer_id) pc.peer_id, l.id, l.created_at
@@ -71,15 +72,15 @@ struct ReputationAPI {
             LIMIT $2)
         SELECT coalesce(json_agg(json_build_object(
                    'reporting_peer', latest.peer_id,
-                   'remote_peer', coalesce(e.remote_peer, '{}'), 'reputation', coalesce(e.reputation, '{}'),
-                   'connected', coalesce(e.connected, '{}'),
+                   'remote_peer', coalesce(e.remote_peer, '[]'), 'reputation', coalesce(e.reputation, '[]'),
+                   'connected', coalesce(e.connected, '[]'),
                    'ts', \(APITime.sql("latest.created_at"))) ORDER BY latest.peer_id), '[]')::text
         FROM latest
         JOIN tetcore_logs l ON l.id = latest.id
         CROSS JOIN LATERAL (
-            SELECT array_agg(n.key ORDER BY n.key) AS remote_peer,
-                   array_agg(\(reputation("n.value")) ORDER BY n.key) AS reputation,
-                   array_agg(\(connected("n.value")) ORDER BY n.key) AS connected
+            SELECT jsonb_agg(n.key) AS remote_peer,
+                   jsonb_agg(\(reputation("n.value"))) AS reputation,
+                   jsonb_agg(\(connected("n.value"))) AS connected
             FROM jsonb_each(\(peersetNodes)) n
             WHERE NOT $3::boolean OR EXISTS (SELECT 1 FROM peer_connections p WHERE p.peer_id = n.key)) e
         """
