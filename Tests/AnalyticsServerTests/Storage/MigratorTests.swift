@@ -28,7 +28,7 @@ final class MigratorTests: StorageTestCase {
     func testAFreshDatabaseGetsTheInitialSchemaAndASecondRunDoesNothing() throws {
         let migrator = try Migrator(directory: MigratorTests.repositoryMigrations, logger: logger)
         let connection = connect()
-        XCTAssertEqual(try run(migrator, on: connection)?.get(), ["0001_initial_schema"])
+        XCTAssertEqual(try run(migrator, on: connection)?.get(), ["0001_initial_schema", "0002_query_api"])
         let tables = try database.query("""
             SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name
             """).map { $0[0] }
@@ -39,7 +39,7 @@ final class MigratorTests: StorageTestCase {
             """), "jsonb")
 
         XCTAssertEqual(try run(migrator, on: connection)?.get(), [])
-        XCTAssertEqual(try database.scalar("SELECT string_agg(version, ',') FROM schema_migrations"), "0001_initial_schema")
+        XCTAssertEqual(try database.scalar("SELECT string_agg(version, ',') FROM schema_migrations"), "0001_initial_schema,0002_query_api")
     }
 
     func testMigratorsRacingOnTwoConnectionsApplyEachVersionOnce() throws {
