@@ -137,6 +137,8 @@ def main():
         state_bytes = int(psql(db_url, "SELECT avg(pg_column_size(logs::text))::int FROM tetcore_logs "
                                        "WHERE logs->>'msg' = 'system.network_state' AND id % 100 = 0"))
         how = "reused" if args.reuse else f"filled by SQL in {filled:.0f} s:"
+        args.peerset = int(psql(db_url, "SELECT count(*) FROM jsonb_object_keys((SELECT logs->'state'->'peerset'->'nodes' "
+                                        "FROM tetcore_logs WHERE logs->>'msg' = 'system.network_state' LIMIT 1))"))
         print(f"{how} {stored:,} rows from {args.nodes} nodes; "
               f"{states:,} system.network_state rows of ~{state_bytes:,} bytes of JSON ({args.peerset} peerset entries)")
         for name, seconds in index_timings:
