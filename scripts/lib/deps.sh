@@ -17,8 +17,9 @@ BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-d
 RUNTIME_PACKAGES=(postgresql)
 # The private test cluster, and promtool/prometheus for the metrics tests.
 TEST_PACKAGES=(postgresql prometheus)
-# From PyPI, for tests: kubernetes-validate checks deployment.template.yml.
-TEST_PYTHON_PACKAGES=(kubernetes-validate)
+# From PyPI, for the `python3` the tests run: jsonschema checks API responses
+# against static/openapi.json, kubernetes-validate deployment.template.yml.
+TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate)
 
 # step MESSAGE : the one line a step prints.
 step() { printf '==> %s\n' "$*"; }

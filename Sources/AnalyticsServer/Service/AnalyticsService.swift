@@ -206,6 +206,7 @@ public final class AnalyticsService {
             respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                                  body: Array(self.metricsText().utf8)))
         }
+        API(queue: queryQueue!, assetsPath: settings.assetsPath, logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
                                    "description": "Telemetry analytics server for Tetcore nodes"]))

@@ -1,0 +1,22 @@
+import Logging
+
+/// Installs every JSON query endpoint on a router; their statements go
+/// through `queue`, which belongs to the query pool.
+struct API {
+    let database: APIDatabase
+    let assetsPath: String
+
+    init(queue: StatementQueue, assetsPath: String, logger: Logger) {
+        database = APIDatabase(queue: queue, logger: logger)
+        self.assetsPath = assetsPath
+    }
+
+    func install(in router: inout Router) {
+        NodesAPI(database: database).install(in: &router)
+        ReputationAPI(database: database).install(in: &router)
+        StatsAPI(database: database).install(in: &router)
+        HostSystemsAPI(database: database).install(in: &router)
+        BenchmarksAPI(database: database).install(in: &router)
+        OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
+    }
+}

@@ -1,0 +1,21 @@
+/// GET /stats/db: on-disk size of every table and index of the schema.
+struct StatsAPI {
+    let database: APIDatabase
+
+    func install(in router: inout Router) {
+        router.addAPI("GET", "/stats/db") { (_, respond) throws(APIError) in
+            database.respondWithJSON(StatsAPI.sizesSQL, [], route: "/stats/db", respond)
+        }
+    }
+
+    /// A table's size includes its TOAST data (where large log messages
+    /// live) but not its indexes, which are listed on their own.
+    static let sizesSQL = """
+        SELECT coalesce(json_agg(json_build_object('relation', s.relname, 'size', pg_size_pretty(s.bytes), 'bytes', s.bytes)
+                   ORDER BY s.bytes DESC, s.relname), '[]')::text
+        FROM (SELECT c.relname,
+                     CASE c.relkind WHEN 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END AS bytes
+              FROM pg_class c
+              WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) AND c.relkind IN ('r', 'i')) s
+        """
+}
