@@ -11,7 +11,10 @@ final class StatsAPITests: APITestCase {
         let bytes = sizes.compactMap { $0["bytes"] as? Int }
         XCTAssertEqual(bytes.count, sizes.count)
         XCTAssertEqual(bytes, bytes.sorted(by: >))
-        let expected = try database.query("SELECT pg_size_pretty(pg_table_size('tetcore_logs')), pg_table_size('tetcore_logs')")[0]
+        let expected = try database.query("""
+            SELECT pg_size_pretty(sum(pg_table_size(relid))::bigint), sum(pg_table_size(relid))
+            FROM pg_partition_tree('tetcore_logs') WHERE isleaf
+            """)[0]
         let logs = sizes.first { $0["relation"] as? String == "tetcore_logs" }
         XCTAssertEqual(logs?["size"] as? String, expected[0])
         XCTAssertEqual((logs?["bytes"] as? Int).map(String.init), expected[1])
