@@ -5,18 +5,20 @@ import Logging
 struct API {
     let database: APIDatabase
     let assetsPath: String
+    let writes: WriteAuthorization
 
-    init(queue: StatementQueue, assetsPath: String, logger: Logger) {
+    init(queue: StatementQueue, assetsPath: String, apiToken: String?, logger: Logger) {
         database = APIDatabase(queue: queue, logger: logger)
         self.assetsPath = assetsPath
+        writes = WriteAuthorization(token: apiToken)
     }
 
     func install(in router: inout Router) {
         NodesAPI(database: database).install(in: &router)
         ReputationAPI(database: database).install(in: &router)
         StatsAPI(database: database).install(in: &router)
-        HostSystemsAPI(database: database).install(in: &router)
-        BenchmarksAPI(database: database).install(in: &router)
+        HostSystemsAPI(database: database, writes: writes).install(in: &router)
+        BenchmarksAPI(database: database, writes: writes).install(in: &router)
         OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
     }
 }

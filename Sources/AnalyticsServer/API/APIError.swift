@@ -12,13 +12,15 @@
 struct APIError: Error {
     let status: Int
     let message: String
+    var headers: [(name: String, value: String)] = []
 
-    init(_ status: Int, _ message: String) {
+    init(_ status: Int, _ message: String, headers: [(name: String, value: String)] = []) {
         self.status = status
         self.message = message
+        self.headers = headers
     }
 
     static func badRequest(_ message: String) -> APIError { APIError(400, message) }
 
-    var response: HTTPResponse { .error(status, message) }
+    var response: HTTPResponse { .error(status, message, headers: headers) }
 }

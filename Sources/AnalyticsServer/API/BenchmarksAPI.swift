@@ -1,12 +1,14 @@
 /// Benchmarks, their events, and the log targets of the benchmarked node.
 struct BenchmarksAPI {
     let database: APIDatabase
+    let writes: WriteAuthorization
 
     func install(in router: inout Router) {
         router.addAPI("GET", "/benchmarks") { (_, respond) throws(APIError) in
             database.respondWithJSON(BenchmarksAPI.listSQL, [], route: "/benchmarks", respond)
         }
         router.addAPI("POST", "/benchmarks") { (request, respond) throws(APIError) in
+            try writes.check(request)
             let body = try JSONBody(request)
             let hostSystemID = try body.int32("host_system_id")
             let parameters: [PGParameter] = [
@@ -21,6 +23,7 @@ struct BenchmarksAPI {
         // Registered before /benchmarks/{id}/… so that "events" is never
         // taken for an id.
         router.addAPI("POST", "/benchmarks/events") { (request, respond) throws(APIError) in
+            try writes.check(request)
             let body = try JSONBody(request)
             let benchmarkID = try body.int32("benchmark_id")
             let parameters: [PGParameter] = [

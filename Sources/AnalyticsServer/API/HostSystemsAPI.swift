@@ -1,12 +1,14 @@
 /// GET and POST /host_systems: the machines benchmarks run on.
 struct HostSystemsAPI {
     let database: APIDatabase
+    let writes: WriteAuthorization
 
     func install(in router: inout Router) {
         router.addAPI("GET", "/host_systems") { (_, respond) throws(APIError) in
             database.respondWithJSON(HostSystemsAPI.listSQL, [], route: "/host_systems", respond)
         }
         router.addAPI("POST", "/host_systems") { (request, respond) throws(APIError) in
+            try writes.check(request)
             let body = try JSONBody(request)
             let parameters: [PGParameter] = [
                 .text(try body.string("description")), .text(try body.string("os")),

@@ -70,6 +70,13 @@ extension SettingParser where Value == NetworkAllowlist {
 }
 
 extension SettingParser where Value == String? {
+    /// A secret: any non-empty text, never shown (logs, --help, errors).
+    static let secret = SettingParser(
+        allowed: "a non-empty string",
+        parse: { text -> String?? in text.isEmpty ? String??.none : text },
+        format: { $0 == nil ? "unset" : "(set, hidden)" },
+        redact: { _ in "(hidden)" })
+
     static let databaseURL = SettingParser(
         allowed: "a postgres:// or postgresql:// URL or a libpq key=value conninfo",
         // Spelled out: with Value == String?, a bare `nil` here would mean "parsed as unset".

@@ -33,6 +33,7 @@ public struct Settings: Equatable, Sendable {
     public var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
     public var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
     public var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue
+    public var apiToken: String? = SettingsTable.apiToken.defaultValue
     public var nodeIDIdleS: Int = SettingsTable.nodeIDIdleS.defaultValue
     public var ingestAllow: NetworkAllowlist = SettingsTable.ingestAllow.defaultValue
     public var maxConnections: Int = SettingsTable.maxConnections.defaultValue

@@ -8,7 +8,7 @@ enum SettingsTable {
         databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
-        maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, ingestAllow, maxConnections, maxConnectionsPerIP,
+        maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
@@ -78,6 +78,9 @@ enum SettingsTable {
         name: "MAX_NODE_IDS_PER_CONNECTION", defaultValue: 20, parser: .integer(1...1000),
         property: \.maxNodeIDsPerConnection,
         meaning: "Distinct node ids one connection may use in the wrapped message form; further ids are rejected.")
+    static let apiToken = Setting(
+        name: "API_TOKEN", defaultValue: nil, parser: .secret, property: \.apiToken,
+        meaning: "Bearer token the write endpoints (POST /host_systems, /benchmarks, /benchmarks/events) require; unset leaves them open.")
     static let nodeIDIdleS = Setting(
         name: "NODE_ID_IDLE_S", defaultValue: 60, parser: .integer(1...86_400), property: \.nodeIDIdleS,
         meaning: "A wrapped-form node id that sent nothing for this many seconds is forgotten by its connection, freeing its slot.")

@@ -65,6 +65,9 @@ public final class AnalyticsService {
                                           backlog: Int32(clamping: settings.maxPendingConnections))
             http = server
             logger.info("listening", metadata: ["address": "\(settings.host):\(boundPort)"])
+            if settings.apiToken == nil && !["127.0.0.1", "::1"].contains(settings.host) {
+                logger.warning("API_TOKEN is unset: anyone who reaches this address can write host systems and benchmarks")
+            }
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             embedded?.stop()
@@ -206,7 +209,7 @@ public final class AnalyticsService {
             respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                                  body: Array(self.metricsText().utf8)))
         }
-        API(queue: queryQueue!, assetsPath: settings.assetsPath, logger: logger).install(in: &router)
+        API(queue: queryQueue!, assetsPath: settings.assetsPath, apiToken: settings.apiToken, logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
                                    "description": "Telemetry analytics server for Tetcore nodes"]))

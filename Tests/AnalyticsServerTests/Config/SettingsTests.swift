@@ -36,7 +36,7 @@ final class SettingsTests: XCTestCase {
         ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
     ]
     static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
-                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW"]
+                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN"]
 
     func testDefaultsAreTheDocumentedOnes() throws {
         let defaults = Settings.defaults
