@@ -64,6 +64,7 @@ final class TelemetryConnection: WebSocketDelegate {
             return
         }
         learn(NodeInfo(message.node), nodeID: message.node_id, node: node)
+        metrics.rowsBatched += 1
         ingestion.batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
@@ -95,6 +96,7 @@ final class TelemetryConnection: WebSocketDelegate {
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
+            ingestion.metrics.rowsBatched += 1
             message.document.withUnsafeBytes {
                 ingestion.batcher.append(connectionID: rowID, createdAtUnixMicros: message.createdAt, document: $0)
             }
