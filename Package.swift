@@ -55,7 +55,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AnalyticsServerTests",
-            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]
