@@ -32,9 +32,20 @@ final class MetricsEndpointTests: ServerTestCase {
         XCTAssertEqual(scrape[#"tetcore_websocket_closes_total{code="1000"}"#], 1)
         XCTAssertEqual(scrape[#"tetcore_http_requests_total{route="unmatched",status="404"}"#], 1)
         XCTAssertEqual(scrape[#"tetcore_http_requests_total{route="/",status="101"}"#], 1)
+        XCTAssertEqual(scrape["total_mem"], try meminfoKiB("MemTotal"), "the machine's memory, KiB")
+        XCTAssertEqual(scrape["total_swap"], try meminfoKiB("SwapTotal"))
+        XCTAssertEqual(scrape["process_max_fds"].map { $0 > 0 }, true)
+        let started = try XCTUnwrap(scrape["process_start_time_seconds"])
+        XCTAssertEqual(started, Date().timeIntervalSince1970 - 0.5 * 60, accuracy: 0.5 * 60, "started in the last minute")
         let check = try PrometheusPackage.checkMetrics(scrape.text)
         XCTAssertEqual(check.status, 0, check.output + "\n" + scrape.text)
         XCTAssertEqual(check.output, "")
+    }
+
+    private func meminfoKiB(_ field: String) throws -> Double {
+        let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
+        let line = try XCTUnwrap(meminfo.split(separator: "\n").first { $0.hasPrefix(field + ":") })
+        return try XCTUnwrap(line.split(separator: " ").dropFirst().first.flatMap { Double($0) })
     }
 
     func testPingsAndPongsAreNotMessages() throws {
