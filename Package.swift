@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        // /metrics: registry and text exposition; brings apple/swift-metrics (CoreMetrics) 2.13.
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -35,6 +37,7 @@ let package = Package(
             dependencies: [
                 "CSupport", "CLibUV", "CLibPQ", "CHTTPParser",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
@@ -54,7 +57,8 @@ let package = Package(
         ),
         .testTarget(
             name: "AnalyticsServerTests",
-            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log"),
+                           .product(name: "Prometheus", package: "swift-prometheus")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

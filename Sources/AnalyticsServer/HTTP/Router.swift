@@ -61,6 +61,16 @@ public struct Router {
         return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed: allowed)
     }
 
+    /// The pattern of the route a path belongs to, whatever the method, and
+    /// whether it is a WebSocket route; nil when no route has the path.
+    /// Metrics label requests by it: bounded, unlike raw paths.
+    public func routePattern(forPath path: String) -> (pattern: String, isWebSocket: Bool)? {
+        let segments = Router.segments(path)
+        guard let route = routes.first(where: { Router.bind($0, to: segments) != nil }) else { return nil }
+        let pattern = "/" + route.segments.joined(separator: "/")
+        return (route.prefixMatch ? pattern + (route.segments.isEmpty ? "*" : "/*") : pattern, route.isWebSocket)
+    }
+
     private static func segments(_ path: String) -> [Substring] {
         path.split(separator: "/", omittingEmptySubsequences: true)
     }

@@ -30,12 +30,14 @@ final class LogBatcher {
     var openRowCount: Int { open?.count ?? 0 }
 
     func append(connectionID: Int32, createdAtUnixMicros: Int64, document: UnsafeRawBufferPointer) {
+        // Read before a new batch exists, so its array headers count too:
+        // the writer gives back the whole byteCount when it commits.
+        let before = open?.byteCount ?? 0
         if open == nil {
             sequence += 1
             open = LogBatch(id: "\(instanceID)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds, capacity: batchSize)
             latencyTimer.start(after: maxLatencyMs) { [unowned self] in self.flush() }
         }
-        let before = open?.byteCount ?? 0
         open?.append(connectionID: connectionID, createdAtUnixMicros: createdAtUnixMicros, document: document)
         let after = open?.byteCount ?? 0
         budget.add(after - before)

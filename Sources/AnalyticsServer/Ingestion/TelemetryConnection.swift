@@ -88,6 +88,7 @@ final class TelemetryConnection: WebSocketDelegate {
             return
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
+        metrics.rowsBatched += 1
         batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
@@ -128,6 +129,7 @@ final class TelemetryConnection: WebSocketDelegate {
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
+            ingestion.metrics.rowsBatched += 1
             message.document.withUnsafeBytes {
                 batcher.append(connectionID: rowID, createdAtUnixMicros: message.createdAt, document: $0)
             }

@@ -1,8 +1,10 @@
-// Metrics: counters and gauges of the running server.
+// Metrics: what /metrics tells about the running server.
 //
 // Hot-path counters are plain integers owned by the loop that updates
-// them (no lock, no atomic per message); the /metrics exposition reads
-// them on the same loop.
+// them: no lock and no atomic per message. MetricsRegistry copies them
+// into the swift-prometheus registry when /metrics is scraped, on the same
+// loop, and renders the text exposition. Histograms are observed once per
+// batch, never per message. Nothing here touches the database.
 
 /// Why a telemetry message was not stored.
 public enum RejectReason: String, CaseIterable {
@@ -14,6 +16,7 @@ public enum RejectReason: String, CaseIterable {
     case tooLarge = "too_large"
 }
 
+/// The ingestion pipeline's counters, bumped on the loop that owns them.
 public final class IngestionMetrics {
     /// Data messages received from nodes (pings and pongs excluded).
     public internal(set) var messagesReceived = 0
@@ -21,6 +24,9 @@ public final class IngestionMetrics {
     public internal(set) var rejected: [RejectReason: Int] = [:]
     public internal(set) var nodesConnected = 0
     public internal(set) var nodesDropped = 0
+    /// Rows handed to the batcher; less rows written and rejected, the rows
+    /// buffered now.
+    public internal(set) var rowsBatched = 0
     public internal(set) var rowsWritten = 0
     public internal(set) var rowsRejectedByDatabase = 0
     public internal(set) var batchesWritten = 0
@@ -31,60 +37,30 @@ public final class IngestionMetrics {
     public internal(set) var rateLimitCloses = 0
     /// Milliseconds node sockets spent paused by backpressure.
     public internal(set) var backpressurePausedMs: UInt64 = 0
-    public internal(set) var lastBatchWriteNanoseconds: UInt64 = 0
-    /// Age of a batch's oldest row at commit (message-to-commit latency).
-    public internal(set) var lastBatchAgeMilliseconds: UInt64 = 0
+    let batches: BatchHistograms
 
-    /// HTTP requests answered, except WebSocket upgrades and /metrics.
-    public internal(set) var requests = 0
-    public internal(set) var closes: [UInt16: Int] = [:]
-
-    public init() {}
-
-    func recordResponse(path: String, status: Int) {
-        if status != 101 && path != "/metrics" { requests += 1 }
+    init(batches: BatchHistograms) {
+        self.batches = batches
     }
 
-    func recordClose(code: UInt16) {
-        closes[code, default: 0] += 1
-    }
+    /// Rows accepted and not yet committed or rejected by PostgreSQL.
+    public var rowsBuffered: Int { rowsBatched - rowsWritten - rowsRejectedByDatabase }
 
     func reject(_ reason: RejectReason) {
         rejected[reason, default: 0] += 1
     }
 
+    /// A WebSocket ended. 1009 is the code the server fails a connection
+    /// with when a message is over WS_MAX_PAYLOAD: that message is rejected.
+    func webSocketClosed(code: UInt16) {
+        if code == 1009 { reject(.tooLarge) }
+    }
+
+    /// Once per committed batch; a batch sent again after a lost
+    /// connection is still committed (and counted) once.
     func batchCommitted(rows: Int, writeNanoseconds: UInt64, ageMilliseconds: UInt64) {
         rowsWritten += rows
         batchesWritten += 1
-        lastBatchWriteNanoseconds = writeNanoseconds
-        lastBatchAgeMilliseconds = ageMilliseconds
-    }
-}
-
-extension IngestionMetrics {
-    /// The original's family names first (dashboards and alerts use them),
-    /// then the pipeline's own.
-    func write(to exposition: inout MetricsExposition) {
-        exposition.counter("tetcore_message_count", "Telemetry data messages received (pings and pongs excluded).", messagesReceived)
-        exposition.counter("tetcore_bytes_received", "Bytes of telemetry messages received.", bytesReceived)
-        exposition.counter("nodes_connected_count", "Telemetry connections accepted.", nodesConnected)
-        exposition.counter("nodes_dropped_count", "Telemetry connections ended.", nodesDropped)
-        exposition.counter("requests", "HTTP requests to routes other than WebSockets and /metrics.", requests)
-        exposition.counter("tetcore_rows_written_total", "Log rows committed to PostgreSQL.", rowsWritten)
-        exposition.counter("tetcore_rows_rejected_total", "Log rows PostgreSQL refused (logged with their connection).", rowsRejectedByDatabase)
-        exposition.counter("tetcore_batches_written_total", "Insert batches committed.", batchesWritten)
-        exposition.counter("tetcore_batch_retries_total", "Batch sends retried after a lost connection or a database error.", batchRetries)
-        exposition.labelledCounter("tetcore_messages_rejected_total", "Messages not stored, by reason.", label: "reason",
-                                   RejectReason.allCases.map { ($0.rawValue, rejected[$0] ?? 0) })
-        exposition.labelledCounter("tetcore_websocket_closes_total", "WebSocket connections ended, by close code.", label: "code",
-                                   closes.sorted { $0.key < $1.key }.map { (String($0.key), $0.value) })
-        exposition.counter("tetcore_upgrades_refused_total", "Telemetry upgrades refused with 503 (database unavailable).", upgradesRefused)
-        exposition.labelledCounter("tetcore_connections_refused_total",
-                                   "Telemetry upgrades refused before the upgrade (403 or 503), by reason.", label: "reason",
-                                   Admission.Refusal.allCases.map { ($0.rawValue, connectionsRefused[$0.rawValue] ?? 0) })
-        exposition.counter("tetcore_rate_limit_closes_total",
-                           "Telemetry connections closed with 1008 for going over INGEST_MAX_BYTES_PER_S.", rateLimitCloses)
-        exposition.counter("tetcore_backpressure_paused_milliseconds_total", "Time node sockets spent paused by backpressure.",
-                           Int(backpressurePausedMs))
+        batches.observe(rows: rows, writeNanoseconds: writeNanoseconds, ageMilliseconds: ageMilliseconds)
     }
 }

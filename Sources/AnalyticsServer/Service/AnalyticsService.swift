@@ -13,8 +13,7 @@ public final class AnalyticsService {
     private let settings: Settings
     private let logger: Logger
     private let loop = EventLoop()
-    private let metrics = IngestionMetrics()
-    private let startedAt = Date()
+    private let metrics = MetricsRegistry()
     private var embedded: EmbeddedPostgres?
     private var conninfo = ""
     private var http: HTTPServer?
@@ -59,8 +58,13 @@ public final class AnalyticsService {
                 clientTimeoutMs: UInt64(settings.clientTimeoutS) * 1000,
                 heartbeatIntervalMs: UInt64(settings.heartbeatIntervalS) * 1000,
                 maxMessageBytes: settings.wsMaxPayload), logger: logger)
-            server.onResponse = { [unowned self] path, status in self.metrics.recordResponse(path: path, status: status) }
-            server.onWebSocketClosed = { [unowned self] code in self.metrics.recordClose(code: code) }
+            server.onResponse = { [unowned self] path, status in
+                self.metrics.http.recordResponse(route: router.routePattern(forPath: path), status: status)
+            }
+            server.onWebSocketClosed = { [unowned self] code in
+                self.metrics.http.recordClose(code: code)
+                self.metrics.ingestion.webSocketClosed(code: code)
+            }
             boundPort = try server.listen(host: settings.host, port: settings.port,
                                           backlog: Int32(clamping: settings.maxPendingConnections))
             http = server
@@ -196,7 +200,7 @@ public final class AnalyticsService {
         ingestionOptions.admission.rateWindowSeconds = settings.ingestRateWindowS
         ingestionOptions.admission.blockSeconds = settings.ingestBlockS
         let ingestion = Ingestion(loop: loop, writePool: writePool, options: ingestionOptions,
-                                  metrics: metrics, instanceID: instanceID, logger: logger)
+                                  metrics: metrics.ingestion, instanceID: instanceID, logger: logger)
         self.ingestion = ingestion
 
         var router = Router()
@@ -207,7 +211,7 @@ public final class AnalyticsService {
         }
         router.add("GET", "/metrics") { [unowned self] _, respond in
             respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
-                                 body: Array(self.metricsText().utf8)))
+                                 body: self.metricsExposition()))
         }
         API(queue: queryQueue!, assetsPath: settings.assetsPath, apiToken: settings.apiToken, logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
@@ -226,22 +230,28 @@ public final class AnalyticsService {
 
     public static let version = "0.2.0"
 
-    private func metricsText() -> String {
-        var exposition = MetricsExposition()
-        metrics.write(to: &exposition)
-        exposition.gauge("current_tetcore_connections", "Telemetry WebSocket connections open now.",
-                         Double(ingestion?.openConnections ?? 0))
-        exposition.gauge("tetcore_buffered_bytes", "Telemetry bytes held in memory until PostgreSQL commits them.",
-                         Double(ingestion?.bufferedBytes ?? 0))
-        exposition.gauge("tetcore_database_connections_ready", "Write-pool connections ready.", Double(writePool?.readyCount ?? 0))
-        exposition.counter("tetcore_database_reconnects_total", "Write-pool reconnects after a failure.", writePool?.reconnectCount ?? 0)
-        exposition.counter("tetcore_purge_runs_total", "Purge passes started.", purger?.runs ?? 0)
-        exposition.counter("tetcore_purged_rows_total", "Expired log rows deleted.", purger?.rowsPurged ?? 0)
-        exposition.counter("tetcore_purged_partitions_total", "Expired daily log partitions dropped.", purger?.partitionsDropped ?? 0)
-        exposition.counter("tetcore_log_partitions_made_total", "Daily log partitions made ahead.", partitioner?.partitionsMade ?? 0)
-        exposition.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch.",
-                         startedAt.timeIntervalSince1970.rounded())
-        return exposition.text
+    /// Everything is read from memory and /proc: a scrape never waits for
+    /// the database, whatever state it is in.
+    private func metricsExposition() -> [UInt8] {
+        var state = ServerState()
+        if let ingestion {
+            state.telemetryConnections = ingestion.openConnections
+            state.bufferedBytes = ingestion.bufferedBytes
+            state.backpressureActive = ingestion.budget.isOverLimit
+        }
+        for (name, pool) in [("write", writePool), ("query", queryPool)] {
+            guard let pool else { continue }
+            state.pools.append(ServerState.Pool(name: name, open: pool.readyCount, busy: pool.busyCount,
+                                                reconnects: pool.reconnectCount))
+        }
+        if let purger {
+            state.purgeRuns = purger.runs
+            state.purgedRows = purger.rowsPurged
+            state.purgedConnections = purger.connectionsPurged
+            state.purgedPartitions = purger.partitionsDropped
+        }
+        state.partitionsMade = partitioner?.partitionsMade ?? 0
+        return metrics.exposition(state)
     }
 
     // MARK: Shutdown
