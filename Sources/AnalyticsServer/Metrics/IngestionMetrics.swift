@@ -36,6 +36,13 @@ public final class IngestionMetrics {
     public internal(set) var requests = 0
     public internal(set) var closes: [UInt16: Int] = [:]
 
+    /// /feed clients accepted and gone; those disconnected for reading too slowly.
+    public internal(set) var feedsConnected = 0
+    public internal(set) var feedsDisconnected = 0
+    public internal(set) var feedClientsTooSlow = 0
+    /// Feed cache refreshes given up after 4 x CACHE_UPDATE_TIMEOUT_S.
+    public internal(set) var feedRefreshesAbandoned = 0
+
     public init() {}
 
     func recordResponse(path: String, status: Int) {
@@ -78,5 +85,10 @@ extension IngestionMetrics {
         exposition.counter("tetcore_upgrades_refused_total", "Telemetry upgrades refused with 503 (database unavailable).", upgradesRefused)
         exposition.counter("tetcore_backpressure_paused_milliseconds_total", "Time node sockets spent paused by backpressure.",
                            Int(backpressurePausedMs))
+        exposition.counter("feeds_connected", "Feed (/feed) WebSocket connections accepted.", feedsConnected)
+        exposition.counter("feeds_disconnected", "Feed WebSocket connections ended.", feedsDisconnected)
+        exposition.counter("tetcore_feed_clients_too_slow_total", "Feed clients disconnected (1008) for falling behind.", feedClientsTooSlow)
+        exposition.counter("tetcore_feed_refreshes_abandoned_total", "Feed cache refreshes abandoned after 4 x CACHE_UPDATE_TIMEOUT_S.",
+                           feedRefreshesAbandoned)
     }
 }

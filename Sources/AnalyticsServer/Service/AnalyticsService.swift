@@ -23,6 +23,7 @@ public final class AnalyticsService {
     private var queryPool: PGPool?
     private var queryQueue: StatementQueue?
     private var purger: LogPurger?
+    private var feed: Feed?
     private var migrationConnection: PGConnection?
     private var migrated = false
     private var shuttingDown = false
@@ -163,6 +164,7 @@ public final class AnalyticsService {
                                openRowIDs: { ingestion.openRowIDs }, logger: logger)
         purger.start(intervalSeconds: settings.purgeIntervalS)
         self.purger = purger
+        feed?.start()
     }
 
     private func makeRouter() throws -> Router {
@@ -186,6 +188,13 @@ public final class AnalyticsService {
 
         var router = Router()
         ingestion.install(in: &router)
+        let feed = Feed(loop: loop, queue: queryQueue!, options: Feed.Options(
+            updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
+            expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
+            metrics: metrics, logger: logger)
+        feed.install(in: &router)
+        ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
+        self.feed = feed
         let assets = try StaticFiles(directory: settings.assetsPath)
         router.addPrefix("GET", "/dashboard") { request, respond in
             respond(assets.response(for: request.pathParameters["rest"] ?? ""))
@@ -217,6 +226,8 @@ public final class AnalyticsService {
                          Double(ingestion?.openConnections ?? 0))
         exposition.gauge("tetcore_buffered_bytes", "Telemetry bytes held in memory until PostgreSQL commits them.",
                          Double(ingestion?.bufferedBytes ?? 0))
+        exposition.gauge("current_feed_connections", "Feed (/feed) WebSocket connections open now.", Double(feed?.openConnections ?? 0))
+        exposition.gauge("tetcore_feed_caches", "Feed caches held, one per subscribed (peer id, msg).", Double(feed?.cacheCount ?? 0))
         exposition.gauge("tetcore_database_connections_ready", "Write-pool connections ready.", Double(writePool?.readyCount ?? 0))
         exposition.counter("tetcore_database_reconnects_total", "Write-pool reconnects after a failure.", writePool?.reconnectCount ?? 0)
         exposition.counter("tetcore_purge_runs_total", "Purge passes started.", purger?.runs ?? 0)
@@ -273,6 +284,7 @@ public final class AnalyticsService {
         http?.stopAccepting()
         http?.stopTimers()
         purger?.stop()
+        feed?.stop()
         writePool?.close()
         queryPool?.close()
         migrationConnection?.close()
