@@ -60,7 +60,8 @@ final class FeedCache {
     /// rows that query cannot return and the rows past `expiryUs`.
     func nextLowerBound(nowUs: Int64, expiryUs: Int64) -> Int64 {
         let oldestKept = nowUs - expiryUs
-        let bound = max(lowerBoundUs, max(oldestKept, (newestUs ?? Int64.min) - FeedCache.lateRowWindowUs))
+        let lateRowBound = newestUs.map { $0 - FeedCache.lateRowWindowUs } ?? oldestKept
+        let bound = max(lowerBoundUs, oldestKept, lateRowBound)
         lowerBoundUs = bound
         recentIDs = recentIDs.filter { $0.value >= bound }
         if let first = rows.firstIndex(where: { $0.createdAtUs >= oldestKept }) {
