@@ -91,7 +91,26 @@ final class DashboardBrowserTests: ServerTestCase {
         let errors: [String]
     }
 
+    func testProfilingDashboardSaysWhenTheFeedConnectionIsLost() throws {
+        let browser = try launch("profiling?peer_id=\(Self.nodePeer)", screenshot: "profiling-connection-lost.png",
+                                 ready: "document.getElementById('status').textContent.startsWith('live feed connection lost')")
+        eventually(15, "the page connected to the feed") {
+            (try? self.server.get("/metrics").body.contains("current_feed_connections 1\n")) == true
+        }
+        XCTAssertEqual(server.terminate(), 0)
+        let page = try browser()
+        XCTAssertTrue(page.ready, "the status says the connection is lost")
+        XCTAssertTrue(page.dom.contains("reconnecting in"))
+        // The reconnect attempts fail while the server is down: Chromium logs those.
+        XCTAssertEqual(page.errors.filter { !$0.contains("/feed") && !$0.contains("/nodes") }, [])
+    }
+
     private func open(_ path: String, screenshot: String, ready: String) throws -> RenderedPage {
+        try launch(path, screenshot: screenshot, ready: ready)()
+    }
+
+    /// Starts the browser on a page; the returned function waits for the result.
+    private func launch(_ path: String, screenshot: String, ready: String) throws -> () throws -> RenderedPage {
         let script = ServerProcess.repositoryRoot.appendingPathComponent("scripts/lib/dashboard_check.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
@@ -100,6 +119,10 @@ final class DashboardBrowserTests: ServerTestCase {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
+        return { try Self.result(of: process, output: output) }
+    }
+
+    private static func result(of process: Process, output: Pipe) throws -> RenderedPage {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0,
