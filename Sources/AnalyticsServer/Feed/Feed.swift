@@ -137,9 +137,11 @@ final class Feed {
         cache.refreshGeneration += 1
         switch result {
         case .success(let rows):
+            // The first load is the backlog of the subscriptions waiting for it.
+            let isBacklog = !cache.isLoaded
             let fresh = cache.merge(rows)
             if !fresh.isEmpty {
-                for client in cache.subscribers.values { client.receive(fresh, from: cache) }
+                for client in cache.subscribers.values { client.receive(fresh, from: cache, isBacklog: isBacklog) }
             }
         case .failure(let error):
             logger.warning("feed cache refresh failed", metadata: [

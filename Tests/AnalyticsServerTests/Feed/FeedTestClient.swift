@@ -30,7 +30,9 @@ final class FeedTestClient {
                     throw TestFailure("feed message is not an object")
                 }
                 return object
-            case 0x8: throw TestFailure("feed closed the connection")
+            case 0x8:
+                let code = frame.payload.count >= 2 ? Int(frame.payload[0]) << 8 | Int(frame.payload[1]) : 1005
+                throw TestFailure("feed closed the connection: \(code) \(String(decoding: frame.payload.dropFirst(2), as: UTF8.self))")
             default: continue
             }
         }

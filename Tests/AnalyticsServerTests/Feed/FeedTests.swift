@@ -162,22 +162,41 @@ final class FeedTests: ServerTestCase {
 
     func testSlowClientIsClosedWith1008AndCounted() throws {
         server = try startServer(["FEED_MAX_CLIENT_BACKLOG_BYTES": "65536"])
-        let connection = try rows.connection(peer: "QmBig")
-        let base = FeedTimes.alignedPast(minutesAgo: 30)
-        let filler = String(repeating: "x", count: 2000)
-        _ = try database.query("""
-            INSERT INTO tetcore_logs (peer_connection_id, created_at, logs)
-            SELECT \(connection), '\(FeedTimes.text(base))'::timestamp + g * interval '1 ms',
-                   jsonb_build_object('msg', 'big', 'seq', g, 'filler', '\(filler)')
-            FROM generate_series(1, 10000) g
-            """)
+        let connection = try insertBigBacklog(peer: "QmSlow", rows: 10000)
         let client = try FeedTestClient(port: server.port)
-        try client.send(["peer_id": "QmBig", "msg": "big", "interest": "subscribe"])
-        sleep(2) // not reading: 20 MB of backlog pile up
+        try client.send(["peer_id": "QmSlow", "msg": "big", "interest": "subscribe"])
+        sleep(1) // not reading: the socket's buffers fill up with the backlog
+        for sequence in 0..<100 { // 200 KB of new rows the client does not take
+            try rows.insert(connection: connection, createdAtUs: FeedTimes.nowUs - 1_000_000,
+                            ["msg": "big", "seq": 20000 + sequence, "filler": String(repeating: "y", count: 2000)])
+        }
         XCTAssertEqual(try client.raw.readCloseCode(), 1008)
         eventually(5, "slow client counted") {
             try self.server.get("/metrics").body.contains("tetcore_feed_clients_too_slow_total 1\n")
         }
+    }
+
+    func testABacklogLargerThanTheLimitReachesAClientThatReads() throws {
+        server = try startServer(["FEED_MAX_CLIENT_BACKLOG_BYTES": "65536"])
+        _ = try insertBigBacklog(peer: "QmLong", rows: 10000)
+        let client = try FeedTestClient(port: server.port)
+        try client.send(["peer_id": "QmLong", "msg": "big", "interest": "subscribe"])
+        let items = try client.collect(10000, peer: "QmLong", msg: "big")
+        XCTAssertEqual(items.compactMap { $0["seq"] as? Int }, Array(1...10000), "20 MB paced through a 64 KiB limit")
+        XCTAssertTrue(try server.get("/metrics").body.contains("tetcore_feed_clients_too_slow_total 0\n"))
+    }
+
+    /// `rows` messages of 2 KB each, one a millisecond, half an hour ago.
+    private func insertBigBacklog(peer: String, rows count: Int) throws -> String {
+        let connection = try rows.connection(peer: peer)
+        let base = FeedTimes.alignedPast(minutesAgo: 30)
+        _ = try database.query("""
+            INSERT INTO tetcore_logs (peer_connection_id, created_at, logs)
+            SELECT \(connection), '\(FeedTimes.text(base))'::timestamp + g * interval '1 ms',
+                   jsonb_build_object('msg', 'big', 'seq', g, 'filler', repeat('x', 2000))
+            FROM generate_series(1, \(count)) g
+            """)
+        return connection
     }
 
     func testMessagesAnotherInstanceStoresAppearOnThisInstancesFeed() throws {
