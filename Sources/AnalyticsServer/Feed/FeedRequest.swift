@@ -53,9 +53,16 @@ enum FeedRequest: Equatable {
         // JSON numbers arrive as NSNumber; booleans are NSNumbers too.
         guard let number = intervalValue as? NSNumber, !(intervalValue is Bool),
               let seconds = Int(exactly: number.doubleValue), seconds >= 1, seconds <= 86_400 * 366 else {
-            return .failure(.init("aggregate_interval must be whole seconds from 1 to 31622400: \(intervalValue)"))
+            return .failure(.init("aggregate_interval must be whole seconds from 1 to 31622400: \(describe(intervalValue))"))
         }
         return .success(Aggregate(type: type, intervalSeconds: seconds))
+    }
+
+    /// A JSON value as the client wrote it, for error messages (Foundation
+    /// keeps booleans as numbers, which would print as 1 and 0).
+    private static func describe(_ value: Any) -> String {
+        if value is Bool, let flag = value as? Bool { return flag ? "true" : "false" }
+        return "\(value)"
     }
 }
 
