@@ -124,6 +124,15 @@ final class FeedTests: ServerTestCase {
         usleep(300_000)
         try rows.insert(connection: connection, createdAtUs: base + 1_000_000, ["msg": "m", "n": 2])
         XCTAssertTrue(client.isQuiet(for: 1))
+        let metrics = try server.get("/metrics").body
+        XCTAssertTrue(metrics.contains("current_feed_connections 1\n"))
+        XCTAssertTrue(metrics.contains("feeds_connected 1\n"))
+        XCTAssertTrue(metrics.contains("feeds_disconnected 0\n"))
+        try client.raw.send(RawClient.frame(opcode: 0x8, [0x03, 0xE8]))
+        eventually(5, "the closed feed is counted") {
+            let after = try self.server.get("/metrics").body
+            return after.contains("feeds_disconnected 1\n") && after.contains("current_feed_connections 0\n")
+        }
     }
 
     func testBadMessagesGetAnErrorNamingTheProblemAndTheConnectionLives() throws {
@@ -197,6 +206,30 @@ final class FeedTests: ServerTestCase {
             FROM generate_series(1, \(count)) g
             """)
         return connection
+    }
+
+    func testASlowRefreshIsReportedThenAbandonedAndTheFeedRecovers() throws {
+        server = try startServer(["CACHE_UPDATE_TIMEOUT_S": "1"])
+        let connection = try rows.connection(peer: "QmStuck")
+        // Another session holds the table for six seconds: every refresh waits.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        locker.arguments = ["-qX", database.url, "-c",
+                            "BEGIN; LOCK TABLE tetcore_logs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"]
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        defer { locker.waitUntilExit() }
+        eventually(5, "lock held") { self.count("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted") > 0 }
+        let client = try FeedTestClient(port: server.port)
+        try client.send(["peer_id": "QmStuck", "msg": "m", "interest": "subscribe"])
+        eventually(3, "slow refresh reported") { self.server.log.contains("feed cache refresh is slow") }
+        eventually(6, "refresh abandoned at 4 x CACHE_UPDATE_TIMEOUT_S") {
+            try self.server.get("/metrics").body.contains("tetcore_feed_refreshes_abandoned_total 1\n")
+        }
+        XCTAssertTrue(server.log.contains("feed cache refresh abandoned"))
+        locker.waitUntilExit()
+        try rows.insert(connection: connection, createdAtUs: FeedTimes.nowUs - 1_000_000, ["msg": "m", "after": "lock"])
+        XCTAssertEqual(try client.nextData(peer: "QmStuck", msg: "m").first?["after"] as? String, "lock")
     }
 
     func testMessagesAnotherInstanceStoresAppearOnThisInstancesFeed() throws {
