@@ -133,7 +133,7 @@ Dash.lineChart = (container, series, { width = 900, height = 280, unit = "" } = 
   const margin = { left: 70, right: 10, top: 10, bottom: 24 };
   const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
   let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  let [y0, y1] = [Math.min(0, ...ys), Math.max(...ys)];
+  let [y0, y1] = [Math.min(0, ...ys), Math.max(0, ...ys)];
   if (x0 === x1) { x0 -= 1000; x1 += 1000; }
   if (y0 === y1) { y1 = y0 + 1; }
   const sx = (x) => margin.left + (x - x0) / (x1 - x0) * (width - margin.left - margin.right);

@@ -129,7 +129,7 @@ final class Feed {
         queue.submit(StatementQueue.Job(sql: FeedCache.selectStatement, parameters: parameters) { [weak self, weak cache] result in
             guard let self, let cache, cache.refreshGeneration == generation else { return }
             self.refreshed(cache, result)
-        }, priority: .urgent)
+        }, priority: .bulk) // API requests on the same pool go first
     }
 
     private func refreshed(_ cache: FeedCache, _ result: Result<PGRows, PGError>) {
