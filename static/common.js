@@ -131,9 +131,12 @@ Dash.lineChart = (container, series, { width = 900, height = 280, unit = "" } = 
     return node;
   };
   const margin = { left: 70, right: 10, top: 10, bottom: 24 };
-  const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
-  let [y0, y1] = [Math.min(0, ...ys), Math.max(0, ...ys)];
+  // Ranges by a loop: spreading a long array into Math.min overflows the stack.
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, 0, 0];
+  for (const [x, y] of points) {
+    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
+    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
+  }
   if (x0 === x1) { x0 -= 1000; x1 += 1000; }
   if (y0 === y1) { y1 = y0 + 1; }
   const sx = (x) => margin.left + (x - x0) / (x1 - x0) * (width - margin.left - margin.right);
