@@ -51,7 +51,7 @@ enum FeedRequest: Equatable {
         }
         guard let intervalValue else { return .failure(.init("missing aggregate_interval (whole seconds, at least 1)")) }
         // JSON numbers arrive as NSNumber; booleans are NSNumbers too.
-        guard let number = intervalValue as? NSNumber, !(intervalValue is Bool),
+        guard let number = intervalValue as? NSNumber, !isBoolean(number),
               let seconds = Int(exactly: number.doubleValue), seconds >= 1, seconds <= 86_400 * 366 else {
             return .failure(.init("aggregate_interval must be whole seconds from 1 to 31622400: \(describe(intervalValue))"))
         }
@@ -61,8 +61,14 @@ enum FeedRequest: Equatable {
     /// A JSON value as the client wrote it, for error messages (Foundation
     /// keeps booleans as numbers, which would print as 1 and 0).
     private static func describe(_ value: Any) -> String {
-        if value is Bool, let flag = value as? Bool { return flag ? "true" : "false" }
+        if let number = value as? NSNumber, isBoolean(number) { return number.boolValue ? "true" : "false" }
         return "\(value)"
+    }
+
+    /// Whether JSONSerialization made `number` from true or false: those
+    /// have the C type char ("c"); `is Bool` also holds for 0 and 1.
+    private static func isBoolean(_ number: NSNumber) -> Bool {
+        String(cString: number.objCType) == "c"
     }
 }
 

@@ -28,6 +28,7 @@ final class SettingsTests: XCTestCase {
         ("CACHE_UPDATE_TIMEOUT_S", \.cacheUpdateTimeoutS, 1...3600),
         ("CACHE_UPDATE_INTERVAL_MS", \.cacheUpdateIntervalMs, 1...3_600_000),
         ("CACHE_EXPIRY_S", \.cacheExpiryS, 1...2_592_000),
+        ("FEED_MAX_CLIENT_BACKLOG_BYTES", \.feedMaxClientBacklogBytes, 65536...1_073_741_824),
     ]
     static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
                                 "EMBEDDED_PG_DIR", "LOG_LEVEL"]
@@ -57,6 +58,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.cacheUpdateTimeoutS, 15)
         XCTAssertEqual(defaults.cacheUpdateIntervalMs, 1000)
         XCTAssertEqual(defaults.cacheExpiryS, 3600)
+        XCTAssertEqual(defaults.feedMaxClientBacklogBytes, 8 << 20)
         XCTAssertEqual(defaults.assetsPath, "./static")
         XCTAssertEqual(defaults.migrationsPath, "./Migrations")
         XCTAssertEqual(defaults.embeddedPGDir, "./.tetcore/pg")

@@ -76,6 +76,10 @@ final class FeedCacheTests: XCTestCase {
         XCTAssertEqual(try parse(#"{"peer_id":"P","msg":"m","interest":"unsubscribe"}"#).get(), .unsubscribe(key))
         XCTAssertEqual(parse(#"{"peer_id":"P","msg":"m","interest":"subscribe","aggregate_type":"mean","aggregate_interval":true}"#),
                        .failure(.init("aggregate_interval must be whole seconds from 1 to 31622400: true")))
+        XCTAssertEqual(try parse(#"{"peer_id":"P","msg":"m","interest":"subscribe","aggregate_type":"min","aggregate_interval":1}"#).get(),
+                       .subscribe(key, startUs: nil, aggregate: .init(type: .min, intervalSeconds: 1)))
+        XCTAssertEqual(parse(#"{"peer_id":"P","msg":"m","interest":"subscribe","aggregate_type":"min","aggregate_interval":false}"#),
+                       .failure(.init("aggregate_interval must be whole seconds from 1 to 31622400: false")))
         XCTAssertEqual(parse(#"[1]"#), .failure(.init("a subscription must be a JSON object")))
     }
 
