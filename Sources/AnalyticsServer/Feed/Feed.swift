@@ -71,6 +71,8 @@ final class Feed {
 
     func subscribe(_ client: FeedClient, to key: FeedKey) -> FeedCache {
         if let cache = caches[key] {
+            // An idle cache was not refreshed while nobody used it.
+            if cache.subscribers.isEmpty { refresh(cache) }
             cache.add(client)
             return cache
         }
@@ -87,7 +89,7 @@ final class Feed {
         if cache.subscribers.isEmpty { cache.lastUsedMs = loop.nowMilliseconds }
     }
 
-    func clientClosed(_ client: FeedClient, code: UInt16) {
+    func clientClosed(_ client: FeedClient) {
         for key in client.keys { unsubscribe(client, from: key) }
         clients[ObjectIdentifier(client)] = nil
         metrics.feedsDisconnected += 1

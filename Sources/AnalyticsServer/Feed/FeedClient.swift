@@ -88,7 +88,7 @@ final class FeedClient: WebSocketDelegate {
         self.socket = nil
         outbox = []
         countedBytes = 0
-        feed.clientClosed(self, code: code)
+        feed.clientClosed(self)
     }
 
     /// Rows the cache had not announced before, in feed order; new rows
