@@ -15,8 +15,9 @@ SETUP_LOG_DIR="$REPO_ROOT/.tetcore/logs"
 BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-dev libssl-dev pkg-config)
 # Server binaries for the embedded database of `serve`.
 RUNTIME_PACKAGES=(postgresql)
-# The private test cluster, and promtool/prometheus for the metrics tests.
-TEST_PACKAGES=(postgresql prometheus)
+# The private test cluster, promtool/prometheus for the metrics tests, and
+# headless Chromium for the dashboard tests.
+TEST_PACKAGES=(postgresql prometheus chromium)
 # From PyPI, for the `python3` the tests run: jsonschema checks API responses
 # against static/openapi.json, kubernetes-validate deployment.template.yml.
 TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate)

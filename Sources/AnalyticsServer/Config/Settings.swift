@@ -44,6 +44,7 @@ public struct Settings: Equatable, Sendable {
     public var cacheUpdateTimeoutS: Int = SettingsTable.cacheUpdateTimeoutS.defaultValue
     public var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
     public var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
+    public var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
     public var assetsPath: String = SettingsTable.assetsPath.defaultValue
     public var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
     public var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue

@@ -10,6 +10,7 @@ enum SettingsTable {
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
+        feedMaxClientBacklogBytes,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
 
@@ -117,6 +118,10 @@ enum SettingsTable {
     static let cacheExpiryS = Setting(
         name: "CACHE_EXPIRY_S", defaultValue: 3600, parser: .integer(1...86400 * 30), property: \.cacheExpiryS,
         meaning: "Feed cache: seconds a log message stays in the cache.")
+    static let feedMaxClientBacklogBytes = Setting(
+        name: "FEED_MAX_CLIENT_BACKLOG_BYTES", defaultValue: 8 << 20, parser: .integer((64 << 10)...(1 << 30)),
+        property: \.feedMaxClientBacklogBytes,
+        meaning: "Bytes of feed messages a /feed client may leave unread; past this it is disconnected with 1008.")
     static let assetsPath = Setting(
         name: "ASSETS_PATH", defaultValue: "./static", parser: .path, property: \.assetsPath,
         meaning: "Directory of the static files the server serves.")

@@ -86,6 +86,12 @@ public final class Ingestion {
     /// peer_connections ids of the nodes connected to this loop.
     public var openRowIDs: [Int32] { connections.values.flatMap(\.rowIDs) }
 
+    /// Called each time a batch of rows is committed.
+    var onBatchCommitted: (() -> Void)? {
+        get { writer.onCommitted }
+        set { writer.onCommitted = newValue }
+    }
+
     /// Hands the open batch to the writer now (shutdown).
     public func flush() {
         batcher.flush()

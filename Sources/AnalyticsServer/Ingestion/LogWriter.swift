@@ -30,6 +30,8 @@ final class LogWriter {
     /// Batches handed to the writer and not yet committed or rejected.
     private(set) var outstandingBatches = 0
     var onDrained: (() -> Void)?
+    /// A batch committed (the feed's low-latency path for this instance's rows).
+    var onCommitted: (() -> Void)?
 
     init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, metrics: IngestionMetrics, logger: Logger) {
         self.loop = loop
@@ -62,6 +64,7 @@ final class LogWriter {
             metrics.batchCommitted(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
                                    ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
             finished(batch)
+            onCommitted?()
         case .failure(let error) where error.kind == .connection:
             metrics.batchRetries += 1
             send(batch)

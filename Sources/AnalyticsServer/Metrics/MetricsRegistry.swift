@@ -19,6 +19,7 @@ struct ServerState {
     var purgedConnections = 0
     var purgedPartitions = 0
     var partitionsMade = 0
+    var feedCaches = 0
 }
 
 /// Owns the swift-prometheus registry and every family of /metrics. The
@@ -81,7 +82,7 @@ public final class MetricsRegistry {
     }
 
     private func mirrorCounters(_ state: ServerState, _ process: ProcessStatistics?) {
-        counters.mirror(ingestion, state)
+        counters.mirror(ingestion, feed, state)
         for (reason, counter) in rejected { counter.mirror(ingestion.rejected[reason] ?? 0) }
         for (reason, counter) in refused { counter.mirror(ingestion.connectionsRefused[reason.rawValue] ?? 0) }
         for (code, count) in http.closes {
@@ -114,6 +115,7 @@ public final class MetricsRegistry {
     private func setGauges(_ state: ServerState, _ process: ProcessStatistics?, _ machine: MachineStatistics) {
         gauges.telemetryConnections.set(to: Double(state.telemetryConnections))
         gauges.feedConnections.set(to: Double(feed.open))
+        gauges.feedCaches.set(to: Double(state.feedCaches))
         gauges.bufferedRows.set(to: Double(ingestion.rowsBuffered))
         gauges.bufferedBytes.set(to: Double(state.bufferedBytes))
         gauges.backpressureActive.set(to: state.backpressureActive ? 1 : 0)
@@ -137,7 +139,7 @@ private enum Help {
 private struct PipelineCounters {
     let rowsWritten, rowsRejected, batchesWritten, batchRetries, upgradesRefused: MirroredCounter
     let pausedSeconds, purgeRuns, purgedRows, purgedConnections, cpuSeconds: MirroredCounter
-    let rateLimitCloses, purgedPartitions, partitionsMade: MirroredCounter
+    let rateLimitCloses, purgedPartitions, partitionsMade, feedClientsTooSlow, feedRefreshesAbandoned: MirroredCounter
 
     init(_ registry: PrometheusCollectorRegistry) {
         func make(_ name: String, _ help: String) -> MirroredCounter {
@@ -158,9 +160,14 @@ private struct PipelineCounters {
                                "Telemetry connections closed with 1008 for going over INGEST_MAX_BYTES_PER_S.")
         purgedPartitions = make("tetcore_purged_partitions_total", "Expired daily log partitions dropped.")
         partitionsMade = make("tetcore_log_partitions_made_total", "Daily log partitions made ahead.")
+        feedClientsTooSlow = make("tetcore_feed_clients_too_slow_total", "Feed clients disconnected (1008) for falling behind.")
+        feedRefreshesAbandoned = make("tetcore_feed_refreshes_abandoned_total",
+                                      "Feed cache refreshes abandoned after 4 x CACHE_UPDATE_TIMEOUT_S.")
     }
 
-    func mirror(_ ingestion: IngestionMetrics, _ state: ServerState) {
+    func mirror(_ ingestion: IngestionMetrics, _ feed: FeedMetrics, _ state: ServerState) {
+        feedClientsTooSlow.mirror(feed.clientsTooSlow)
+        feedRefreshesAbandoned.mirror(feed.refreshesAbandoned)
         rowsWritten.mirror(ingestion.rowsWritten)
         rowsRejected.mirror(ingestion.rowsRejectedByDatabase)
         batchesWritten.mirror(ingestion.batchesWritten)
@@ -192,7 +199,7 @@ private struct PoolFamilies {
 
 /// Every unlabelled gauge: the server's own, the process's, the machine's.
 private struct Gauges {
-    let telemetryConnections, feedConnections, bufferedRows, bufferedBytes, backpressureActive: Gauge
+    let telemetryConnections, feedConnections, feedCaches, bufferedRows, bufferedBytes, backpressureActive: Gauge
     let residentBytes, virtualBytes, startTime, openFDs, maxFDs: Gauge
     let loadOne, loadFive, loadFifteen, memoryTotal, memoryUsed, swapTotal, swapUsed: Gauge
 
@@ -200,6 +207,7 @@ private struct Gauges {
         func make(_ name: String, _ help: String) -> Gauge { registry.makeGauge(descriptor: .named(name, help: help)) }
         telemetryConnections = make("current_tetcore_connections", "Telemetry WebSocket connections open now.")
         feedConnections = make("current_feed_connections", "Feed WebSocket connections open now.")
+        feedCaches = make("tetcore_feed_caches", "Feed caches held, one per subscribed (peer id, msg).")
         bufferedRows = make("tetcore_buffered_rows", "Log rows accepted and not yet committed or rejected by PostgreSQL.")
         bufferedBytes = make("tetcore_buffered_bytes", "Bytes of those rows held in memory (the MAX_BUFFERED_BYTES budget).")
         backpressureActive = make("tetcore_backpressure_active", "1 while node sockets are paused because the buffer is full.")

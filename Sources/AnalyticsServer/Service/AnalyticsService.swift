@@ -23,6 +23,7 @@ public final class AnalyticsService {
     private var queryQueue: StatementQueue?
     private var purger: LogPurger?
     private var partitioner: LogPartitioner?
+    private var feed: Feed?
     private var migrationConnection: PGConnection?
     private var migrated = false
     private var shuttingDown = false
@@ -174,6 +175,7 @@ public final class AnalyticsService {
         let partitioner = LogPartitioner(loop: loop, queue: queryQueue!, logger: logger)
         partitioner.start()
         self.partitioner = partitioner
+        feed?.start()
     }
 
     private func makeRouter() throws -> Router {
@@ -205,6 +207,13 @@ public final class AnalyticsService {
 
         var router = Router()
         ingestion.install(in: &router)
+        let feed = Feed(loop: loop, queue: queryQueue!, options: Feed.Options(
+            updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
+            expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
+            metrics: metrics.feed, logger: logger)
+        feed.install(in: &router)
+        ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
+        self.feed = feed
         let assets = try StaticFiles(directory: settings.assetsPath)
         router.addPrefix("GET", "/dashboard") { request, respond in
             respond(assets.response(for: request.pathParameters["rest"] ?? ""))
@@ -251,6 +260,7 @@ public final class AnalyticsService {
             state.purgedPartitions = purger.partitionsDropped
         }
         state.partitionsMade = partitioner?.partitionsMade ?? 0
+        state.feedCaches = feed?.cacheCount ?? 0
         return metrics.exposition(state)
     }
 
@@ -303,6 +313,7 @@ public final class AnalyticsService {
         http?.stopTimers()
         purger?.stop()
         partitioner?.stop()
+        feed?.stop()
         writePool?.close()
         queryPool?.close()
         migrationConnection?.close()

@@ -193,6 +193,12 @@ public final class WebSocketConnection {
         send(opcode: TS_WS_OP_TEXT, bytes)
     }
 
+    /// Sends a text message and calls `written` once the kernel has taken
+    /// it (or the connection failed): lets a sender pace itself.
+    public func sendText(_ bytes: UnsafeRawBufferPointer, written: @escaping () -> Void) {
+        send(opcode: TS_WS_OP_TEXT, bytes, written: written)
+    }
+
     public func sendBinary(_ bytes: UnsafeRawBufferPointer) {
         send(opcode: TS_WS_OP_BINARY, bytes)
     }
@@ -203,14 +209,15 @@ public final class WebSocketConnection {
         send(opcode: TS_WS_OP_PING, UnsafeRawBufferPointer(start: nil, count: 0))
     }
 
-    private func send(opcode: ts_ws_opcode, _ payload: UnsafeRawBufferPointer) {
+    private func send(opcode: ts_ws_opcode, _ payload: UnsafeRawBufferPointer, written: (() -> Void)? = nil) {
         guard state != .closed else { return }
         var header = (UInt64(0), UInt64(0)) // 16 bytes: the largest unmasked header is 10
         withUnsafeMutableBytes(of: &header) { headerBytes in
             let length = ts_ws_encode_header(headerBytes.baseAddress?.assumingMemoryBound(to: UInt8.self), headerBytes.count,
                                              opcode, 1, UInt64(payload.count), nil)
             guard length > 0 else { return }
-            stream.write(UnsafeRawBufferPointer(rebasing: headerBytes[0..<Int(length)]), payload)
+            stream.write(UnsafeRawBufferPointer(rebasing: headerBytes[0..<Int(length)]), payload,
+                         completion: written.map { callback in { _ in callback() } })
         }
     }
 

@@ -34,6 +34,7 @@ final class SettingsTests: XCTestCase {
         ("INGEST_MAX_BYTES_PER_S", \.ingestMaxBytesPerS, 1024...(1 << 40)),
         ("INGEST_RATE_WINDOW_S", \.ingestRateWindowS, 1...600),
         ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
+        ("FEED_MAX_CLIENT_BACKLOG_BYTES", \.feedMaxClientBacklogBytes, 65536...1_073_741_824),
     ]
     static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
                                 "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN"]
@@ -63,6 +64,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.cacheUpdateTimeoutS, 15)
         XCTAssertEqual(defaults.cacheUpdateIntervalMs, 1000)
         XCTAssertEqual(defaults.cacheExpiryS, 3600)
+        XCTAssertEqual(defaults.feedMaxClientBacklogBytes, 8 << 20)
         XCTAssertEqual(defaults.assetsPath, "./static")
         XCTAssertEqual(defaults.migrationsPath, "./Migrations")
         XCTAssertEqual(defaults.embeddedPGDir, "./.tetcore/pg")

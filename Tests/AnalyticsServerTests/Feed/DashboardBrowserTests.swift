@@ -1,0 +1,177 @@
+import Foundation
+import XCTest
+
+/// The four dashboards in headless Chromium against a server with ingested
+/// telemetry: the rendered DOM, the browser console, and screenshots for
+/// people (the folder is printed).
+///
+/// A dashboard whose JSON endpoint this build does not serve (404) must
+/// show its error state; its only console errors may then be the failed
+/// loads of those endpoints. When the endpoint answers, its data must show
+/// and the console must stay clean.
+final class DashboardBrowserTests: ServerTestCase {
+    override var extraEnvironment: [String: String] { ["CACHE_UPDATE_INTERVAL_MS": "200"] }
+
+    static let nodePeer = "12D3KooWDashboardNode"
+    static let remotePeer = "12D3KooWRemotePeer"
+    private var screenshots: URL!
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        screenshots = ServerProcess.repositoryRoot.appendingPathComponent(".build/dashboard-screenshots")
+        try FileManager.default.createDirectory(at: screenshots, withIntermediateDirectories: true)
+        print("dashboard screenshots: \(screenshots.path)")
+        try ingestTelemetry()
+    }
+
+    func testProfilingDashboardDrawsLiveAggregatesPerTargetAndName() throws {
+        let page = try open("profiling?peer_id=\(Self.nodePeer)&aggregate=max&interval=10", screenshot: "profiling.png",
+                            ready: "document.querySelectorAll('#chart path.series').length === 2")
+        XCTAssertTrue(page.ready, "two series drawn")
+        XCTAssertTrue(page.dom.contains(#"data-series="pallet_babe / on_initialize""#))
+        XCTAssertTrue(page.dom.contains(#"data-series="pallet_grandpa / on_finalize""#))
+        XCTAssertTrue(page.dom.contains("live: 2 series of \(Self.nodePeer)"))
+        // max over each complete 10 s interval: the babe timings are 4000 + second % 10 → 4009.
+        XCTAssertTrue(page.dom.contains(#"<td class="num">4009</td>"#), "latest max of pallet_babe")
+        assertNoErrors(page, allowingMissing: ["/nodes"])
+    }
+
+    func testNodesDashboardListsTheNodeWithLinks() throws {
+        let page = try open("", screenshot: "nodes.png", ready: "document.getElementById('status').dataset.state !== 'waiting'")
+        XCTAssertTrue(page.ready)
+        if try endpointMissing("/nodes") {
+            XCTAssertTrue(page.dom.contains("cannot load the nodes: /nodes: 404"), "error state shown")
+        } else {
+            XCTAssertTrue(page.dom.contains(#"<code class="peer">\#(Self.nodePeer)</code>"#))
+            XCTAssertTrue(page.dom.contains("/dashboard/profiling?peer_id=\(Self.nodePeer)"))
+        }
+        assertNoErrors(page, allowingMissing: ["/nodes"])
+    }
+
+    func testReputationDashboardShowsTheReportedPeers() throws {
+        let page = try open("reputation?peer_id=\(Self.remotePeer)", screenshot: "reputation.png",
+                            ready: "document.getElementById('status').dataset.state !== 'waiting' && "
+                                + "document.getElementById('history-status').dataset.state !== 'waiting'")
+        XCTAssertTrue(page.ready)
+        if try endpointMissing("/reputation/logged") {
+            XCTAssertTrue(page.dom.contains("cannot load reputation: /reputation/logged: 404"))
+        } else {
+            XCTAssertTrue(page.dom.contains("1 reporting node"))
+            XCTAssertTrue(page.dom.contains("-2646"), "the remote peer's reputation in the table")
+        }
+        if try endpointMissing("/reputation/\(Self.remotePeer)") {
+            XCTAssertTrue(page.dom.contains("cannot load the history: /reputation/\(Self.remotePeer)"))
+        } else {
+            XCTAssertTrue(page.dom.contains("as seen by 1 node"))
+            XCTAssertTrue(page.dom.contains("<path class=\"series\""))
+        }
+        assertNoErrors(page, allowingMissing: ["/reputation/logged", "/reputation/\(Self.remotePeer)"])
+    }
+
+    func testBenchmarksDashboardShowsBenchmarksEventsAndTargets() throws {
+        let page = try open("benchmarks", screenshot: "benchmarks.png",
+                            ready: "document.getElementById('status').dataset.state !== 'waiting' && "
+                                + "(document.getElementById('status').dataset.state === 'error' || document.querySelector('#detail h4'))")
+        XCTAssertTrue(page.ready)
+        if try endpointMissing("/benchmarks") {
+            XCTAssertTrue(page.dom.contains("cannot load the benchmarks: /benchmarks: 404"))
+        } else {
+            XCTAssertTrue(page.dom.contains("dashboard benchmark"))
+            XCTAssertTrue(page.dom.contains(#"data-event="import""#), "the event on the timeline")
+            XCTAssertTrue(page.dom.contains("pallet_babe"), "a target of the benchmarked node")
+        }
+        assertNoErrors(page, allowingMissing: ["/benchmarks"])
+    }
+
+    // MARK: Helpers
+
+    private struct RenderedPage {
+        let ready: Bool
+        let dom: String
+        let errors: [String]
+    }
+
+    func testProfilingDashboardSaysWhenTheFeedConnectionIsLost() throws {
+        let browser = try launch("profiling?peer_id=\(Self.nodePeer)", screenshot: "profiling-connection-lost.png",
+                                 ready: "document.getElementById('status').textContent.startsWith('live feed connection lost')")
+        eventually(15, "the page connected to the feed") {
+            (try? Scrape.of(self.server)["current_feed_connections"]) == 1
+        }
+        XCTAssertEqual(server.terminate(), 0)
+        let page = try browser()
+        XCTAssertTrue(page.ready, "the status says the connection is lost")
+        XCTAssertTrue(page.dom.contains("reconnecting in"))
+        // The reconnect attempts fail while the server is down: Chromium logs those.
+        XCTAssertEqual(page.errors.filter { !$0.contains("/feed") && !$0.contains("/nodes") }, [])
+    }
+
+    private func open(_ path: String, screenshot: String, ready: String) throws -> RenderedPage {
+        try launch(path, screenshot: screenshot, ready: ready)()
+    }
+
+    /// Starts the browser on a page; the returned function waits for the result.
+    private func launch(_ path: String, screenshot: String, ready: String) throws -> () throws -> RenderedPage {
+        let script = ServerProcess.repositoryRoot.appendingPathComponent("scripts/lib/dashboard_check.py").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        process.arguments = [script, "http://127.0.0.1:\(server.port)/dashboard/\(path)",
+                             screenshots.appendingPathComponent(screenshot).path, ready, "20"]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        return { try Self.result(of: process, output: output) }
+    }
+
+    private static func result(of process: Process, output: Pipe) throws -> RenderedPage {
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0,
+              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TestFailure("dashboard_check.py failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+        }
+        return RenderedPage(ready: object["ready"] as? Bool ?? false, dom: object["dom"] as? String ?? "",
+                            errors: object["errors"] as? [String] ?? [])
+    }
+
+    private func endpointMissing(_ path: String) throws -> Bool {
+        try server.get(path).status == 404
+    }
+
+    /// Fails on any console error except the failed load of an endpoint this
+    /// build does not serve.
+    private func assertNoErrors(_ page: RenderedPage, allowingMissing endpoints: [String],
+                                file: StaticString = #filePath, line: UInt = #line) {
+        let missing = endpoints.filter { (try? endpointMissing($0)) == true }
+        let unexpected = page.errors.filter { error in
+            !(error.contains("status of 404") && missing.contains { error.contains("127.0.0.1:\(server.port)\($0)") })
+        }
+        XCTAssertEqual(unexpected, [], "browser console errors", file: file, line: line)
+    }
+
+    /// A node's telemetry of the last two minutes over the real ingestion
+    /// path, plus a benchmark of that node written with SQL.
+    private func ingestTelemetry() throws {
+        let node = try RawClient(port: server.port)
+        XCTAssertEqual(try node.upgrade(), 101)
+        let now = FeedTimes.nowUs / 1_000_000
+        try node.sendText(#"{"msg":"system.connected","ts":"\#(FeedNodeMessages.now())","network_id":"\#(Self.nodePeer)","name":"dashboard-node","chain":"Tetcore","version":"2.0","authority":true}"#)
+        for second in (now - 120)...now {
+            let ts = FeedTimes.text(second * 1_000_000) + "Z"
+            for (target, name, base) in [("pallet_babe", "on_initialize", 4000), ("pallet_grandpa", "on_finalize", 9000)] {
+                try node.sendText(#"{"msg":"tracing.profiling","ts":"\#(ts)","level":"INFO","target":"\#(target)","name":"\#(name)","time":\#(base + Int(second % 10)),"values":""}"#)
+            }
+        }
+        try node.sendText(#"{"msg":"system.network_state","ts":"\#(FeedNodeMessages.now())","state":{"peerId":"\#(Self.nodePeer)","peerset":{"nodes":{"\#(Self.remotePeer)":{"connected":true,"reputation":-2646}}}}}"#)
+        eventually(10, "telemetry stored") { self.count("SELECT count(*) FROM tetcore_logs") == 2 * 121 + 2 }
+        _ = try database.query("""
+            INSERT INTO host_systems (id, description, os, cpu_qty, cpu_clock, ram_mb, disk_info)
+            VALUES (1, 'test host', 'linux', 2, 2000, 4096, 'ssd');
+            INSERT INTO benchmarks (id, ts_start, ts_end, description, benchmark_spec, host_system_id, peer_id)
+            VALUES (1, now() AT TIME ZONE 'utc' - interval '3 minutes', now() AT TIME ZONE 'utc',
+                    'dashboard benchmark', '{"tps": 100}', 1, '\(Self.nodePeer)');
+            INSERT INTO benchmark_events (benchmark_id, name, phase, created_at)
+            VALUES (1, 'import', 'start', now() AT TIME ZONE 'utc' - interval '100 seconds'),
+                   (1, 'import', 'end', now() AT TIME ZONE 'utc' - interval '10 seconds')
+            """)
+    }
+}
