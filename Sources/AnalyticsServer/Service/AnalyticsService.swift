@@ -267,6 +267,10 @@ public final class AnalyticsService {
     // MARK: Shutdown
 
     private func installSignalHandlers() {
+        // A write to a socket the peer has reset must fail with EPIPE (which
+        // libuv reports and the connection handles), not kill the process:
+        // libuv leaves SIGPIPE to the application.
+        signal(SIGPIPE, SIG_IGN)
         for number in [SIGINT, SIGTERM] {
             if let watcher = try? SignalWatcher(loop: loop, signal: number, { [weak self] signal in
                 self?.shutdown(signal: signal)

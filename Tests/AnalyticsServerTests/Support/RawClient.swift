@@ -71,6 +71,13 @@ final class RawClient {
         }
     }
 
+    /// Makes the close (when this client goes away) a TCP reset, as a peer
+    /// that crashed or was killed would.
+    func resetOnClose() {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
     /// True when the server has closed the connection (EOF) in time.
     func isClosedByPeer() -> Bool {
         while true {
