@@ -14,7 +14,7 @@ public enum WallClock {
     }
 
     /// Writes `textLength` bytes for `nanoseconds` since the epoch
-    /// (1970 to 9999) into `out`.
+    /// (1970 to 2262, what an Int64 of nanoseconds holds) into `out`.
     public static func format(_ nanoseconds: Int64, into out: UnsafeMutablePointer<UInt8>) {
         let seconds = nanoseconds / 1_000_000_000
         let fraction = nanoseconds % 1_000_000_000
