@@ -5,8 +5,10 @@ import Logging
 /// One load run: the fleet of synthetic nodes on one event loop, their
 /// ramp-up, schedule, ending, and the verification afterwards.
 public final class LoadRun {
-    /// Bytes a `--rate max` node writes at once.
-    static let batchBytes = 32 * 1024
+    /// Bytes a `--rate max` node writes at once: 32 KiB, less when there
+    /// are many nodes, so that all the batches in flight together stay near
+    /// 64 MiB (the kernel's socket buffers hold the rest).
+    let batchBytes: Int
     /// Timers of the schedule and of `--rate` fire this often.
     static let tickMs: UInt64 = 10
     /// Longest the closing handshakes may take once sending has stopped.
@@ -47,6 +49,7 @@ public final class LoadRun {
         frames = FrameSet(catalogue: options.catalogue, wire: options.wire, mask: mask, mixKinds: options.mixKinds)
         handshake = ClientHandshake(target: options.target, seed: options.seed)
         scratch = .allocate(capacity: 1 << 20)
+        batchBytes = max(2_048, min(32_768, (64 << 20) / max(options.nodes, 1)))
         tickTimer = LoopTimer(loop: loop)
         rampTimer = LoopTimer(loop: loop)
         endTimer = LoopTimer(loop: loop)

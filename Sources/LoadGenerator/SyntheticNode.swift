@@ -270,15 +270,15 @@ final class SyntheticNode {
         write(frames)
     }
 
-    /// `--rate max`: one more batch of about `batchBytes` when the socket
-    /// has room.
+    /// `--rate max`: one more batch of about the run's `batchBytes` when
+    /// the socket has room.
     func sendMaxBatch() {
         guard isOpen, !isExhausted, let stream, stream.pendingWriteBytes <= run.options.maxQueuedBytes else { return }
         let mix = run.frames.mix
         guard !mix.isEmpty else { return }
         var bytes = 0, count = 0
         var position = mixPosition
-        while bytes < LoadRun.batchBytes {
+        while bytes < run.batchBytes {
             bytes += mix[position % mix.count].count
             position &+= 1
             count += 1
