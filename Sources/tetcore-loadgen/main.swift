@@ -1,6 +1,6 @@
 // The tetcore-loadgen executable: synthetic Tetcore nodes for load tests
-// (the engine is the LoadGenerator module), and a discard sink to measure
-// the generator itself.
+// (the engine is the LoadGenerator module), or with --sink a discard sink
+// to measure the generator itself. One command, so --help lists every option.
 import ArgumentParser
 import Foundation
 import LoadGenerator
@@ -14,15 +14,7 @@ struct TetcoreLoadgen: ParsableCommand {
             Each node opens its own WebSocket, sends system.connected (a network_id derived from the \
             seed and its index), then telemetry with a fresh ts. Every message carries loadgen_seq, its \
             number on its node, so --verify can find each one in the database.
-            """,
-        subcommands: [Run.self, Sink.self],
-        defaultSubcommand: Run.self)
-}
 
-struct Run: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run synthetic nodes against a server (the default).",
-        discussion: """
             Profile realistic, per node: system.interval every 5 s and system.network_state every 60 s \
             (each at the node's own phase); on a 6 s slot clock shared by all nodes, delayed 0-500 ms \
             per node: block.import, babe.checked_and_importing and txpool.import at +0.1 s, \
@@ -32,12 +24,15 @@ struct Run: ParsableCommand {
             one slot of eight, slots.starting_authorship, prepared_block_for_proposing and \
             slots.pre_sealed_block at +0 s.
 
+            With --sink PORT the program is the other end instead: a WebSocket server that accepts any \
+            node and discards every message, counting them, to measure the generator itself.
+
             Exit status: 0 when messages were sent and (with --verify) every one was stored exactly once; \
             1 otherwise; 64 for a bad option.
             """)
 
-    @Option(help: "Server to connect to: ws://HOST[:PORT][/PATH].")
-    var url: String
+    @Option(help: "Server to connect to: ws://HOST[:PORT][/PATH]. Required unless --sink.")
+    var url: String?
 
     @Option(help: "Number of synthetic nodes, each on its own connection.")
     var nodes: Int = 100
@@ -90,7 +85,17 @@ struct Run: ParsableCommand {
     @Flag(help: "No live progress line (it is shown only when stderr is a terminal anyway).")
     var noProgress = false
 
+    @Option(help: ArgumentHelp("Run a discard sink on this port instead of nodes (0 picks a free port); it stops on Ctrl-C or after --duration and prints what it received.", valueName: "port"))
+    var sink: Int?
+
+    @Option(help: "Address the sink listens on.")
+    var sinkHost: String = "127.0.0.1"
+
     func run() throws {
+        if let sink {
+            try runSink(port: sink)
+            return
+        }
         let options = try makeOptions()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -106,8 +111,19 @@ struct Run: ParsableCommand {
         throw ExitCode(report.exitStatus)
     }
 
+    /// The sink: per-second lines on stderr when it is a terminal, the total
+    /// on stdout.
+    private func runSink(port: Int) throws {
+        OpenFileLimit.raiseToHard()
+        let seconds = try duration.map { try TetcoreLoadgen.seconds($0, "--duration") }
+        let sink = try DiscardSink(host: sinkHost, port: port)
+        FileHandle.standardError.write(Data("sink: listening on \(sinkHost):\(sink.port)\n".utf8))
+        print(sink.run(seconds: seconds, everySecond: !noProgress && isatty(2) == 1))
+    }
+
     private func makeOptions() throws -> LoadOptions {
         guard nodes > 0 else { throw ValidationError("--nodes must be at least 1") }
+        guard let url else { throw ValidationError("--url is required (or --sink PORT)") }
         var target: TelemetryTarget
         do { target = try TelemetryTarget(url: url) } catch { throw ValidationError("--url: \(error)") }
         if audit { target = target.audit }
@@ -126,11 +142,11 @@ struct Run: ParsableCommand {
             }
         default: throw ValidationError("--profile must be realistic or rate")
         }
-        let durationSeconds = try duration.map { try Run.seconds($0, "--duration") }
+        let durationSeconds = try duration.map { try TetcoreLoadgen.seconds($0, "--duration") }
         if let messagesPerNode, messagesPerNode < 0 { throw ValidationError("--messages-per-node must not be negative") }
         guard maxQueuedBytes > 0 else { throw ValidationError("--max-queued-bytes must be positive") }
         let catalogue: MessageCatalogue
-        do { catalogue = try MessageCatalogue(path: mix ?? Run.defaultCatalogue()) } catch { throw ValidationError("\(error)") }
+        do { catalogue = try MessageCatalogue(path: mix ?? TetcoreLoadgen.defaultCatalogue()) } catch { throw ValidationError("\(error)") }
         let kindSet = kinds.map { Set($0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }) }
         let known = Set(catalogue.samples.map(\.kind))
         if let unknown = kindSet?.subtracting(known).sorted(), !unknown.isEmpty {
@@ -146,9 +162,9 @@ struct Run: ParsableCommand {
         }
         return LoadOptions(
             target: target, nodes: nodes, durationSeconds: durationSeconds, messagesPerNode: messagesPerNode,
-            rampUpSeconds: try Run.seconds(rampUp, "--ramp-up"), seed: seed, namePrefix: namePrefix, shape: shape,
+            rampUpSeconds: try TetcoreLoadgen.seconds(rampUp, "--ramp-up"), seed: seed, namePrefix: namePrefix, shape: shape,
             wire: wireForm, catalogue: catalogue, mixKinds: kindSet, maxQueuedBytes: maxQueuedBytes,
-            verifyDatabaseURL: verify, verifyTimeoutSeconds: try Run.seconds(verifyTimeout, "--verify-timeout"),
+            verifyDatabaseURL: verify, verifyTimeoutSeconds: try TetcoreLoadgen.seconds(verifyTimeout, "--verify-timeout"),
             progress: !noProgress && isatty(2) == 1)
     }
 
@@ -174,32 +190,6 @@ struct Run: ParsableCommand {
             directory.deleteLastPathComponent()
         }
         return name
-    }
-}
-
-struct Sink: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "A WebSocket server that discards every message: the other end for measuring the generator itself.",
-        discussion: "Prints messages per second on stderr each second and, at the end (SIGINT or --duration), the total.")
-
-    @Option(help: "Address to listen on.")
-    var host: String = "127.0.0.1"
-
-    @Option(help: "Port to listen on (0 picks a free one and prints it).")
-    var port: Int = 9000
-
-    @Option(help: ArgumentHelp("Stop after this long, e.g. 30s.", valueName: "duration"))
-    var duration: String?
-
-    @Flag(help: "No per-second lines.")
-    var quiet = false
-
-    func run() throws {
-        OpenFileLimit.raiseToHard()
-        let seconds = try duration.map { try Run.seconds($0, "--duration") }
-        let sink = try DiscardSink(host: host, port: port)
-        FileHandle.standardError.write(Data("sink: listening on \(host):\(sink.port)\n".utf8))
-        print(sink.run(seconds: seconds, everySecond: !quiet))
     }
 }
 
