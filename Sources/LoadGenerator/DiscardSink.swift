@@ -32,6 +32,8 @@ public final class DiscardSink {
     /// Serves until SIGINT/SIGTERM or `seconds`; prints a line per second
     /// with messages received (when `everySecond`), then a total.
     public func run(seconds: Double?, everySecond: Bool) -> String {
+        // A write to a node that has gone must fail with EPIPE, not kill us.
+        signal(SIGPIPE, SIG_IGN)
         for signal in [SIGINT, SIGTERM] {
             if let watcher = try? SignalWatcher(loop: loop, signal: signal, { [unowned self] _ in stop() }) {
                 signals.append(watcher)

@@ -65,6 +65,9 @@ public final class LoadRun {
     /// Runs to the end (duration, every message sent, or SIGINT/SIGTERM),
     /// verifies if asked, and returns what happened.
     public func run() -> RunReport {
+        // A write to a socket the server has reset must fail with EPIPE
+        // (counted), not end the process.
+        signal(SIGPIPE, SIG_IGN)
         for signal in [SIGINT, SIGTERM] {
             if let watcher = try? SignalWatcher(loop: loop, signal: signal, { [unowned self] _ in interrupted() }) {
                 signals.append(watcher)

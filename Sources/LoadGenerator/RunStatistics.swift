@@ -16,8 +16,10 @@ public final class RunStatistics {
     public internal(set) var reconnects = 0
     public internal(set) var pingsAnswered = 0
     public internal(set) var errors: [String: Int] = [:]
-    /// Loop-clock milliseconds when sending started and stopped.
+    /// Loop-clock milliseconds when the run started, when the last write
+    /// completed, and when the last node had closed.
     public internal(set) var startedMs: UInt64 = 0
+    public internal(set) var lastWriteMs: UInt64 = 0
     public internal(set) var stoppedMs: UInt64 = 0
 
     init(nodesTarget: Int) {
@@ -41,7 +43,10 @@ public final class RunStatistics {
         nodesOpen -= 1
     }
 
+    /// Seconds of sending: from the start to the last completed write
+    /// (closing handshakes, which wait for the server to read what its
+    /// socket buffers hold, are not counted).
     public var seconds: Double {
-        Double(stoppedMs &- startedMs) / 1000
+        Double((lastWriteMs > 0 ? lastWriteMs : stoppedMs) &- startedMs) / 1000
     }
 }

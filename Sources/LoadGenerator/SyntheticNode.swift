@@ -333,6 +333,7 @@ final class SyntheticNode {
             writesInFlight -= 1
             if error == nil {
                 confirmed += UInt64(count)
+                run.stats.lastWriteMs = run.loop.nowMilliseconds
                 run.stats.messagesSent += UInt64(count)
                 run.stats.bytesSent += size
             } else {
