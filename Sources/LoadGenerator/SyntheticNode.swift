@@ -105,11 +105,7 @@ final class SyntheticNode {
         hasBeenOpen = true
         run.stats.nodeOpened()
         write([connectedFrame])
-        if stopping {
-            closeWhenWritten()
-        } else {
-            run.nodeOpened(self)
-        }
+        run.nodeOpened(self)
     }
 
     /// Server frames: pings are answered, a close is answered and ends the

@@ -159,6 +159,18 @@ final class LoadgenTests: ServerTestCase {
         }
     }
 
+    func testRateIsHeldPerNode() throws {
+        let (status, summary) = try LoadgenProcess.runJSON([
+            "--url", url, "--nodes", "10", "--rate", "50", "--duration", "4s", "--verify", database.url,
+        ])
+        XCTAssertEqual(status, 0)
+        // 10 nodes × 50/s × 4 s, and a system.connected each.
+        let messages = try XCTUnwrap(summary["messages"] as? Int)
+        XCTAssertEqual(Double(messages), 10 * (50 * 4 + 1), accuracy: 10 * 50 * 4 * 0.05)
+        XCTAssertEqual(summary["throttled"] as? Int, 0)
+        XCTAssertEqual((summary["verify"] as? [String: Any])?["stored"] as? Int, messages)
+    }
+
     func testProgressLineOnlyOnATerminal() throws {
         let run = try LoadgenProcess(["--url", url, "--nodes", "2", "--rate", "5", "--duration", "1.5s"])
         XCTAssertEqual(try run.wait(), 0)
