@@ -17,6 +17,9 @@ public final class FrameTemplate {
     /// Mask phase (payload offset mod 4) of the first patched byte.
     let timestampPhase: Int
     let sequencePhase: Int
+    /// Frame offset, mask phase and offset from the best block of each
+    /// block number.
+    let heights: [(at: Int, phase: Int, offset: Int64)]
 
     public var count: Int { storage.count }
 
@@ -35,6 +38,7 @@ public final class FrameTemplate {
         sequenceOffset = headerCount + text.sequenceOffset
         timestampPhase = text.timestampOffset & 3
         sequencePhase = text.sequenceOffset & 3
+        heights = text.heightOffsets.map { (headerCount + $0.at, $0.at & 3, $0.offset) }
     }
 
     deinit { storage.deallocate() }
@@ -58,6 +62,14 @@ public final class FrameTemplate {
         while position >= 0 {
             digits[position] = 0x20 ^ key[(sequencePhase + position) & 3]
             position -= 1
+        }
+        for height in heights {
+            var number = UInt64(truncatingIfNeeded: Int64(stamp.bestBlock) + height.offset)
+            let place = out.advanced(by: height.at)
+            for i in stride(from: ChainHeight.digits - 1, through: 0, by: -1) {
+                place[i] = UInt8(48 + number % 10) ^ key[(height.phase + i) & 3]
+                number /= 10
+            }
         }
         return total
     }
@@ -88,13 +100,16 @@ public struct MaskKey: Equatable {
 }
 
 /// The current `ts` text masked for each of the four mask phases, made once
-/// per batch of sends and shared by every frame of the run.
+/// per batch of sends and shared by every frame of the run, and the best
+/// block number of the moment.
 public final class MaskedStamp {
     /// 4 phases × `WallClock.textLength` bytes, then the 4 key bytes.
     private let buffer: UnsafeMutablePointer<UInt8>
     private static let phaseStride = 40
     public let mask: MaskKey
     public private(set) var nanoseconds: Int64 = 0
+    /// The best block of the chain the run pretends (`ChainHeight`).
+    public var bestBlock: UInt64 = ChainHeight.base
 
     public init(mask: MaskKey) {
         self.mask = mask

@@ -114,6 +114,8 @@ public final class LoadRun {
 
     private var nowMs: UInt64 { loop.nowMilliseconds &- stats.startedMs }
 
+    var bestBlock: UInt64 { ChainHeight.best(elapsedMs: nowMs) }
+
     private func start() {
         stats.startedMs = loop.nowMilliseconds
         lastTickMs = 0

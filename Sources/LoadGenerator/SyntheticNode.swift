@@ -302,6 +302,7 @@ final class SyntheticNode {
     private func write(_ frames: [FrameTemplate]) {
         let scratch = run.scratch
         run.frames.stamp.updateToNow()
+        run.frames.stamp.bestBlock = run.bestBlock
         var used = 0, first = nextSequence, count = 0
         for frame in frames {
             if used + frame.count > scratch.count, count > 0 {

@@ -13,7 +13,7 @@ public enum WireForm: String, CaseIterable {
 /// reconnects): stored rows carry it, so `--verify` can tell a missing
 /// message from a duplicated one. It is a JSON number right-aligned in
 /// `sequenceWidth` bytes (leading spaces are JSON whitespace).
-public struct MessageText: Equatable {
+public struct MessageText {
     public static let sequenceWidth = 20
     public static let sequenceField = "loadgen_seq"
     /// The node id every wrapped message uses; one socket is one node.
@@ -22,6 +22,9 @@ public struct MessageText: Equatable {
     public let bytes: [UInt8]
     public let timestampOffset: Int
     public let sequenceOffset: Int
+    /// Where the block numbers of `ChainHeight.members` are, and their
+    /// offset from the best block.
+    public let heightOffsets: [(at: Int, offset: Int64)]
 
     public init(kind: String, members: [(name: String, json: String)], wire: WireForm) {
         var text = ""
@@ -48,13 +51,33 @@ public struct MessageText: Equatable {
         append("\"\(MessageText.sequenceField)\":")
         sequenceAt = text.utf8.count
         append(String(repeating: " ", count: MessageText.sequenceWidth - 1) + "0")
+        var heights: [(at: Int, offset: Int64)] = []
+        let numbered = ChainHeight.members[kind] ?? []
         for member in members {
-            append(",\(MessageText.quoted(member.name)):\(member.json)")
+            append(",\(MessageText.quoted(member.name)):")
+            guard let height = numbered.first(where: { $0.name == member.name }),
+                  let quoted = MessageText.numberForm(member.json) else {
+                append(member.json)
+                continue
+            }
+            if quoted { append("\"") }
+            heights.append((text.utf8.count, height.offset))
+            append(String(repeating: "0", count: ChainHeight.digits))
+            if quoted { append("\"") }
         }
         append(wire == .wrapped ? "}}" : "}")
         bytes = Array(text.utf8)
         timestampOffset = timestampAt
         sequenceOffset = sequenceAt
+        heightOffsets = heights
+    }
+
+    /// Whether a catalogue value that is a block number is a JSON string
+    /// (true) or a JSON number (false); nil when it is neither.
+    static func numberForm(_ json: String) -> Bool? {
+        let digits = json.hasPrefix("\"") && json.hasSuffix("\"") && json.count >= 2 ? json.dropFirst().dropLast() : Substring(json)
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber) else { return nil }
+        return digits.count != json.count
     }
 
     /// A JSON string literal (names and kinds are plain ASCII in practice;

@@ -22,7 +22,8 @@ struct TetcoreLoadgen: ParsableCommand {
             afg.finalized_blocks_up_to, afg.finalized and notify.finalized at +3 s; validators (one node \
             in four) also send afg.commit_issued and afg.announcing_blocks_to_voted_peers at +3 s and, in \
             one slot of eight, slots.starting_authorship, prepared_block_for_proposing and \
-            slots.pre_sealed_block at +0 s.
+            slots.pre_sealed_block at +0 s. Block numbers in messages follow the same clock (one block a slot, \
+            finality two behind).
 
             With --sink PORT the program is the other end instead: a WebSocket server that accepts any \
             node and discards every message, counting them, to measure the generator itself.

@@ -39,11 +39,13 @@ final class FrameTemplateTests: XCTestCase {
     }
 
     func testWrappedFrameNumbersInsidePayload() throws {
+        // finalized_number is a block number: the best block (at its start
+        // value here) less the finality lag, in the catalogue's string form.
         let text = MessageText(kind: "afg.finalized", members: [("finalized_number", "\"7\"")], wire: .wrapped)
         let template = FrameTemplate(kind: "afg.finalized", text: text, mask: mask)
         let bytes = render(template, at: 0, sequence: UInt64.max)
         XCTAssertEqual(try decode(bytes),
-                       #"{"id":1,"ts":"1970-01-01T00:00:00.000000000+00:00","payload":{"msg":"afg.finalized","loadgen_seq":18446744073709551615,"finalized_number":"7"}}"#)
+                       #"{"id":1,"ts":"1970-01-01T00:00:00.000000000+00:00","payload":{"msg":"afg.finalized","loadgen_seq":18446744073709551615,"finalized_number":"10000098"}}"#)
     }
 
     func testPatchingTwiceLeavesNoTraceOfTheFirst() throws {
@@ -57,6 +59,21 @@ final class FrameTemplateTests: XCTestCase {
         out.withUnsafeMutableBufferPointer { _ = template.write(to: $0.baseAddress!, stamp: stamp, sequence: 7) }
         XCTAssertEqual(try decode(out),
                        #"{"msg":"k","ts":"1970-01-02T00:00:00.000000000+00:00","loadgen_seq":"# + String(repeating: " ", count: 19) + "7}")
+    }
+
+    func testBlockNumbersFollowTheBestBlock() throws {
+        // A number stays a number, a string of digits stays a string.
+        let text = MessageText(kind: "system.interval", members: [
+            ("height", "4183214"), ("finalized_height", "\"4183212\""), ("peers", "12"), ("best", "\"0xab\""),
+        ], wire: .flat)
+        let template = FrameTemplate(kind: "system.interval", text: text, mask: mask)
+        let stamp = MaskedStamp(mask: mask)
+        stamp.bestBlock = 10_000_123
+        var out = [UInt8](repeating: 0, count: template.count)
+        out.withUnsafeMutableBufferPointer { _ = template.write(to: $0.baseAddress!, stamp: stamp, sequence: 1) }
+        XCTAssertTrue(try decode(out).hasSuffix(#""height":10000123,"finalized_height":"10000121","peers":12,"best":"0xab"}"#))
+        XCTAssertEqual(ChainHeight.best(elapsedMs: 0), 10_000_100)
+        XCTAssertEqual(ChainHeight.best(elapsedMs: 11_999), 10_000_101)
     }
 
     func testLongPayloadUsesSixteenBitLength() throws {

@@ -108,6 +108,17 @@ final class LoadgenTests: ServerTestCase {
         let gaps = zip(positions, positions.dropFirst()).map { $1 - $0 } + [first + 6_000 - last]
         XCTAssertLessThan(6_000 - (gaps.max() ?? 0), 600, "\(positions)")
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'system.connected'"), 12)
+        // The chain grows one block a slot, the same on every node.
+        let heightSteps = try database.query("""
+            SELECT (logs->>'height')::int8 - lag((logs->>'height')::int8) OVER (PARTITION BY peer_connection_id ORDER BY created_at)
+            FROM tetcore_logs WHERE logs->>'msg' = 'block.import'
+            """).compactMap { $0[0].flatMap { Int($0) } }
+        XCTAssertEqual(Set(heightSteps), [1])
+        let spread = try database.scalar("""
+            SELECT max(s) FROM (SELECT extract(epoch FROM max(created_at) - min(created_at)) * 1000 AS s
+            FROM tetcore_logs WHERE logs->>'msg' = 'block.import' GROUP BY logs->>'height') x
+            """)
+        XCTAssertLessThan(Double(spread ?? "") ?? .infinity, 600, "one height, one slot")
     }
 
     func testNodesReconnectAfterServerRestart() throws {
