@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "AnalyticsServer", "CSupport", "CJansson", "CLibUV",
+                "AnalyticsServer", "CSupport", "CJansson",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
