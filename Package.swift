@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "tetcore-analytics", targets: ["tetcore-analytics"]),
+        .executable(name: "tetcore-loadgen", targets: ["tetcore-loadgen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -48,6 +49,30 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        // Synthetic nodes for load tests: the server's Reactor (libuv) and
+        // Storage (libpq, for --verify) reused through AnalyticsServer's
+        // public API rather than a second set of wrappers.
+        .target(
+            name: "LoadGenerator",
+            dependencies: [
+                "AnalyticsServer", "CSupport", "CJansson",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "tetcore-loadgen",
+            dependencies: [
+                "LoadGenerator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "LoadGeneratorTests",
+            dependencies: ["LoadGenerator", "CSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

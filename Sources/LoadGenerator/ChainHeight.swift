@@ -1,0 +1,36 @@
+/// Block numbers in the messages that carry one, advancing with the run's
+/// 6 s slot clock, so a dashboard sees a chain that grows: every node
+/// reports the same best block in the same slot, finality two blocks behind.
+///
+/// A number is patched like `ts`: its template holds `digits` placeholder
+/// digits (a JSON number, or the digits inside a JSON string, as the
+/// catalogue has it) at a known offset. The best block starts at `base`,
+/// so every number (best − lag included) has exactly `digits` digits, no
+/// leading zero (which JSON forbids in a number), for 89 million slots.
+public enum ChainHeight {
+    public static let digits = 8
+    public static let base: UInt64 = 10_000_100
+    public static let finalityLag: Int64 = 2
+
+    /// For each kind, the members that are block numbers and their offset
+    /// from the best block.
+    public static let members: [String: [(name: String, offset: Int64)]] = [
+        "system.interval": [("height", 0), ("finalized_height", -finalityLag)],
+        "block.import": [("height", 0)],
+        "notify.finalized": [("height", -finalityLag)],
+        "afg.finalized": [("finalized_number", -finalityLag)],
+        "afg.finalized_blocks_up_to": [("number", -finalityLag)],
+        "afg.received_commit": [("target_number", -finalityLag)],
+        "afg.commit_issued": [("target_number", -finalityLag)],
+        "afg.received_prevote": [("target_number", 0)],
+        "afg.received_precommit": [("target_number", 0)],
+        // The block being authored is the next one.
+        "prepared_block_for_proposing": [("number", 1)],
+        "slots.pre_sealed_block": [("header_num", 1)],
+    ]
+
+    /// The best block after `elapsedMs` of the run.
+    public static func best(elapsedMs: UInt64) -> UInt64 {
+        base + elapsedMs / RealisticSchedule.slotMs
+    }
+}

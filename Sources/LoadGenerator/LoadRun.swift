@@ -1,0 +1,259 @@
+import AnalyticsServer
+import Glibc
+import Logging
+
+/// One load run: the fleet of synthetic nodes on one event loop, their
+/// ramp-up, schedule, ending, and the verification afterwards.
+public final class LoadRun {
+    /// Bytes a `--rate max` node writes at once: 32 KiB, less when there
+    /// are many nodes, so that all the batches in flight together stay near
+    /// 64 MiB (the kernel's socket buffers hold the rest).
+    let batchBytes: Int
+    /// Timers of the schedule and of `--rate` fire this often.
+    static let tickMs: UInt64 = 10
+    /// Longest the closing handshakes may take once sending has stopped.
+    static let closeDeadlineMs: UInt64 = 15_000
+
+    public let options: LoadOptions
+    public let stats: RunStatistics
+    let loop: EventLoop
+    let frames: FrameSet
+    let handshake: ClientHandshake
+    /// Where frames are assembled before each write (TCPStream copies them).
+    let scratch: UnsafeMutableBufferPointer<UInt8>
+    private(set) var nodes: [SyntheticNode] = []
+    /// The server's IPv4 address (resolved once).
+    private(set) var address = ""
+    private(set) var isStopping = false
+    private var started = 0
+    private var finished = 0
+    private var schedule = TimerHeap()
+    private var lastTickMs: UInt64 = 0
+    private let tickTimer: LoopTimer
+    private let rampTimer: LoopTimer
+    private let endTimer: LoopTimer
+    private let progressTimer: LoopTimer
+    private let closeTimer: LoopTimer
+    private var signals: [SignalWatcher] = []
+    private var verifier: Verifier?
+    private var progress: ProgressLine?
+    private var report: RunReport?
+    private let logger: Logger
+
+    public init(options: LoadOptions, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        loop = EventLoop()
+        stats = RunStatistics(nodesTarget: options.nodes)
+        let mask = MaskKey(seed: options.seed)
+        frames = FrameSet(catalogue: options.catalogue, wire: options.wire, mask: mask, mixKinds: options.mixKinds)
+        handshake = ClientHandshake(target: options.target, seed: options.seed)
+        scratch = .allocate(capacity: 1 << 20)
+        batchBytes = max(2_048, min(32_768, (64 << 20) / max(options.nodes, 1)))
+        tickTimer = LoopTimer(loop: loop)
+        rampTimer = LoopTimer(loop: loop)
+        endTimer = LoopTimer(loop: loop)
+        progressTimer = LoopTimer(loop: loop)
+        closeTimer = LoopTimer(loop: loop)
+        nodes = (0..<options.nodes).map {
+            SyntheticNode(identity: NodeIdentity(seed: options.seed, index: $0, namePrefix: options.namePrefix), run: self)
+        }
+    }
+
+    deinit { scratch.deallocate() }
+
+    /// Runs to the end (duration, every message sent, or SIGINT/SIGTERM),
+    /// verifies if asked, and returns what happened.
+    public func run() -> RunReport {
+        // A write to a socket the server has reset must fail with EPIPE
+        // (counted), not end the process.
+        signal(SIGPIPE, SIG_IGN)
+        for signal in [SIGINT, SIGTERM] {
+            if let watcher = try? SignalWatcher(loop: loop, signal: signal, { [unowned self] _ in interrupted() }) {
+                signals.append(watcher)
+            }
+        }
+        resolve { [self] error in
+            if let error {
+                finish(failure: error)
+            } else if let url = options.verifyDatabaseURL {
+                let verifier = Verifier(loop: loop, conninfo: url, networkIDs: nodes.map(\.identity.networkID), logger: logger)
+                self.verifier = verifier
+                verifier.prepare { [self] error in
+                    if let error { finish(failure: "verify: \(error)") } else { start() }
+                }
+            } else {
+                start()
+            }
+        }
+        loop.run()
+        return report ?? RunReport(options: options, stats: stats, verification: nil, failure: "the loop ended early")
+    }
+
+    private func resolve(_ completion: @escaping (String?) -> Void) {
+        let host = options.target.host
+        if HostResolver.isAddress(host) {
+            address = host
+            completion(host.contains(":") ? "IPv6 server addresses are not supported; use an IPv4 address" : nil)
+            return
+        }
+        HostResolver.resolve(loop: loop, host: host) { [self] result in
+            switch result {
+            case let .success(addresses):
+                guard let v4 = addresses.first(where: { !$0.contains(":") }) else {
+                    completion("\(host) has no IPv4 address")
+                    return
+                }
+                address = v4
+                completion(nil)
+            case let .failure(error):
+                completion("cannot resolve \(host): \(error)")
+            }
+        }
+    }
+
+    private var nowMs: UInt64 { loop.nowMilliseconds &- stats.startedMs }
+
+    var bestBlock: UInt64 { ChainHeight.best(elapsedMs: nowMs) }
+
+    private func start() {
+        stats.startedMs = loop.nowMilliseconds
+        lastTickMs = 0
+        rampTimer.start(after: 0, repeat: LoadRun.tickMs) { [unowned self] in rampUp() }
+        if options.shape != .max {
+            tickTimer.start(after: LoadRun.tickMs, repeat: LoadRun.tickMs) { [unowned self] in tick() }
+        }
+        if let seconds = options.durationSeconds {
+            endTimer.start(after: UInt64(seconds * 1000)) { [unowned self] in stopSending() }
+        }
+        if options.progress {
+            let line = ProgressLine(stats: stats, durationSeconds: options.durationSeconds)
+            progress = line
+            progressTimer.start(after: 1000, repeat: 1000) { [unowned self] in line.update(elapsedMs: nowMs) }
+        }
+    }
+
+    /// Starts the nodes whose turn has come: evenly over the ramp-up.
+    private func rampUp() {
+        let due: Int
+        if options.rampUpSeconds <= 0 {
+            due = nodes.count
+        } else {
+            let fraction = Double(nowMs) / (options.rampUpSeconds * 1000)
+            due = min(nodes.count, Int(fraction * Double(nodes.count)) + 1)
+        }
+        while started < due, !isStopping {
+            nodes[started].connect()
+            started += 1
+        }
+        if started == nodes.count { rampTimer.stop() }
+    }
+
+    /// Called by a node once its WebSocket is open and `system.connected`
+    /// is on its way.
+    func nodeOpened(_ node: SyntheticNode) {
+        switch options.shape {
+        case .max:
+            node.sendMaxBatch()
+        case .realistic where node.clock == nil:
+            let clock = RealisticSchedule.NodeClock(identity: node.identity, seed: options.seed, joinedMs: nowMs)
+            node.clock = clock
+            schedule.push(due: clock.nextDue, node: node.identity.index)
+        case .realistic, .rate:
+            break
+        }
+    }
+
+    private func tick() {
+        let now = nowMs
+        switch options.shape {
+        case .realistic:
+            while let next = schedule.first, next.due <= now {
+                _ = schedule.pop()
+                let node = nodes[next.node]
+                guard var clock = node.clock else { continue }
+                for slot in clock.due.indices where clock.due[slot] <= now {
+                    let kinds = RealisticSchedule.events[clock.events[slot]].kinds
+                    if node.canSend(kinds.count) { node.sendScheduled(kinds) }
+                    // A late tick sends an event once, not once per period missed.
+                    while clock.due[slot] <= now { clock.advance(slot) }
+                }
+                node.clock = clock
+                if !node.isExhausted { schedule.push(due: clock.nextDue, node: next.node) }
+            }
+        case let .rate(perSecond):
+            let elapsed = Double(now &- lastTickMs) / 1000
+            for node in nodes where node.isOpen && !node.isExhausted {
+                node.rateCredit += perSecond * elapsed
+                let count = Int(node.rateCredit)
+                guard count > 0 else { continue }
+                node.rateCredit -= Double(count)
+                if node.canSend(count) { node.sendMix(count) }
+            }
+        case .max:
+            break
+        }
+        lastTickMs = now
+    }
+
+    func peers(of index: Int) -> [String] {
+        let count = min(FrameSet.peersPerNode, nodes.count - 1)
+        return (0..<count).map { nodes[(index + 1 + $0) % nodes.count].identity.networkID }
+    }
+
+    private func interrupted() {
+        if isStopping {
+            // A second Ctrl-C: the user does not want to wait for closes.
+            exit(130)
+        }
+        stopSending()
+    }
+
+    /// Sends nothing more; every node closes once its writes are done.
+    private func stopSending() {
+        guard !isStopping else { return }
+        isStopping = true
+        rampTimer.stop()
+        tickTimer.stop()
+        endTimer.stop()
+        closeTimer.start(after: LoadRun.closeDeadlineMs) { [unowned self] in
+            for node in nodes { node.abort() }
+        }
+        for node in nodes { node.stop() }
+    }
+
+    func nodeFinished(_ node: SyntheticNode) {
+        finished += 1
+        if finished == nodes.count { allFinished() }
+    }
+
+    private func allFinished() {
+        stats.stoppedMs = loop.nowMilliseconds
+        isStopping = true
+        for timer in [rampTimer, tickTimer, endTimer, closeTimer, progressTimer] { timer.stop() }
+        progress?.finish(elapsedMs: nowMs)
+        guard let verifier else {
+            finish(failure: nil)
+            return
+        }
+        let expected = nodes.map { VerifiedNode(networkID: $0.identity.networkID, confirmed: $0.confirmed, unconfirmed: $0.unconfirmed) }
+        verifier.verify(nodes: expected, timeoutMs: UInt64(options.verifyTimeoutSeconds * 1000)) { [self] verification in
+            report = RunReport(options: options, stats: stats, verification: verification, failure: nil)
+            close()
+        }
+    }
+
+    private func finish(failure: String?) {
+        if stats.stoppedMs == 0 { stats.stoppedMs = loop.nowMilliseconds }
+        report = RunReport(options: options, stats: stats, verification: nil, failure: failure)
+        close()
+    }
+
+    private func close() {
+        for node in nodes { node.abort() }
+        verifier?.close()
+        signals.removeAll()
+        for timer in [rampTimer, tickTimer, endTimer, closeTimer, progressTimer] { timer.stop() }
+        loop.stop()
+    }
+}
