@@ -29,6 +29,11 @@ def psql(url, sql, stdin=None):
     return out.stdout.decode().strip()
 
 
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK
+
+
 def rows_written(port):
     """The server's count of committed rows, from /metrics (cheaper to poll
     than count(*) over a growing table, which would steal PostgreSQL's CPU)."""
