@@ -16,8 +16,8 @@ BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-d
 # Server binaries for the embedded database of `serve`.
 RUNTIME_PACKAGES=(postgresql)
 # The private test cluster, promtool/prometheus for the metrics tests, and
-# headless Chromium for the dashboard tests.
-TEST_PACKAGES=(postgresql prometheus chromium)
+# headless Chromium for the dashboard tests, nginx for the scale-out test.
+TEST_PACKAGES=(postgresql prometheus chromium nginx)
 # From PyPI, for the `python3` the tests run: jsonschema checks API responses
 # against static/openapi.json, kubernetes-validate deployment.template.yml.
 TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate)
