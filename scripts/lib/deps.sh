@@ -19,8 +19,9 @@ RUNTIME_PACKAGES=(postgresql)
 # headless Chromium for the dashboard tests, nginx for the scale-out test.
 TEST_PACKAGES=(postgresql prometheus chromium nginx)
 # From PyPI, for the `python3` the tests run: jsonschema checks API responses
-# against static/openapi.json, kubernetes-validate deployment.template.yml.
-TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate)
+# against static/openapi.json, kubernetes-validate deployment.template.yml,
+# schemathesis fuzzes the API against the same document.
+TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate schemathesis)
 
 # step MESSAGE : the one line a step prints.
 step() { printf '==> %s\n' "$*"; }
