@@ -14,14 +14,21 @@ public final class EventLoop {
     /// synchronously inside the read callback, so an idle socket owns no
     /// buffer at all; a connection copies out only the bytes it must keep.
     let readBuffer: UnsafeMutableRawBufferPointer
+    /// The bytes all sockets may read in one iteration (see ReadTurns).
+    let readTurns: ReadTurns
 
-    public init() {
+    /// `readBytesPerTurn`: 4 MiB is 10-20 ms of the server's work on
+    /// telemetry, so timers and other sockets wait at most about that long
+    /// behind a burst, while each turn still amortises the loop's overhead.
+    public init(readBytesPerTurn: Int = 4 << 20) {
         raw = .allocate(capacity: 1)
         uv_loop_init(raw)
         readBuffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        readTurns = ReadTurns(loop: raw, budget: readBytesPerTurn)
     }
 
     deinit {
+        readTurns.close()
         // Let pending close callbacks run so their memory is freed.
         uv_run(raw, UV_RUN_NOWAIT)
         uv_loop_close(raw)

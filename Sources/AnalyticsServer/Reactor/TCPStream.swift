@@ -13,6 +13,9 @@ public final class TCPStream {
     private var onEnd: ((UVError?) -> Void)?
     public private(set) var isClosed = false
     public private(set) var isReading = false
+    /// Stopped by the loop's ReadTurns until its next iteration (while
+    /// `isReading` stays what the owner asked for).
+    private var isYielding = false
 
     init(loop: EventLoop) {
         self.loop = loop
@@ -40,11 +43,33 @@ public final class TCPStream {
     public func resumeReading() {
         guard !isClosed, !isReading, onData != nil else { return }
         isReading = true
+        if !isYielding { startLibuvReading() } // else the next turn starts it
+    }
+
+    /// The loop's next iteration: read again if the owner still wants to.
+    func turnCame() {
+        guard isYielding else { return }
+        isYielding = false
+        if isReading && !isClosed { startLibuvReading() }
+    }
+
+    /// Stops reading until the loop's next iteration (ReadTurns).
+    private func yieldTurn() {
+        guard isReading, !isYielding, !isClosed else { return }
+        isYielding = true
+        uv_read_stop(streamPointer)
+        loop.readTurns.yield(self)
+    }
+
+    private func startLibuvReading() {
         uv_read_start(streamPointer, { handle, _, buf in
             let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
             guard let stream = UVHandle<uv_tcp_t>.owner(of: base, as: TCPStream.self), let buf else { return }
             let shared = stream.loop.readBuffer
-            buf.pointee = uv_buf_init(shared.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(shared.count))
+            // No room once this iteration's reading is spent: libuv then
+            // reports UV_ENOBUFS instead of reading, and the stream yields.
+            let room = stream.loop.readTurns.isSpent ? 0 : shared.count
+            buf.pointee = uv_buf_init(shared.baseAddress?.assumingMemoryBound(to: CChar.self), UInt32(room))
         }, { handle, nread, _ in
             let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
             guard let stream = UVHandle<uv_tcp_t>.owner(of: base, as: TCPStream.self) else { return }
@@ -55,12 +80,15 @@ public final class TCPStream {
     public func pauseReading() {
         guard isReading else { return }
         isReading = false
-        uv_read_stop(streamPointer)
+        if !isYielding { uv_read_stop(streamPointer) }
     }
 
     private func didRead(_ nread: Int) {
         if nread > 0 {
             onData?(UnsafeMutableRawBufferPointer(rebasing: loop.readBuffer[0..<nread]))
+            if !loop.readTurns.spend(nread) { yieldTurn() }
+        } else if nread == Int(UV_ENOBUFS.rawValue) {
+            yieldTurn()
         } else if nread < 0 {
             pauseReading()
             let end = onEnd
