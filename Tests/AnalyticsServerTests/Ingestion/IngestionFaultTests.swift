@@ -48,6 +48,40 @@ final class IngestionFaultTests: XCTestCase {
         XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
     }
 
+    func testEveryMessageStoredOnceAcrossADatabasePausedForTenSeconds() throws {
+        let cluster = try XCTUnwrap(cluster)
+        let server = try ServerProcess(environment: ["DATABASE_URL": cluster.url, "DB_SAVE_LATENCY_MS": "20"])
+        self.server = server
+        let client = try RawClient(port: server.port)
+        XCTAssertEqual(try client.upgrade(), 101)
+        var sent = 0
+        func send(_ count: Int) throws {
+            for _ in 0..<count {
+                try client.sendText(#"{"msg":"seq","ts":"2026-11-29T09:00:00Z","n":\#(sent)}"#)
+                sent += 1
+            }
+        }
+        try send(100)
+        eventually(10, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
+
+        // SIGSTOP every process of the cluster: connections stay open, nothing
+        // answers (what a frozen VM or a stuck disk looks like).
+        try cluster.signalEveryProcess(SIGSTOP)
+        let pausedAt = Date()
+        while Date().timeIntervalSince(pausedAt) < 10 {
+            try send(20)
+            usleep(200_000)
+        }
+        // The loop never waits for the database: health and metrics answer.
+        XCTAssertEqual(try server.get("/healthz").status, 200)
+        XCTAssertEqual(try server.get("/metrics").status, 200)
+        try cluster.signalEveryProcess(SIGCONT)
+
+        eventually(30, "all \(sent) rows after the pause") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
+        XCTAssertTrue(server.process.isRunning)
+    }
+
     private func count(_ cluster: DisposableCluster, _ sql: String) throws -> Int {
         let text = try TestDatabase.exec(cluster.url, sql).first?.first ?? nil
         return Int(text ?? "") ?? -1
@@ -91,6 +125,22 @@ private final class DisposableCluster {
 
     /// Stops PostgreSQL without a shutdown checkpoint, like a crash: every
     /// client connection is cut at once.
+    /// Sends `signal` to the postmaster and every process it started.
+    func signalEveryProcess(_ signal: Int32) throws {
+        let pidFile = try String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8)
+        guard let postmaster = pid_t(pidFile.split(separator: "\n").first ?? "") else {
+            throw TestFailure("no postmaster pid in postmaster.pid")
+        }
+        var pids = [postmaster]
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(entry), let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
+        }
+        for pid in pids { kill(pid, signal) }
+    }
+
     func stopImmediately() throws {
         try program("pg_ctl", ["-D", dataDirectory, "-m", "immediate", "-w", "stop"])
     }
