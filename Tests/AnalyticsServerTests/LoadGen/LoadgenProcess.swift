@@ -4,7 +4,7 @@ import XCTest
 /// The real tetcore-loadgen executable, run to completion or started in the
 /// background, with its stdout and stderr collected.
 final class LoadgenProcess {
-    static let executable = ServerProcess.repositoryRoot.appendingPathComponent(".build/debug/tetcore-loadgen").path
+    static let executable = ServerProcess.productsDirectory.appendingPathComponent("tetcore-loadgen").path
 
     let process = Process()
     private let output = Pipe()

@@ -6,7 +6,18 @@ import XCTest
 final class ServerProcess {
     static let repositoryRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let executable = repositoryRoot.appendingPathComponent(".build/debug/tetcore-analytics").path
+    static let executable = productsDirectory.appendingPathComponent("tetcore-analytics").path
+
+    /// Where this build put its products: next to the running test bundle,
+    /// so a build in another folder (SCRATCH_PATH, a sanitizer build) runs
+    /// its own executables; .build/debug when that cannot be told.
+    static let productsDirectory: URL = {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.isExecutableFile(atPath: beside.appendingPathComponent("tetcore-analytics").path) {
+            return beside
+        }
+        return repositoryRoot.appendingPathComponent(".build/debug")
+    }()
 
     let process = Process()
     let port: Int
