@@ -64,7 +64,7 @@ struct ReputationAPI {
     /// remote peers that have reported to this server themselves.
     static let latestSQL = """
         WITH latest AS (
-            SELECT DISTINCT ON (pc.peer_id) pc.peer_id, l.id, l.created_at
+            SELECT DISTINCT ON (pc.peer_id) pc.peer_id, l.peer_connection_id, l.created_at, l.id
             FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id
             WHERE l.logs->>'msg' = 'system.network_state'
               AND l.created_at > (now() AT TIME ZONE 'utc') - make_interval(secs => $1::bigint)
@@ -77,7 +77,10 @@ struct ReputationAPI {
                    'connected', coalesce(e.connected, '[]'),
                    'ts', \(APITime.sql("latest.created_at"))) ORDER BY latest.peer_id), '[]')::text
         FROM latest
-        JOIN tetcore_logs l ON l.id = latest.id
+        -- Found again through (peer_connection_id, created_at): ids are not
+        -- indexed (tetcore_logs is partitioned by time, see Migrations/0003).
+        JOIN tetcore_logs l ON l.peer_connection_id = latest.peer_connection_id
+                           AND l.created_at = latest.created_at AND l.id = latest.id
         CROSS JOIN LATERAL (
             SELECT jsonb_agg(n.key) AS remote_peer,
                    jsonb_agg(\(reputation("n.value"))) AS reputation,
