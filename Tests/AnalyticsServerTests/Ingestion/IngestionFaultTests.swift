@@ -17,17 +17,35 @@ final class IngestionFaultTests: XCTestCase {
         cluster = nil
     }
 
-    func testEveryAcceptedMessageStoredOnceAcrossADatabaseOutage() throws {
-        let cluster = try XCTUnwrap(cluster)
+    /// One node on a server of the test's cluster, sending numbered messages.
+    private final class NumberedNode {
+        let client: RawClient
+        private(set) var sent = 0
+
+        init(port: Int) throws {
+            client = try RawClient(port: port)
+            XCTAssertEqual(try client.upgrade(), 101)
+        }
+
+        func send(_ count: Int = 1) throws {
+            for _ in 0..<count {
+                try client.sendText(#"{"msg":"seq","ts":"2026-11-29T09:00:00Z","n":\#(sent)}"#)
+                sent += 1
+            }
+        }
+    }
+
+    private func startServerWithNode(_ cluster: DisposableCluster) throws -> (ServerProcess, NumberedNode) {
         let server = try ServerProcess(environment: ["DATABASE_URL": cluster.url, "DB_SAVE_LATENCY_MS": "20"])
         self.server = server
-        let client = try RawClient(port: server.port)
-        XCTAssertEqual(try client.upgrade(), 101)
-        var sent = 0
-        func send() throws {
-            try client.sendText(#"{"msg":"seq","ts":"2026-11-29T09:00:00Z","n":\#(sent)}"#)
-            sent += 1
-        }
+        return (server, try NumberedNode(port: server.port))
+    }
+
+    func testEveryAcceptedMessageStoredOnceAcrossADatabaseOutage() throws {
+        let cluster = try XCTUnwrap(cluster)
+        let (server, node) = try startServerWithNode(cluster)
+        func send() throws { try node.send() }
+        var sent: Int { node.sent }
 
         for _ in 0..<200 { try send() }
         eventually(10, "the first 200 rows before the outage") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 200 }
@@ -50,17 +68,9 @@ final class IngestionFaultTests: XCTestCase {
 
     func testEveryMessageStoredOnceAcrossADatabasePausedForTenSeconds() throws {
         let cluster = try XCTUnwrap(cluster)
-        let server = try ServerProcess(environment: ["DATABASE_URL": cluster.url, "DB_SAVE_LATENCY_MS": "20"])
-        self.server = server
-        let client = try RawClient(port: server.port)
-        XCTAssertEqual(try client.upgrade(), 101)
-        var sent = 0
-        func send(_ count: Int) throws {
-            for _ in 0..<count {
-                try client.sendText(#"{"msg":"seq","ts":"2026-11-29T09:00:00Z","n":\#(sent)}"#)
-                sent += 1
-            }
-        }
+        let (server, node) = try startServerWithNode(cluster)
+        func send(_ count: Int) throws { try node.send(count) }
+        var sent: Int { node.sent }
         try send(100)
         eventually(10, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
 
