@@ -12,6 +12,7 @@ final class ReadTurns {
     private let budget: Int
     private var left: Int
     private var waiting: [TCPStream] = []
+    private var isClosed = false
 
     init(loop: UnsafeMutablePointer<uv_loop_t>, budget: Int) {
         self.budget = budget
@@ -39,7 +40,11 @@ final class ReadTurns {
         waiting.append(stream)
     }
 
+    /// Once only (the handle's memory is freed by libuv's close callback).
     func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        waiting = []
         uv.close()
     }
 

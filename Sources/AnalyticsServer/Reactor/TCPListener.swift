@@ -6,6 +6,7 @@ public final class TCPListener {
     private let uv = UVHandle<uv_tcp_t>()
     private let loop: EventLoop
     private var onAccept: ((TCPStream) -> Void)?
+    private var isClosed = false
     public private(set) var port: Int = 0
 
     /// Binds host:port (port 0 picks a free port, see `port`) and listens
@@ -51,7 +52,11 @@ public final class TCPListener {
     }
 
     /// Stops accepting; connections already accepted are not affected.
+    /// Once only: after libuv's close callback the handle's memory is gone,
+    /// so a second close (deinit after an explicit one) must not touch it.
     public func close() {
+        guard !isClosed else { return }
+        isClosed = true
         onAccept = nil
         uv.close()
     }
