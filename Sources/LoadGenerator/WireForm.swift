@@ -1,3 +1,4 @@
+import AnalyticsServer
 /// The two shapes nodes send telemetry in (both accepted by the server).
 public enum WireForm: String, CaseIterable {
     /// Older nodes: `{"msg": …, "ts": …, fields…}`; the socket is the node.
@@ -80,20 +81,8 @@ public struct MessageText {
         return digits.count != json.count
     }
 
-    /// A JSON string literal (names and kinds are plain ASCII in practice;
-    /// quotes, backslashes and control characters are escaped anyway).
+    /// A JSON string literal (names and kinds are plain ASCII in practice).
     static func quoted(_ string: String) -> String {
-        var out = "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        JSONText.quoted(string)
     }
 }
