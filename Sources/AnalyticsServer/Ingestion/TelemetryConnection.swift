@@ -23,6 +23,7 @@ final class TelemetryConnection: WebSocketDelegate {
     let host: String
     let audit: Bool
     private var rate: DataRateMeter
+    private let maxBytesPerSecond: Int
     /// The live or the audit batcher (owned by the Ingestion, like `ingestion`).
     private unowned(unsafe) let batcher: LogBatcher
     private var upgradeRowID: Int32?
@@ -38,6 +39,7 @@ final class TelemetryConnection: WebSocketDelegate {
         self.ipAddress = ipAddress
         self.host = host
         rate = ingestion.newRateMeter()
+        maxBytesPerSecond = ingestion.options.admission.maxBytesPerSecond
         batcher = audit ? ingestion.auditBatcher : ingestion.batcher
         self.audit = audit
     }
@@ -56,7 +58,7 @@ final class TelemetryConnection: WebSocketDelegate {
         // The message that crosses the limit is still stored; then the
         // connection is closed and nothing after it is read.
         defer {
-            if bytesPerSecond > ingestion.options.admission.maxBytesPerSecond {
+            if bytesPerSecond > maxBytesPerSecond {
                 ingestion.rateExceeded(self, bytesPerSecond: bytesPerSecond)
             }
         }
