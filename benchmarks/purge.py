@@ -22,9 +22,10 @@ WITH doomed AS (SELECT l.id FROM tetcore_logs l JOIN peer_connections pc ON pc.i
 deleted AS (DELETE FROM tetcore_logs WHERE id IN (SELECT id FROM doomed) RETURNING 1)
 SELECT count(*) FROM deleted"""
 NEW_CHUNK = """
-WITH doomed AS (SELECT tableoid, ctid FROM tetcore_logs_live
- WHERE created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => 24) ORDER BY created_at LIMIT 10000),
-deleted AS (DELETE FROM tetcore_logs_live l USING doomed d WHERE l.tableoid = d.tableoid AND l.ctid = d.ctid RETURNING 1)
+WITH boundary AS (SELECT created_at FROM tetcore_logs WHERE NOT audit AND created_at < (now() AT TIME ZONE 'utc') - interval '24 hours'
+ ORDER BY created_at OFFSET 9999 LIMIT 1),
+deleted AS (DELETE FROM tetcore_logs WHERE NOT audit AND created_at < (now() AT TIME ZONE 'utc') - interval '24 hours'
+ AND created_at <= coalesce((SELECT created_at FROM boundary), 'infinity') RETURNING 1)
 SELECT count(*) FROM deleted"""
 FILL = """
 INSERT INTO peer_connections (id, ip_addr) SELECT n, '10.0.0.' || n || ':1' FROM generate_series(1, 100) n;

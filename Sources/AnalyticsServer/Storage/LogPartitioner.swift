@@ -1,6 +1,6 @@
 import Logging
 
-/// Keeps the daily partitions of tetcore_logs_live made ahead of time:
+/// Keeps the daily partitions of tetcore_logs made ahead of time:
 /// today and the next few days, at start and every hour, so rows land in
 /// their day's partition rather than the default one and expiry can drop
 /// whole days. The work is tetcore_create_log_partitions

@@ -4,8 +4,8 @@ import Logging
 /// connections older than LOG_EXPIRY_H, then connection rows left with no
 /// logs, then old exactly-once markers.
 ///
-/// Whole days go first: the daily partitions of tetcore_logs_live that
-/// lie entirely before the cutoff are dropped (Migrations/0003). What is
+/// Whole days go first: the daily partitions of tetcore_logs that lie
+/// entirely before the cutoff are dropped (Migrations/0003, 0004). What is
 /// left (the part of the boundary day before the cutoff, and old rows in
 /// the default partition) goes in chunks, each its own short transaction,
 /// so ingestion never waits behind a long delete. Every step takes a
@@ -21,11 +21,17 @@ final class LogPurger {
 
     static let dropPartitionsStatement = "SELECT held, partitions, rows_dropped FROM tetcore_drop_expired_log_partitions($1)"
 
+    /// One chunk: live rows up to the created_at of the chunkRows-th oldest
+    /// expired row (exactly chunkRows unless rows share that instant), or
+    /// all of them when fewer are left. A range on created_at, not a ctid
+    /// list, so the statement also runs on a sharded (Citus) table.
     static let purgeLogsStatement = """
         WITH lock AS (SELECT pg_try_advisory_xact_lock(\(lockKey)) AS held), \
-        doomed AS (SELECT tableoid, ctid FROM tetcore_logs_live \
-        WHERE (SELECT held FROM lock) AND created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => $1) ORDER BY created_at LIMIT $2), \
-        deleted AS (DELETE FROM tetcore_logs_live l USING doomed d WHERE l.tableoid = d.tableoid AND l.ctid = d.ctid RETURNING 1) \
+        cutoff AS (SELECT (now() AT TIME ZONE 'utc') - make_interval(hours => $1) AS at), \
+        boundary AS (SELECT created_at FROM tetcore_logs WHERE (SELECT held FROM lock) AND NOT audit \
+        AND created_at < (SELECT at FROM cutoff) ORDER BY created_at OFFSET $2 - 1 LIMIT 1), \
+        deleted AS (DELETE FROM tetcore_logs WHERE (SELECT held FROM lock) AND NOT audit AND created_at < (SELECT at FROM cutoff) \
+        AND created_at <= coalesce((SELECT created_at FROM boundary), 'infinity') RETURNING 1) \
         SELECT (SELECT held FROM lock), (SELECT count(*) FROM deleted)
         """
 
@@ -121,7 +127,7 @@ final class LogPurger {
                 let held = rows.string(0, 0) == "t"
                 let deleted = Int(rows.string(0, 1) ?? "0") ?? 0
                 self.rowsPurged += deleted
-                if held && deleted == LogPurger.chunkRows {
+                if held && deleted >= LogPurger.chunkRows {
                     self.deleteLogs(then: next) // more to go: next chunk
                 } else {
                     if !held { self.logger.debug("another instance is purging; skipping this pass") }

@@ -35,7 +35,7 @@ final class MigratorTests: StorageTestCase {
             SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name
             """).compactMap { $0[0] }
         for table in ["benchmark_events", "benchmarks", "host_systems", "ingest_batches", "peer_connections",
-                      "schema_migrations", "tetcore_logs", "tetcore_logs_audit", "tetcore_logs_live", "tetcore_logs_live_default"] {
+                      "schema_migrations", "tetcore_logs", "tetcore_logs_audit", "tetcore_logs_live_default"] {
             XCTAssertTrue(tables.contains(table), table)
         }
         XCTAssertEqual(try database.scalar("""
