@@ -17,14 +17,15 @@ public final class LoopMailbox {
     private let queue = Mutex(Queue())
 
     /// Call on the loop's thread, or before the loop runs on another one.
-    public init(loop: EventLoop) {
+    /// `keepsLoopAlive`: the loop does not end on its own while the mailbox
+    /// is open (a loop waiting for others to report must not run dry).
+    public init(loop: EventLoop, keepsLoopAlive: Bool = false) {
         uv_async_init(loop.raw, uv.pointer) { handle in
             let base = UnsafeMutableRawPointer(handle)?.assumingMemoryBound(to: uv_handle_t.self)
             UVHandle<uv_async_t>.owner(of: base, as: LoopMailbox.self)?.runPosted()
         }
         uv.attach(self)
-        // Waiting for mail must not keep a loop alive on its own.
-        uv_unref(uv.handle)
+        if !keepsLoopAlive { uv_unref(uv.handle) }
     }
 
     deinit { close() }

@@ -79,7 +79,9 @@ public final class AnalyticsService {
     private func startEngines() throws {
         let group = LoopGroup(settings: settings, logger: logger, conninfo: conninfo)
         self.group = group
-        let control = LoopMailbox(loop: loop)
+        // Open until every engine has reported: loop 0 must not run dry
+        // (and return from run()) while other loops still drain.
+        let control = LoopMailbox(loop: loop, keepsLoopAlive: true)
         self.control = control
         for index in 0..<settings.numThreads {
             let engineLoop = index == 0 ? loop : EventLoop()

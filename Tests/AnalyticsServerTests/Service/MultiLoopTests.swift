@@ -106,4 +106,39 @@ final class MultiLoopTests: ServerTestCase {
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 1000)
         XCTAssertEqual(count("SELECT count(DISTINCT (logs->>'node', logs->>'n')) FROM tetcore_logs"), 1000)
     }
+
+    func testLoopZeroWaitsForALoopThatDrainsLaterAndExitsZero() throws {
+        let slow = try startServer(["DB_SAVE_LATENCY_MS": "60000", "DB_BATCH_SIZE": "100000"])
+        // Which loop took each node: the gauge that went up by one.
+        var byLoop: [[RawClient]] = [[], []]
+        var before = loopConnections(try Scrape.of(slow))
+        while byLoop[0].count < 3 || byLoop[1].count < 3 {
+            let client = try RawClient(port: slow.port)
+            XCTAssertEqual(try client.upgrade(), 101)
+            try client.sendText(#"{"msg":"late","ts":"2026-11-29T09:00:00Z"}"#)
+            let after = loopConnections(try Scrape.of(slow))
+            let loop = after[0] > before[0] ? 0 : 1
+            byLoop[loop].append(client)
+            before = after
+            XCTAssertLessThan(byLoop[0].count + byLoop[1].count, 100, "the kernel put every node on one loop")
+        }
+        let nodes = byLoop[0].count + byLoop[1].count
+
+        // Loop 0's nodes answer the 1001 at once, loop 1's a second later:
+        // loop 0 is done first and must wait for loop 1 before exiting.
+        kill(slow.process.processIdentifier, SIGTERM)
+        for client in byLoop[0] {
+            XCTAssertEqual(try client.readCloseCode(), 1001)
+            try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
+        }
+        usleep(1_000_000)
+        XCTAssertTrue(slow.process.isRunning, "loop 1 still has nodes to close")
+        for client in byLoop[1] {
+            XCTAssertEqual(try client.readCloseCode(), 1001)
+            try client.send(RawClient.frame(opcode: 0x8, [0x03, 0xE9]))
+        }
+        slow.process.waitUntilExit()
+        XCTAssertEqual(slow.process.terminationStatus, 0, slow.log)
+        XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), nodes)
+    }
 }
