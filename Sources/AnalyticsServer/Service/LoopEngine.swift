@@ -24,6 +24,7 @@ final class LoopEngine {
     private var purger: LogPurger?
     private var partitioner: LogPartitioner?
     private var isFinished = false
+    private(set) var boundPort = 0
     /// Called once, on this loop, when the engine has stopped: whether
     /// every row it accepted was written.
     var onFinished: ((LoopEngine, Bool) -> Void)?
@@ -77,8 +78,6 @@ final class LoopEngine {
         boundPort = try http.listen(host: settings.host, port: port,
                                     backlog: Int32(clamping: settings.maxPendingConnections), reusePort: loops > 1)
     }
-
-    private(set) var boundPort = 0
 
     /// A loop's share of `total` connections: the total spread evenly, at
     /// least one each (a loop with no connection could store nothing).

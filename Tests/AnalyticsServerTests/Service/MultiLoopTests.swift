@@ -8,6 +8,18 @@ import XCTest
 final class MultiLoopTests: ServerTestCase {
     override var extraEnvironment: [String: String] { ["NUM_THREADS": "2", "DB_SAVE_LATENCY_MS": "20"] }
 
+    /// /readyz answers for one loop; wait until both loops' connections
+    /// are open (DB_POOL_SIZE and DB_QUERY_POOL_SIZE 2: one each per loop).
+    override func startServer(_ environment: [String: String] = [:]) throws -> ServerProcess {
+        let started = try super.startServer(environment)
+        eventually(10, "both loops connected to PostgreSQL") {
+            let scrape = try Scrape.of(started)
+            return scrape[#"tetcore_database_connections_open{pool="write"}"#] == 2
+                && scrape[#"tetcore_database_connections_open{pool="query"}"#] == 2
+        }
+        return started
+    }
+
     private func loopConnections(_ scrape: Scrape) -> [Double] {
         [scrape[#"tetcore_event_loop_connections{loop="0"}"#] ?? -1, scrape[#"tetcore_event_loop_connections{loop="1"}"#] ?? -1]
     }
