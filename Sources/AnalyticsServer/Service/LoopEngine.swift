@@ -125,14 +125,16 @@ final class LoopEngine {
                                    "description": "Telemetry analytics server for Tetcore nodes"]))
         }
         router.add("GET", "/healthz") { _, respond in respond(.json(object: ["status": "alive"])) }
-        // The answering loop's own write connections: a loop that cannot
-        // store is not ready, whatever the others can do.
+        // For the whole process, whichever loop answers: ready when every
+        // loop has a write connection (a node may land on any of them).
         router.add("GET", "/readyz") { [unowned self] _, respond in
-            let migrated = self.group.isMigrated
-            let shuttingDown = self.group.isShuttingDown
-            let ready = migrated && !shuttingDown && self.writePool.readyCount > 0
-            respond(.json(ready ? 200 : 503, object: ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
-                                                      "database_connections_ready": self.writePool.readyCount]))
+            self.group.collect(from: self, { $0.writePool.readyCount }) { [group] counts in
+                let perLoop = counts.map { $0 ?? 0 }
+                let (migrated, shuttingDown) = (group.isMigrated, group.isShuttingDown)
+                let ready = migrated && !shuttingDown && perLoop.allSatisfy { $0 > 0 }
+                respond(.json(ready ? 200 : 503, object: ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
+                                                          "database_connections_ready": perLoop.reduce(0, +)]))
+            }
         }
         return router
     }

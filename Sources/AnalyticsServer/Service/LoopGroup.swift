@@ -7,7 +7,7 @@ import Synchronization
 /// - the migrated and shutting-down flags (atomics, read by /readyz),
 /// - /metrics: the answering loop asks every loop, on its own thread, for a
 ///   snapshot of its plain counters and renders their sum,
-/// - the purger's open peer_connections ids, gathered the same way.
+/// - /readyz and the purger's open peer_connections ids, gathered the same way.
 final class LoopGroup {
     let settings: Settings
     let logger: Logger

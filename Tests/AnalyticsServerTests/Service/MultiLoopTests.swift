@@ -8,8 +8,9 @@ import XCTest
 final class MultiLoopTests: ServerTestCase {
     override var extraEnvironment: [String: String] { ["NUM_THREADS": "2", "DB_SAVE_LATENCY_MS": "20"] }
 
-    /// /readyz answers for one loop; wait until both loops' connections
-    /// are open (DB_POOL_SIZE and DB_QUERY_POOL_SIZE 2: one each per loop).
+    /// /readyz waits for every loop's write connection; the query pools
+    /// connect at the same time but are not part of it: wait for both
+    /// (DB_POOL_SIZE and DB_QUERY_POOL_SIZE 2: one each per loop).
     override func startServer(_ environment: [String: String] = [:]) throws -> ServerProcess {
         let started = try super.startServer(environment)
         eventually(10, "both loops connected to PostgreSQL") {
@@ -56,6 +57,15 @@ final class MultiLoopTests: ServerTestCase {
             XCTAssertEqual(scrape["tetcore_rows_written_total"], Double(stored))
             XCTAssertEqual(scrape["nodes_connected_count"], 200)
             XCTAssertEqual(scrape["tetcore_database_connections_open{pool=\"write\"}"], 2, "DB_POOL_SIZE 2: one per loop")
+        }
+    }
+
+    func testReadyzAnswersForEveryLoopWhicheverAnswers() throws {
+        for _ in 0..<6 {
+            let (status, body) = try server.get("/readyz")
+            XCTAssertEqual(status, 200)
+            let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            XCTAssertEqual(object["database_connections_ready"] as? Int, 2, body)
         }
     }
 
