@@ -13,6 +13,12 @@ indexes: the ceiling. Rounds alternate so both rates see the same machine;
 the medians of rows/s, COPY rate, ratio and the server's CPU microseconds
 per message are printed, with the generator's own CPU per message.
 
+With --threads N (N > 1) two servers run side by side on two databases, one
+with NUM_THREADS=1 and one with NUM_THREADS=N; every round loads both, one
+after the other (the order alternates between rounds), so the two
+configurations are compared on the same machine at the same time, against
+the same COPY ceiling.
+
     swift build -c release --product tetcore-analytics --product tetcore-loadgen
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/ingest.py --nodes 100 --messages 4000
 
@@ -73,11 +79,11 @@ def main():
     parser.add_argument("--network-state", action="store_true", help="send only system.network_state messages")
     parser.add_argument("--peers", type=int, default=2800, help="peerset size of network_state messages (2800: about 170 KB)")
     parser.add_argument("--wrapped", action="store_true", help="send the wrapped form in binary frames")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="NUM_THREADS of the server; above 1, a NUM_THREADS=1 server is measured in the same rounds")
     args = parser.parse_args()
     admin = os.environ.get("ADMIN_DATABASE_URL") or sys.exit("set ADMIN_DATABASE_URL (a database to create the benchmark database from)")
-    db_name = f"bench_{os.getpid()}"
-    db_url = admin.rsplit("/", 1)[0] + "/" + db_name
-    psql(admin, f"CREATE DATABASE {db_name}")
+    thread_counts = sorted({1, args.threads})
 
     mix, mix_file = build_mix(args)
     kinds = ",".join(m["msg"] for m in mix)
@@ -87,70 +93,88 @@ def main():
     json_bytes = sum(sizes[i % len(sizes)] for i in range(args.messages)) * args.nodes
     total = args.nodes * (args.messages + 1)
 
-    port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
-    env = dict(os.environ, DATABASE_URL=db_url, PORT=str(free), HOST="127.0.0.1", LOG_LEVEL="warning",
-               CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40))
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     loadgen = os.environ.get("LOADGEN_BINARY", os.path.join(ROOT, ".build/release/tetcore-loadgen"))
-    server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env)
-    results = []
+    servers = []
+    results = {threads: [] for threads in thread_counts}
+    copy_rates = []
     try:
-        for _ in range(300):
-            try:
-                socket.create_connection(("127.0.0.1", free), timeout=0.1).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+        for threads in thread_counts:
+            db_name = f"bench_{os.getpid()}_t{threads}"
+            db_url = admin.rsplit("/", 1)[0] + "/" + db_name
+            psql(admin, f"CREATE DATABASE {db_name}")
+            port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
+            env = dict(os.environ, DATABASE_URL=db_url, PORT=str(free), HOST="127.0.0.1", LOG_LEVEL="warning",
+                       CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40), NUM_THREADS=str(threads))
+            servers.append({"threads": threads, "db_name": db_name, "db_url": db_url, "port": free,
+                            "process": subprocess.Popen([binary, "serve"], cwd=ROOT, env=env)})
+        for server in servers:
+            for _ in range(300):
+                try:
+                    socket.create_connection(("127.0.0.1", server["port"]), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
         time.sleep(1.5)
         # The ceiling's table: same columns and indexes, no rows.
-        psql(db_url, "CREATE TABLE copy_ceiling (LIKE tetcore_logs INCLUDING ALL)")
+        psql(servers[0]["db_url"], "CREATE TABLE copy_ceiling (LIKE tetcore_logs INCLUDING ALL)")
         for round_number in range(args.rounds):
             target = total * (round_number + 1)
-            children = resource.getrusage(resource.RUSAGE_CHILDREN)
-            cpu0, t0 = cpu_seconds(server.pid), time.monotonic()
-            subprocess.run([loadgen, "--url", f"ws://127.0.0.1:{free}", "--nodes", str(args.nodes),
-                            "--messages-per-node", str(args.messages), "--rate", "max", "--mix", mix_file,
-                            "--kinds", kinds, "--wire", "wrapped" if args.wrapped else "flat",
-                            "--seed", str(round_number + 1), "--json"], capture_output=True, check=True)
-            while rows_written(free) < target:
-                time.sleep(0.01)
-            elapsed = time.monotonic() - t0
-            cpu = cpu_seconds(server.pid) - cpu0
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            client_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
-            stored = int(psql(db_url, "SELECT count(*) FROM tetcore_logs"))
-            if stored != target:
-                raise RuntimeError(f"round {round_number + 1}: {stored} rows stored, {target} expected")
+            # Alternate which configuration goes first.
+            for server in servers if round_number % 2 == 0 else list(reversed(servers)):
+                free, pid = server["port"], server["process"].pid
+                children = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpu0, t0 = cpu_seconds(pid), time.monotonic()
+                subprocess.run([loadgen, "--url", f"ws://127.0.0.1:{free}", "--nodes", str(args.nodes),
+                                "--messages-per-node", str(args.messages), "--rate", "max", "--mix", mix_file,
+                                "--kinds", kinds, "--wire", "wrapped" if args.wrapped else "flat",
+                                "--seed", str(round_number + 1), "--json"], capture_output=True, check=True)
+                while rows_written(free) < target:
+                    time.sleep(0.01)
+                elapsed = time.monotonic() - t0
+                cpu = cpu_seconds(pid) - cpu0
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                client_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
+                stored = int(psql(server["db_url"], "SELECT count(*) FROM tetcore_logs"))
+                if stored != target:
+                    raise RuntimeError(f"round {round_number + 1}, NUM_THREADS={server['threads']}: "
+                                       f"{stored} rows stored, {target} expected")
+                results[server["threads"]].append((total / elapsed, cpu * 1e6 / total, client_cpu * 1e6 / total))
+                print(f"round {round_number + 1}, NUM_THREADS={server['threads']}: {total / elapsed:,.0f} rows/s end to end, "
+                      f"server CPU {cpu * 1e6 / total:.2f} us/message, loadgen CPU {client_cpu * 1e6 / total:.2f} us/message",
+                      flush=True)
 
             # The ceiling: this round's rows (the newest) COPYed into the empty twin table.
+            db_url = servers[0]["db_url"]
             rows = psql(db_url, "SELECT peer_connection_id || chr(9) || created_at || chr(9) || "
                                 "replace(replace(logs::text, '\\', '\\\\'), chr(9), '\\t') FROM tetcore_logs "
                                 f"ORDER BY created_at DESC LIMIT {total}")
             psql(db_url, "TRUNCATE copy_ceiling")
             c0 = time.monotonic()
             psql(db_url, "COPY copy_ceiling (peer_connection_id, created_at, logs) FROM STDIN", stdin=(rows + "\n").encode())
-            copy_seconds = time.monotonic() - c0
-            results.append((total / elapsed, total / copy_seconds, cpu * 1e6 / total, client_cpu * 1e6 / total))
-            print(f"round {round_number + 1}: {total / elapsed:,.0f} rows/s end to end, COPY {total / copy_seconds:,.0f} rows/s, "
-                  f"ratio {total / elapsed / (total / copy_seconds):.2f}, server CPU {cpu * 1e6 / total:.2f} us/message, "
-                  f"loadgen CPU {client_cpu * 1e6 / total:.2f} us/message", flush=True)
+            copy_rates.append(total / (time.monotonic() - c0))
+            print(f"round {round_number + 1}: COPY {copy_rates[-1]:,.0f} rows/s", flush=True)
     finally:
         os.unlink(mix_file)
-        server.terminate()
-        server.wait(timeout=60)
-        psql(admin, f"DROP DATABASE {db_name} WITH (FORCE)")
+        for server in servers:
+            server["process"].terminate()
+            server["process"].wait(timeout=60)
+            psql(admin, f"DROP DATABASE {server['db_name']} WITH (FORCE)")
 
     median = lambda values: sorted(values)[len(values) // 2]
-    rate, copy_rate = median([r[0] for r in results]), median([r[1] for r in results])
-    ratio, cpu = median([r[0] / r[1] for r in results]), median([r[2] for r in results])
+    copy_rate = median(copy_rates)
     kind = "system.network_state" if args.network_state else "mix without system.network_state"
     form = "wrapped (binary frames)" if args.wrapped else "flat (text frames)"
     print(f"workload: {args.nodes} nodes x {args.messages} messages x {args.rounds} rounds ({kind}, {form}), "
           f"{json_bytes / 1e6:.1f} MB of JSON per round, {json_bytes / total / 1e3:.2f} KB per message")
-    print(f"end to end (median): {rate:,.0f} rows/s, {rate * json_bytes / total / 1e6:.1f} MB/s of JSON")
     print(f"COPY of the same rows (median): {copy_rate:,.0f} rows/s, {copy_rate * json_bytes / total / 1e6:.1f} MB/s")
-    print(f"ratio end to end / COPY (median of rounds): {ratio:.2f}")
-    print(f"server CPU (median): {cpu:.2f} us per message; tetcore-loadgen's: {median([r[3] for r in results]):.2f} us per message")
+    for threads in thread_counts:
+        rounds = results[threads]
+        rate, cpu = median([r[0] for r in rounds]), median([r[1] for r in rounds])
+        ratio = median([r[0] / c for r, c in zip(rounds, copy_rates)])
+        print(f"NUM_THREADS={threads}: end to end (median) {rate:,.0f} rows/s, {rate * json_bytes / total / 1e6:.1f} MB/s of JSON; "
+              f"ratio end to end / COPY (median of rounds) {ratio:.2f}; server CPU (median) {cpu:.2f} us per message; "
+              f"tetcore-loadgen's {median([r[2] for r in rounds]):.2f} us per message")
 
 
 if __name__ == "__main__":

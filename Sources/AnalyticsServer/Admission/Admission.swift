@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The limits telemetry connections are admitted under (settings
 /// INGEST_ALLOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP,
 /// INGEST_MAX_BYTES_PER_S, INGEST_RATE_WINDOW_S, INGEST_BLOCK_S).
@@ -14,9 +16,12 @@ public struct AdmissionPolicy {
 
 /// Who may open a telemetry connection, decided before the upgrade:
 /// INGEST_ALLOW networks (403), addresses blocked after going over the data
-/// rate (403), MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP (503). One per
-/// event loop, like the ingestion it guards.
-final class Admission {
+/// rate (403), MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP (503).
+///
+/// One per process, shared by every event loop: the limits hold for the
+/// whole server. A mutex guards the counts and the blocklist; it is taken
+/// once per upgrade, close or block, never per message.
+public final class Admission {
 
     enum Refusal: String, CaseIterable {
         case notAllowed = "not_allowed"
@@ -25,45 +30,55 @@ final class Admission {
         case tooManyFromAddress = "too_many_from_address"
     }
 
+    private struct State {
+        var counts = ConnectionCounts()
+        var blocklist: AddressBlocklist
+    }
+
     let policy: AdmissionPolicy
-    private var counts = ConnectionCounts()
-    private var blocklist: AddressBlocklist
+    private let state: Mutex<State>
 
     init(policy: AdmissionPolicy) {
         self.policy = policy
-        blocklist = AddressBlocklist(blockSeconds: policy.blockSeconds)
+        state = Mutex(State(blocklist: AddressBlocklist(blockSeconds: policy.blockSeconds)))
     }
 
-    var openConnections: Int { counts.total }
+    var openConnections: Int { state.withLock { $0.counts.total } }
 
     /// Admits a connection from `host` (counted until `release`), or says
     /// why not.
+    /// `nowMs` is a monotonic clock (every loop's libuv clock is the same
+    /// CLOCK_MONOTONIC, so blocks made on one loop hold on the others).
     func admit(_ host: String, nowMs: UInt64) -> Refusal? {
-        let refusal: Refusal?
-        if !policy.allowlist.allows(host) {
-            refusal = .notAllowed
-        } else if blocklist.isBlocked(host, nowMs: nowMs) {
-            refusal = .blocked
-        } else if counts.total >= policy.maxConnections {
-            refusal = .tooManyConnections
-        } else if counts.count(for: host) >= policy.maxConnectionsPerIP {
-            refusal = .tooManyFromAddress
-        } else {
-            refusal = nil
+        // The allowlist is immutable: checked outside the lock.
+        guard policy.allowlist.allows(host) else { return .notAllowed }
+        return state.withLock { state in
+            let refusal: Refusal?
+            if state.blocklist.isBlocked(host, nowMs: nowMs) {
+                refusal = .blocked
+            } else if state.counts.total >= policy.maxConnections {
+                refusal = .tooManyConnections
+            } else if state.counts.count(for: host) >= policy.maxConnectionsPerIP {
+                refusal = .tooManyFromAddress
+            } else {
+                refusal = nil
+            }
+            if refusal == nil { state.counts.add(host) }
+            return refusal
         }
-        if refusal == nil { counts.add(host) }
-        return refusal
     }
 
     func release(_ host: String) {
-        counts.remove(host)
+        state.withLock { $0.counts.remove(host) }
     }
 
     /// A connection from `host` went over the data rate: block the address
     /// and return for how many milliseconds.
     func rateExceeded(by host: String, nowMs: UInt64) -> UInt64 {
-        blocklist.expire(nowMs: nowMs)
-        return blocklist.block(host, nowMs: nowMs)
+        state.withLock { state in
+            state.blocklist.expire(nowMs: nowMs)
+            return state.blocklist.block(host, nowMs: nowMs)
+        }
     }
 
     func newRateMeter() -> DataRateMeter {

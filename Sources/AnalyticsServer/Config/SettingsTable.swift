@@ -44,8 +44,8 @@ enum SettingsTable {
         meaning: "Largest WebSocket message in bytes; a larger one closes the connection.")
     static let numThreads = Setting(
         name: "NUM_THREADS", defaultValue: 1, parser: .integer(1...256), property: \.numThreads,
-        meaning: "Event-loop threads. The original's CPUs x 3 sized a pool of threads blocked on the database; "
-            + "these loops never block, so more loops than cores only add context switches.")
+        meaning: "Event loops, each on its own thread, sharing the port (SO_REUSEPORT) and splitting DB_POOL_SIZE and "
+            + "DB_QUERY_POOL_SIZE between them (at least one connection each); more loops than cores only add context switches.")
     static let dbPoolSize = Setting(
         name: "DB_POOL_SIZE", defaultValue: 2, parser: .integer(1...64), property: \.dbPoolSize,
         meaning: "PostgreSQL connections for ingestion writes, each pipelined with several batches in flight.")

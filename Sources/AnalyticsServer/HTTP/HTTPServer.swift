@@ -39,9 +39,10 @@ public final class HTTPServer {
     }
 
     /// Starts listening; returns the bound port (useful with port 0).
+    /// `reusePort`: one server per event loop shares the port (TCPListener).
     @discardableResult
-    public func listen(host: String, port: Int, backlog: Int32) throws -> Int {
-        let listener = try TCPListener(loop: loop, host: host, port: port, backlog: backlog) { [unowned self] stream in
+    public func listen(host: String, port: Int, backlog: Int32, reusePort: Bool = false) throws -> Int {
+        let listener = try TCPListener(loop: loop, host: host, port: port, backlog: backlog, reusePort: reusePort) { [unowned self] stream in
             let connection = HTTPConnection(stream: stream, server: self)
             self.httpConnections[ObjectIdentifier(connection)] = connection
             connection.start()

@@ -3,6 +3,7 @@ import Logging
 
 /// The ingestion pipeline of one event loop: the telemetry routes' upgrade
 /// handler, the open telemetry connections, the batcher and the writer.
+/// Only admission is shared with other loops.
 public final class Ingestion {
     public struct Options {
         public var batchSize: Int
@@ -46,14 +47,15 @@ public final class Ingestion {
     private var lastRejectionLogMs: UInt64 = 0
     private var rejectionsSinceLog = 0
 
+    /// `admission` is the process's, shared with the other loops' ingestions.
     public init(loop: EventLoop, writePool: PGPool, options: Options, metrics: IngestionMetrics,
-                instanceID: String, logger: Logger) {
+                admission: Admission, instanceID: String, logger: Logger) {
         self.loop = loop
         self.options = options
         self.metrics = metrics
         self.logger = logger
         self.maxNodeIDsPerConnection = options.maxNodeIDsPerConnection
-        admission = Admission(policy: options.admission)
+        self.admission = admission
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
         budget = BufferBudget(limit: options.maxBufferedBytes)
         writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)

@@ -28,4 +28,11 @@ public final class HTTPMetrics {
     func recordClose(code: UInt16) {
         closes[code, default: 0] += 1
     }
+
+    /// Adds another loop's counts (LoopCounters).
+    func add(_ other: HTTPMetrics) {
+        requests.merge(other.requests, uniquingKeysWith: +)
+        requestsExceptWebSocketsAndMetrics += other.requestsExceptWebSocketsAndMetrics
+        closes.merge(other.closes, uniquingKeysWith: +)
+    }
 }

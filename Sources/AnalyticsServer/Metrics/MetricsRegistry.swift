@@ -20,16 +20,41 @@ struct ServerState {
     var purgedPartitions = 0
     var partitionsMade = 0
     var feedCaches = 0
+    /// Telemetry connections open on each event loop, by loop index.
+    var loopConnections: [Int] = []
+
+    /// Another loop's state added to this one: counts add up, pools of the
+    /// same name are one pool, backpressure is active if active anywhere.
+    mutating func add(_ other: ServerState) {
+        telemetryConnections += other.telemetryConnections
+        bufferedBytes += other.bufferedBytes
+        backpressureActive = backpressureActive || other.backpressureActive
+        for pool in other.pools {
+            if let index = pools.firstIndex(where: { $0.name == pool.name }) {
+                pools[index].open += pool.open
+                pools[index].busy += pool.busy
+                pools[index].reconnects += pool.reconnects
+            } else {
+                pools.append(pool)
+            }
+        }
+        purgeRuns += other.purgeRuns
+        purgedRows += other.purgedRows
+        purgedConnections += other.purgedConnections
+        purgedPartitions += other.purgedPartitions
+        partitionsMade += other.partitionsMade
+        feedCaches += other.feedCaches
+        loopConnections += other.loopConnections
+    }
 }
 
-/// Owns the swift-prometheus registry and every family of /metrics. The
-/// plain counters (IngestionMetrics, HTTPMetrics, FeedMetrics) are mirrored
-/// into it when /metrics is scraped; /proc is read at the same moment.
+/// Owns the swift-prometheus registry and every family of /metrics, once
+/// per process. Each event loop keeps its own plain counters (LoopCounters);
+/// their sum is mirrored into the registry when /metrics is scraped; /proc
+/// is read at the same moment. Not thread-safe: one scrape at a time.
 public final class MetricsRegistry {
-    public let ingestion: IngestionMetrics
-    public let http = HTTPMetrics()
-    public let feed = FeedMetrics()
     private let registry = PrometheusCollectorRegistry()
+    private let batches: BatchHistograms
     private let counters: PipelineCounters
     private let gauges: Gauges
     private var rejected: [RejectReason: MirroredCounter] = [:]
@@ -37,10 +62,11 @@ public final class MetricsRegistry {
     private var closes: [UInt16: MirroredCounter] = [:]
     private var requests: [HTTPMetrics.RequestKey: MirroredCounter] = [:]
     private var pools: [String: PoolFamilies] = [:]
+    private var loopConnections: [Int: Gauge] = [:]
     private var lastSize = 16 * 1024
 
     public init() {
-        ingestion = IngestionMetrics(batches: BatchHistograms(registry: registry))
+        batches = BatchHistograms(registry: registry)
         counters = PipelineCounters(registry)
         gauges = Gauges(registry)
         // Every reason from the start: a zero is a reading, a missing series is not.
@@ -54,12 +80,21 @@ public final class MetricsRegistry {
         }
     }
 
-    /// The text exposition (format 0.0.4) as of now.
-    func exposition(_ state: ServerState) -> [UInt8] {
+    /// Counters for one event loop, sharing this registry's histograms.
+    func makeLoopCounters() -> LoopCounters {
+        LoopCounters(batches: batches)
+    }
+
+    /// The text exposition (format 0.0.4) as of now: `state` is the whole
+    /// process's, `loops` are snapshots of every loop's counters.
+    func exposition(_ state: ServerState, loops: [LoopCounters]) -> [UInt8] {
+        let total = makeLoopCounters()
+        for counters in loops { total.add(counters) }
+        let (ingestion, http, feed) = (total.ingestion, total.http, total.feed)
         let process = ProcessStatistics.read()
         let machine = MachineStatistics.read()
-        mirrorCounters(state, process)
-        setGauges(state, process, machine)
+        mirrorCounters(state, total, process)
+        setGauges(state, total, process, machine)
         var buffer: [UInt8] = []
         buffer.reserveCapacity(lastSize)
         registry.emit(into: &buffer)
@@ -81,7 +116,8 @@ public final class MetricsRegistry {
         return buffer
     }
 
-    private func mirrorCounters(_ state: ServerState, _ process: ProcessStatistics?) {
+    private func mirrorCounters(_ state: ServerState, _ total: LoopCounters, _ process: ProcessStatistics?) {
+        let (ingestion, http, feed) = (total.ingestion, total.http, total.feed)
         counters.mirror(ingestion, feed, state)
         for (reason, counter) in rejected { counter.mirror(ingestion.rejected[reason] ?? 0) }
         for (reason, counter) in refused { counter.mirror(ingestion.connectionsRefused[reason.rawValue] ?? 0) }
@@ -112,13 +148,20 @@ public final class MetricsRegistry {
         return made
     }
 
-    private func setGauges(_ state: ServerState, _ process: ProcessStatistics?, _ machine: MachineStatistics) {
+    private func setGauges(_ state: ServerState, _ total: LoopCounters, _ process: ProcessStatistics?,
+                           _ machine: MachineStatistics) {
         gauges.telemetryConnections.set(to: Double(state.telemetryConnections))
-        gauges.feedConnections.set(to: Double(feed.open))
+        gauges.feedConnections.set(to: Double(total.feed.open))
         gauges.feedCaches.set(to: Double(state.feedCaches))
-        gauges.bufferedRows.set(to: Double(ingestion.rowsBuffered))
+        gauges.bufferedRows.set(to: Double(total.ingestion.rowsBuffered))
         gauges.bufferedBytes.set(to: Double(state.bufferedBytes))
         gauges.backpressureActive.set(to: state.backpressureActive ? 1 : 0)
+        for (index, open) in state.loopConnections.enumerated() {
+            let gauge = loopConnections[index] ?? registry.makeGauge(
+                descriptor: .named("tetcore_event_loop_connections", help: Help.loopConnections), labels: [("loop", String(index))])
+            loopConnections[index] = gauge
+            gauge.set(to: Double(open))
+        }
         if let process { gauges.set(process) }
         gauges.set(machine)
     }
@@ -133,6 +176,7 @@ private enum Help {
     static let poolOpen = "PostgreSQL connections open and ready, by pool."
     static let poolBusy = "PostgreSQL connections with statements in flight, by pool."
     static let poolReconnects = "PostgreSQL connections made again after a failure, by pool."
+    static let loopConnections = "Telemetry WebSocket connections open now, by event loop (NUM_THREADS)."
 }
 
 /// The pipeline's unlabelled counters and the process's CPU time.

@@ -54,7 +54,8 @@ final class LogPurger {
     private let loop: EventLoop
     private let queue: StatementQueue
     private let expiryHours: Int
-    private let openRowIDs: () -> [Int32]
+    /// Asynchronous: with several event loops, each is asked on its thread.
+    private let openRowIDs: (@escaping ([Int32]) -> Void) -> Void
     private let logger: Logger
     private let timer: LoopTimer
     private var running = false
@@ -63,7 +64,8 @@ final class LogPurger {
     private(set) var partitionsDropped = 0
     private(set) var connectionsPurged = 0
 
-    init(loop: EventLoop, queue: StatementQueue, expiryHours: Int, openRowIDs: @escaping () -> [Int32], logger: Logger) {
+    init(loop: EventLoop, queue: StatementQueue, expiryHours: Int,
+         openRowIDs: @escaping (@escaping ([Int32]) -> Void) -> Void, logger: Logger) {
         self.loop = loop
         self.queue = queue
         self.expiryHours = expiryHours
@@ -141,7 +143,13 @@ final class LogPurger {
     }
 
     private func deleteConnections(then next: @escaping () -> Void) {
-        let parameters: [PGParameter] = [.int32(Int32(clamping: expiryHours)), .text(LogPurger.arrayLiteral(openRowIDs()))]
+        openRowIDs { [weak self] openRowIDs in
+            self?.deleteConnections(keeping: openRowIDs, then: next)
+        }
+    }
+
+    private func deleteConnections(keeping openRowIDs: [Int32], then next: @escaping () -> Void) {
+        let parameters: [PGParameter] = [.int32(Int32(clamping: expiryHours)), .text(LogPurger.arrayLiteral(openRowIDs))]
         queue.submit(StatementQueue.Job(sql: LogPurger.purgeConnectionsStatement, parameters: parameters) { [weak self] result in
             guard let self else { return }
             switch result {

@@ -40,6 +40,15 @@ public struct PGRows {
                 }
             }
         }
+        // No bytes (an INSERT, or only NULLs and empty strings): the empty
+        // array as is. Array(unsafeUninitializedCapacity: 0) stores its count
+        // into the runtime's one shared empty buffer, a write two event-loop
+        // threads would race on (ThreadSanitizer reports it).
+        guard total > 0 else {
+            bytes = []
+            self.cells = cells
+            return
+        }
         bytes = [UInt8](unsafeUninitializedCapacity: total) { buffer, initialized in
             var index = 0
             for row in 0..<Int32(rows) {

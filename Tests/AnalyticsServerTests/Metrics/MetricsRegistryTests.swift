@@ -21,16 +21,17 @@ final class MetricsRegistryTests: XCTestCase {
 
     func testCountersMovedOnTheHotPathAppearAtTheNextScrape() {
         let metrics = MetricsRegistry()
-        metrics.ingestion.messagesReceived = 3
-        metrics.ingestion.reject(.badTimestamp)
-        metrics.ingestion.webSocketClosed(code: 1009)
-        metrics.ingestion.webSocketClosed(code: 1000)
-        metrics.ingestion.rowsBatched = 2
-        metrics.ingestion.batchCommitted(rows: 2, writeNanoseconds: 3_000_000, ageMilliseconds: 40)
-        metrics.http.recordClose(code: 1009)
+        let loop = metrics.makeLoopCounters()
+        loop.ingestion.messagesReceived = 3
+        loop.ingestion.reject(.badTimestamp)
+        loop.ingestion.webSocketClosed(code: 1009)
+        loop.ingestion.webSocketClosed(code: 1000)
+        loop.ingestion.rowsBatched = 2
+        loop.ingestion.batchCommitted(rows: 2, writeNanoseconds: 3_000_000, ageMilliseconds: 40)
+        loop.http.recordClose(code: 1009)
         var state = ServerState()
         state.pools = [.init(name: "write", open: 2, busy: 1, reconnects: 4)]
-        let first = lines(metrics.exposition(state))
+        let first = lines(metrics.exposition(state, loops: [loop]))
         XCTAssertTrue(first.contains("tetcore_message_count 3"))
         XCTAssertTrue(first.contains(#"tetcore_messages_rejected_total{reason="bad_ts"} 1"#))
         XCTAssertTrue(first.contains(#"tetcore_messages_rejected_total{reason="too_large"} 1"#))
@@ -46,21 +47,51 @@ final class MetricsRegistryTests: XCTestCase {
         XCTAssertTrue(first.contains(#"tetcore_database_connections_busy{pool="write"} 1.0"#))
         XCTAssertTrue(first.contains(#"tetcore_database_reconnects_total{pool="write"} 4"#))
 
-        metrics.ingestion.messagesReceived += 2
-        metrics.ingestion.rowsBatched += 5
-        let second = lines(metrics.exposition(state))
+        loop.ingestion.messagesReceived += 2
+        loop.ingestion.rowsBatched += 5
+        let second = lines(metrics.exposition(state, loops: [loop]))
         XCTAssertTrue(second.contains("tetcore_message_count 5"))
         XCTAssertTrue(second.contains("tetcore_rows_written_total 2"), "a scrape adds nothing by itself")
         XCTAssertTrue(second.contains("tetcore_buffered_rows 5.0"))
     }
 
+    func testTotalsAreTheSumOverLoopsAndEachLoopHasItsConnectionGauge() {
+        let metrics = MetricsRegistry()
+        let (first, second) = (metrics.makeLoopCounters(), metrics.makeLoopCounters())
+        first.ingestion.messagesReceived = 7
+        second.ingestion.messagesReceived = 5
+        first.ingestion.reject(.badID)
+        second.ingestion.reject(.badID)
+        second.http.recordClose(code: 1001)
+        var state = ServerState()
+        state.telemetryConnections = 3
+        state.loopConnections = [3]
+        var other = ServerState()
+        other.telemetryConnections = 4
+        other.loopConnections = [4]
+        other.pools = [.init(name: "write", open: 1, busy: 1, reconnects: 2)]
+        state.pools = [.init(name: "write", open: 1, busy: 0, reconnects: 1)]
+        state.add(other)
+        let text = lines(metrics.exposition(state, loops: [first.snapshot(), second.snapshot()]))
+        XCTAssertTrue(text.contains("tetcore_message_count 12"))
+        XCTAssertTrue(text.contains(#"tetcore_messages_rejected_total{reason="bad_id"} 2"#))
+        XCTAssertTrue(text.contains(#"tetcore_websocket_closes_total{code="1001"} 1"#))
+        XCTAssertTrue(text.contains("current_tetcore_connections 7.0"))
+        XCTAssertTrue(text.contains(#"tetcore_event_loop_connections{loop="0"} 3.0"#))
+        XCTAssertTrue(text.contains(#"tetcore_event_loop_connections{loop="1"} 4.0"#))
+        XCTAssertTrue(text.contains(#"tetcore_database_connections_open{pool="write"} 2.0"#))
+        XCTAssertTrue(text.contains(#"tetcore_database_reconnects_total{pool="write"} 3"#))
+    }
+
     func testEveryFamilyHasHelpAndType() {
         let metrics = MetricsRegistry()
-        metrics.http.recordClose(code: 1000)
-        metrics.http.recordResponse(route: ("/healthz", false), status: 200)
+        let loop = metrics.makeLoopCounters()
+        loop.http.recordClose(code: 1000)
+        loop.http.recordResponse(route: ("/healthz", false), status: 200)
         var state = ServerState()
         state.pools = [.init(name: "write", open: 1, busy: 0, reconnects: 0)]
-        let text = String(decoding: metrics.exposition(state), as: UTF8.self)
+        state.loopConnections = [0]
+        let text = String(decoding: metrics.exposition(state, loops: [loop]), as: UTF8.self)
         let families = Set(text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line -> Substring in
             let name = line.prefix { $0 != "{" && $0 != " " }
             for suffix in ["_bucket", "_sum", "_count"] where name.hasSuffix(suffix) && text.contains("# TYPE \(name.dropLast(suffix.count)) histogram") {
@@ -81,7 +112,8 @@ final class MetricsRegistryTests: XCTestCase {
             "tetcore_batch_size_rows", "tetcore_batch_write_duration_seconds", "tetcore_batches_written_total",
             "tetcore_buffered_bytes", "tetcore_buffered_rows", "tetcore_bytes_received", "tetcore_connections_refused_total",
             "tetcore_database_connections_busy",
-            "tetcore_database_connections_open", "tetcore_database_reconnects_total", "tetcore_feed_caches",
+            "tetcore_database_connections_open", "tetcore_database_reconnects_total", "tetcore_event_loop_connections",
+            "tetcore_feed_caches",
             "tetcore_feed_clients_too_slow_total", "tetcore_feed_refreshes_abandoned_total", "tetcore_http_requests_total",
             "tetcore_log_partitions_made_total", "tetcore_message_commit_latency_seconds", "tetcore_message_count", "tetcore_messages_rejected_total",
             "tetcore_purge_runs_total", "tetcore_purged_connections_total",
