@@ -128,6 +128,11 @@ final class HTTPConnection {
     // MARK: WebSocket upgrade
 
     private func upgrade(_ request: HTTPRequest, handler: WebSocketUpgradeHandler, rest: UnsafeRawBufferPointer) {
+        if server.isDraining {
+            var final = request
+            final.keepAlive = false
+            return finish(final, .error(503, "server shutting down; connect again (to another instance, or after the restart)"))
+        }
         let accept: String
         switch WebSocketHandshake.accept(request) {
         case .failure(let refusal):

@@ -56,6 +56,15 @@ public final class HTTPServer {
     public var openHTTPConnections: Int { httpConnections.count }
 
     /// Stops accepting new connections (shutdown's first step).
+    /// Draining (shutdown): requests are still answered, so /readyz can say
+    /// 503 to the orchestrator and load balancer, but no new WebSocket is
+    /// opened; the listener closes when the drain is over.
+    public private(set) var isDraining = false
+
+    public func beginDraining() {
+        isDraining = true
+    }
+
     public func stopAccepting() {
         listener?.close()
         listener = nil

@@ -187,14 +187,15 @@ final class LoopEngine {
         feed.start()
     }
 
-    /// Shutdown: stop accepting, close every WebSocket with 1001 (reading
-    /// what nodes still send), flush, wait for the writer, then finish.
+    /// Shutdown: refuse new WebSockets (HTTP still answers, /readyz with
+    /// 503), close every WebSocket with 1001 (reading what nodes still
+    /// send), flush, wait for the writer, then finish.
     /// Without a migrated schema nothing can have been stored: finish at once.
     func beginShutdown(timeoutMs: UInt64) {
         guard !isFinished else { return }
         purger?.stop()
         partitioner?.stop()
-        http?.stopAccepting()
+        http?.beginDraining()
         http?.closeAll(code: 1001, reason: "server shutting down")
         waitForDrain(deadline: loop.nowMilliseconds + timeoutMs)
     }
