@@ -184,8 +184,15 @@ public final class TCPStream {
     /// `timeoutMs` if the peer does not take them: a peer that stopped
     /// reading would otherwise keep the shutdown pending, and the stream
     /// and its queued bytes alive, for as long as its TCP connection lasts.
+    ///
+    /// The owner is done with the stream: its callbacks are let go (it may
+    /// be gone before the stream is), and what the peer still sends is
+    /// read and dropped, since closing with unread bytes would send a reset
+    /// that can destroy the last answer before the peer has read it.
     public func closeAfterWrites(within timeoutMs: UInt64) {
         guard !isClosed, lingerTimer == nil else { return }
+        onData = { _ in }
+        onEnd = { _ in } // reading has stopped; the shutdown or the timer closes
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
         if uv_shutdown(request, streamPointer, { request, _ in

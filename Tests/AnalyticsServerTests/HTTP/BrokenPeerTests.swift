@@ -73,9 +73,14 @@ final class BrokenPeerTests: ServerTestCase {
             return try self.server.get("/metrics").body.contains("tetcore_feed_clients_too_slow_total 1\n")
         }
         // The close frame waits behind bytes the client never takes: the
-        // TCP connection goes CLIENT_TIMEOUT_S later instead of never.
-        let released = waitForRelease(clientPort: clientPort, limit: 6) {}
+        // TCP connection goes CLIENT_TIMEOUT_S later instead of never. What
+        // the client sends meanwhile is read and dropped (it once reached
+        // the connection object already let go, and crashed the server).
+        let released = waitForRelease(clientPort: clientPort, limit: 6) {
+            try? client.send(RawClient.frame(opcode: 0x9, Array("still here".utf8)))
+        }
         assertWithinTimeout(released.map { $0.timeIntervalSince(closedAt) }, from: "the 1008")
+        XCTAssertTrue(server.process.isRunning)
     }
 
     func testANodeThatFloodsPingsAndNeverReadsIsDroppedWithoutQueueingThePongs() throws {
