@@ -119,7 +119,8 @@ final class DiskFullTests: XCTestCase {
         XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
         XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
         XCTAssertGreaterThan(sent, 100 + DiskFullTests.maxBufferedBytes / 1024, "more was sent than the buffer holds")
-        print("disk full (\(forceNewWALSegment ? "WAL" : "data files")): \(sent) rows sent and stored once, "
+        print("disk full (\(forceNewWALSegment ? "WAL" : "data files")): \(sent) rows sent, "
+              + "\(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs")) distinct stored, "
               + "PostgreSQL stayed up: \(postgresStayedUp), peak buffered bytes \(maxBufferedBytes), server CPU \(cpuShare)")
         return Outcome(postgresStayedUp: postgresStayedUp, serverLog: server.log)
     }
@@ -162,18 +163,20 @@ final class DiskFullTests: XCTestCase {
 }
 
 /// A node that sends numbered 1 KB messages, at first on demand, then from
-/// a thread of its own at 200 a second, about 200 KB/s: busy, but under
-/// the default INGEST_MAX_BYTES_PER_S (a send blocks while the server
-/// applies backpressure).
-private final class StreamingNode {
+/// a thread of its own at `messagesPerSecond` (200, about 200 KB/s, is busy
+/// but under the default INGEST_MAX_BYTES_PER_S). A send blocks while the
+/// server applies backpressure.
+final class StreamingNode {
     private let client: RawClient
+    private let intervalMicroseconds: useconds_t
     private let lock = NSLock()
     private var sent = 0
     private var streaming = false
     private let finished = DispatchSemaphore(value: 0)
     private static let padding = String(repeating: "d", count: 1000)
 
-    init(port: Int) throws {
+    init(port: Int, messagesPerSecond: Int = 200) throws {
+        intervalMicroseconds = useconds_t(1_000_000 / messagesPerSecond)
         client = try RawClient(port: port)
         XCTAssertEqual(try client.upgrade(), 101)
     }
@@ -191,7 +194,7 @@ private final class StreamingNode {
     func startStreaming() {
         lock.withLock { streaming = true }
         Thread.detachNewThread { [self] in
-            while lock.withLock({ streaming }), (try? sendOne()) != nil { usleep(5000) }
+            while lock.withLock({ streaming }), (try? sendOne()) != nil { usleep(intervalMicroseconds) }
             finished.signal()
         }
     }
