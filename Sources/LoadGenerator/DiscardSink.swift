@@ -177,7 +177,7 @@ final class SinkConnection {
         var frame = [UInt8](repeating: 0, count: 4)
         let length = ts_ws_encode_close(&frame, frame.count, 1000, nil, 0, nil)
         if length > 0 { stream.write(Array(frame[0..<Int(length)])) }
-        stream.closeAfterWrites()
+        stream.closeAfterWrites(within: 2000) // the sender answers at once or is gone
         isClosed = true
         return 0
     }

@@ -28,7 +28,7 @@ enum SettingsTable {
         meaning: "Seconds between the WebSocket pings the server sends.")
     static let clientTimeoutS = Setting(
         name: "CLIENT_TIMEOUT_S", defaultValue: 10, parser: .integer(1...3600), property: \.clientTimeoutS,
-        meaning: "A connection silent for this many seconds is closed.")
+        meaning: "A connection that completes no request head or WebSocket frame for this many seconds, or takes none of the bytes sent to it for as long, is closed.")
     static let purgeIntervalS = Setting(
         name: "PURGE_INTERVAL_S", defaultValue: 600, parser: .integer(1...86400 * 7), property: \.purgeIntervalS,
         meaning: "Seconds between purges of expired telemetry.")

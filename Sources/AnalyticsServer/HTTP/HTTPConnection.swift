@@ -8,6 +8,11 @@ final class HTTPConnection {
     /// Bytes that arrived while a request was being answered.
     private var pending: [UInt8] = []
     private var busy = false
+    /// Answers not yet taken by the peer passed `maxPendingBytes`: the next
+    /// requests wait (and reading stops) until they have gone out, so a
+    /// client that pipelines requests and never reads the answers cannot
+    /// grow the write queue.
+    private var waitingForWrites = false
     private var dispatching = false
     private var closed = false
     let peerAddress: String
@@ -16,7 +21,8 @@ final class HTTPConnection {
     /// is closed (slow-loris and idle keep-alive alike).
     private(set) var lastActivityMs: UInt64
 
-    /// Above this many buffered bytes, stop reading until the answer is out.
+    /// Above this many buffered bytes (requests waiting, or answers the peer
+    /// has not taken), stop reading until they are out.
     private static let maxPendingBytes = 64 * 1024
 
     init(stream: TCPStream, server: HTTPServer) {
@@ -35,7 +41,11 @@ final class HTTPConnection {
         })
     }
 
-    var isIdle: Bool { !busy }
+    var isIdle: Bool { !busy && !waitingForWrites }
+
+    func hasStalledWrites(nowMs: UInt64, timeoutMs: UInt64) -> Bool {
+        stream.writesStalled(nowMs: nowMs, timeoutMs: timeoutMs)
+    }
 
     func close() {
         guard !closed else { return }
@@ -45,7 +55,7 @@ final class HTTPConnection {
     }
 
     private func received(_ bytes: UnsafeRawBufferPointer) {
-        if busy || !pending.isEmpty {
+        if busy || waitingForWrites || !pending.isEmpty {
             pending.append(contentsOf: bytes)
             if pending.count > HTTPConnection.maxPendingBytes { stream.pauseReading() }
             return
@@ -57,7 +67,7 @@ final class HTTPConnection {
     /// is being answered asynchronously; keeps what is left in `pending`.
     private func process(_ bytes: UnsafeRawBufferPointer) {
         var offset = 0
-        while offset < bytes.count, !busy, !closed {
+        while offset < bytes.count, !busy, !waitingForWrites, !closed {
             let (consumed, outcome) = parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...]))
             offset += consumed
             switch outcome {
@@ -104,7 +114,7 @@ final class HTTPConnection {
     }
 
     private func drainPending() {
-        guard !pending.isEmpty, !busy, !closed else { return }
+        guard !pending.isEmpty, !busy, !waitingForWrites, !closed else { return }
         let bytes = pending
         pending = []
         stream.resumeReading()
@@ -115,13 +125,30 @@ final class HTTPConnection {
         let head = response.head(keepAlive: keepAlive)
         head.withUnsafeBytes { headBytes in
             response.body.withUnsafeBytes { body in
-                _ = stream.write(headBytes, headOnly ? UnsafeRawBufferPointer(start: nil, count: 0) : body)
+                _ = stream.write(headBytes, headOnly ? UnsafeRawBufferPointer(start: nil, count: 0) : body,
+                                 completion: { [weak self] _ in self?.responseWritten() })
             }
         }
         if !keepAlive {
             closed = true
-            stream.closeAfterWrites()
+            stream.closeAfterWrites(within: server.limits.clientTimeoutMs)
             server.connectionClosed(self)
+        } else if stream.pendingWriteBytes > HTTPConnection.maxPendingBytes {
+            waitingForWrites = true
+            stream.pauseReading()
+        }
+    }
+
+    /// Writes complete in order: when this answer is out, so is every
+    /// earlier one.
+    private func responseWritten() {
+        guard waitingForWrites, !closed, stream.pendingWriteBytes <= HTTPConnection.maxPendingBytes else { return }
+        waitingForWrites = false
+        lastActivityMs = server.loop.nowMilliseconds
+        if pending.isEmpty {
+            stream.resumeReading()
+        } else {
+            drainPending()
         }
     }
 

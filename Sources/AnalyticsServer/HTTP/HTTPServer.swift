@@ -2,7 +2,8 @@ import Logging
 
 /// Accepts TCP connections, serves HTTP on them, and keeps the registry of
 /// open HTTP and WebSocket connections with one sweep timer for all their
-/// deadlines (heartbeats, silence, slow request heads): no timer per socket.
+/// deadlines (heartbeats, silence, slow request heads, peers that stopped
+/// reading): no timer per socket.
 public final class HTTPServer {
     public struct Limits {
         public var clientTimeoutMs: UInt64
@@ -93,7 +94,8 @@ public final class HTTPServer {
     func adoptWebSocket(stream: TCPStream, peerAddress: String, initial: [UInt8],
                         configure: (WebSocketConnection) -> Void) {
         let socket = WebSocketConnection(id: nextSocketID, stream: stream, loop: loop,
-                                         peerAddress: peerAddress, maxMessageBytes: limits.maxMessageBytes)
+                                         peerAddress: peerAddress, maxMessageBytes: limits.maxMessageBytes,
+                                         lingerMs: limits.clientTimeoutMs)
         nextSocketID += 1
         webSockets[socket.id] = socket
         socket.onClosed = { [unowned self] socket in
@@ -104,15 +106,27 @@ public final class HTTPServer {
         socket.start(initial: initial)
     }
 
+    /// A peer that has taken none of the bytes queued for it within the
+    /// client timeout has stopped reading (or is gone without a FIN): it is
+    /// dropped at once, since a close frame or a graceful shutdown would
+    /// wait behind the bytes it does not take.
     private func sweep() {
         let now = loop.nowMilliseconds
-        for connection in httpConnections.values
-        where connection.isIdle && now &- connection.lastActivityMs > limits.clientTimeoutMs {
-            logger.debug("closing silent HTTP connection", metadata: ["peer": "\(connection.peerAddress)"])
-            connection.close()
+        let timeout = limits.clientTimeoutMs
+        for connection in httpConnections.values {
+            if connection.isIdle && now &- connection.lastActivityMs > timeout {
+                logger.debug("closing silent HTTP connection", metadata: ["peer": "\(connection.peerAddress)"])
+                connection.close()
+            } else if connection.hasStalledWrites(nowMs: now, timeoutMs: timeout) {
+                logger.debug("closing HTTP connection that stopped reading", metadata: ["peer": "\(connection.peerAddress)"])
+                connection.close()
+            }
         }
         for socket in webSockets.values where socket.state == .open {
-            if !socket.isPausedByServer && now &- socket.lastReceivedMs > limits.clientTimeoutMs {
+            if socket.hasStalledWrites(nowMs: now, timeoutMs: timeout) {
+                logger.debug("dropping WebSocket that stopped reading", metadata: ["peer": "\(socket.peerAddress)"])
+                socket.abort(code: 1006)
+            } else if !socket.isPausedByServer && now &- socket.lastReceivedMs > timeout {
                 logger.debug("closing silent WebSocket", metadata: ["peer": "\(socket.peerAddress)"])
                 socket.abort(code: 1001)
             } else if now &- socket.lastPingMs >= limits.heartbeatIntervalMs {

@@ -183,6 +183,7 @@ public final class Ingestion {
 
     private func applyBackpressure(_ over: Bool) {
         let now = loop.nowMilliseconds
+        let pausedMs = pausedSinceMs.map { now &- $0 } ?? 0
         if over {
             pausedSinceMs = now
             logger.warning("buffered rows exceed MAX_BUFFERED_BYTES; pausing node sockets", metadata: ["bytes": "\(budget.bytes)"])
@@ -192,7 +193,12 @@ public final class Ingestion {
             logger.info("backlog drained; resuming node sockets")
         }
         for connection in connections.values {
-            if over { connection.socket?.pauseReading(.backpressure) } else { connection.socket?.resumeReading(.backpressure) }
+            if over {
+                connection.socket?.pauseReading(.backpressure)
+            } else {
+                connection.excuseBacklog(ofPausedMs: pausedMs)
+                connection.socket?.resumeReading(.backpressure)
+            }
         }
     }
 }

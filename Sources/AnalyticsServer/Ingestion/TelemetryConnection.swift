@@ -24,6 +24,11 @@ final class TelemetryConnection: WebSocketDelegate {
     let audit: Bool
     private var rate: DataRateMeter
     private let maxBytesPerSecond: Int
+    /// Bytes not counted against the rate limit: what the node may have
+    /// sent at the limit while the server kept its socket paused
+    /// (backpressure). They waited in the kernel and arrive all at once
+    /// when reading resumes: the server's delay, not the node's burst.
+    private var excusedBytes = 0
     /// The live or the audit batcher (owned by the Ingestion, like `ingestion`).
     private unowned(unsafe) let batcher: LogBatcher
     private var upgradeRowID: Int32?
@@ -44,6 +49,11 @@ final class TelemetryConnection: WebSocketDelegate {
         self.audit = audit
     }
 
+    /// The server paused this socket for `pausedMs` (backpressure).
+    func excuseBacklog(ofPausedMs pausedMs: UInt64) {
+        excusedBytes += Int(min(pausedMs, 3_600_000)) * maxBytesPerSecond / 1000
+    }
+
     /// Row ids of this connection's nodes (purge must keep them).
     var rowIDs: [Int32] {
         nodes.values.map(\.rowID) + (upgradeRowID.map { [$0] } ?? [])
@@ -54,7 +64,9 @@ final class TelemetryConnection: WebSocketDelegate {
         metrics.messagesReceived += 1
         metrics.bytesReceived += payload.count
         let now = ingestion.nowMilliseconds
-        let bytesPerSecond = rate.add(payload.count, nowMs: now)
+        let excused = min(excusedBytes, payload.count)
+        excusedBytes -= excused
+        let bytesPerSecond = rate.add(payload.count - excused, nowMs: now)
         // The message that crosses the limit is still stored; then the
         // connection is closed and nothing after it is read.
         defer {

@@ -16,9 +16,18 @@ public final class TCPStream {
     /// Stopped by the loop's ReadTurns until its next iteration (while
     /// `isReading` stays what the owner asked for).
     private var isYielding = false
+    /// Bytes accepted by `write` since the stream opened.
+    private var bytesSubmitted = 0
+    /// `writesStalled` samples: bytes the peer had acknowledged, and when
+    /// they last grew (or nothing was outstanding).
+    private var bytesAcknowledgedAtSample = 0
+    private var writeProgressAtMs: UInt64
+    /// Bounds `closeAfterWrites` when the peer never takes the queued bytes.
+    private var lingerTimer: LoopTimer?
 
     init(loop: EventLoop) {
         self.loop = loop
+        writeProgressAtMs = loop.nowMilliseconds
         uv_tcp_init(loop.raw, uv.pointer)
         uv.attach(self)
     }
@@ -137,6 +146,7 @@ public final class TCPStream {
             free(memory)
             return false
         }
+        bytesSubmitted += total
         return true
     }
 
@@ -145,9 +155,44 @@ public final class TCPStream {
         Int(uv_stream_get_write_queue_size(streamPointer))
     }
 
-    /// Closes after queued writes have been handed to the kernel.
-    public func closeAfterWrites() {
-        guard !isClosed else { return }
+    /// True when bytes written have waited `timeoutMs` without the peer
+    /// acknowledging a single one: it has stopped reading (its receive
+    /// window stays shut) or is gone without a FIN, as opposed to a slow
+    /// peer, which keeps taking some. Counts both libuv's queue and the
+    /// kernel's send queue (SIOCOUTQ: sent but not acknowledged, or not
+    /// sent yet), since a socket buffer of megabytes fills slowly with
+    /// small frames. Called from a periodic sweep, so it is as precise as
+    /// the sweep's interval; acknowledged bytes only ever grow (submitted
+    /// minus still outstanding), so one number per sample is enough.
+    public func writesStalled(nowMs: UInt64, timeoutMs: UInt64) -> Bool {
+        var outstanding = pendingWriteBytes
+        var fd: uv_os_fd_t = -1
+        var unacknowledged: Int32 = 0
+        if uv_fileno(uv.handle, &fd) == 0, ioctl(fd, UInt(TIOCOUTQ), &unacknowledged) == 0 {
+            outstanding += Int(unacknowledged)
+        }
+        let acknowledged = bytesSubmitted - outstanding
+        if outstanding == 0 || acknowledged != bytesAcknowledgedAtSample {
+            bytesAcknowledgedAtSample = acknowledged
+            writeProgressAtMs = nowMs
+            return false
+        }
+        return nowMs &- writeProgressAtMs > timeoutMs
+    }
+
+    /// Closes after queued writes have been handed to the kernel, or after
+    /// `timeoutMs` if the peer does not take them: a peer that stopped
+    /// reading would otherwise keep the shutdown pending, and the stream
+    /// and its queued bytes alive, for as long as its TCP connection lasts.
+    ///
+    /// The owner is done with the stream: its callbacks are let go (it may
+    /// be gone before the stream is), and what the peer still sends is
+    /// read and dropped, since closing with unread bytes would send a reset
+    /// that can destroy the last answer before the peer has read it.
+    public func closeAfterWrites(within timeoutMs: UInt64) {
+        guard !isClosed, lingerTimer == nil else { return }
+        onData = { _ in }
+        onEnd = { _ in } // reading has stopped; the shutdown or the timer closes
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
         if uv_shutdown(request, streamPointer, { request, _ in
@@ -160,13 +205,20 @@ public final class TCPStream {
             Unmanaged<TCPStream>.fromOpaque(request.pointee.data!).release()
             request.deallocate()
             close()
+            return
         }
+        // The shutdown request holds the stream until then.
+        let timer = LoopTimer(loop: loop)
+        lingerTimer = timer
+        timer.start(after: timeoutMs) { [weak self] in self?.close() }
     }
 
-    /// Closes now; pending writes are cancelled.
+    /// Closes now; pending writes (and a pending shutdown) are cancelled.
     public func close() {
         guard !isClosed else { return }
         isClosed = true
+        lingerTimer?.stop()
+        lingerTimer = nil
         isReading = false
         onData = nil
         onEnd = nil

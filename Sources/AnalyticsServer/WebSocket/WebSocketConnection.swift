@@ -37,11 +37,23 @@ public final class WebSocketConnection {
     /// The close code the connection ended with (1006: no close frame).
     var closeCodeForMetrics: UInt16 { closeCode }
     private var closeTimer: LoopTimer?
+    /// How long a closed connection may wait for the peer to take its last
+    /// bytes (the close frame) before the TCP connection is dropped.
+    private let lingerMs: UInt64
+    /// At most one pong waits in the write queue; the payload of a ping
+    /// that arrives meanwhile is kept for the next one (RFC 6455 §5.5.3 lets
+    /// a pong answer only the latest ping), so a peer that sends pings and
+    /// never reads cannot grow the queue.
+    private var pongQueued = false
+    private var nextPongPayload: [UInt8]?
     /// Size of the incomplete frame at the head of `input`, once known.
     private var pendingFrameBytes = 0
     var onClosed: ((WebSocketConnection) -> Void)?
 
-    /// Loop time of the last bytes received: data, ping, pong or close.
+    /// Loop time of the last whole frame received: data, ping, pong or
+    /// close. Bytes of an unfinished frame do not count, so a peer that
+    /// trickles a frame a byte at a time is as silent as one that sends
+    /// nothing.
     public private(set) var lastReceivedMs: UInt64
     var lastPingMs: UInt64
 
@@ -51,11 +63,12 @@ public final class WebSocketConnection {
         case awaitingStorage // a node's row is being created
     }
 
-    init(id: UInt64, stream: TCPStream, loop: EventLoop, peerAddress: String, maxMessageBytes: Int) {
+    init(id: UInt64, stream: TCPStream, loop: EventLoop, peerAddress: String, maxMessageBytes: Int, lingerMs: UInt64) {
         self.id = id
         self.stream = stream
         self.loop = loop
         self.peerAddress = peerAddress
+        self.lingerMs = lingerMs
         lastReceivedMs = loop.nowMilliseconds
         lastPingMs = lastReceivedMs
         ts_ws_decoder_init(&decoder, UInt64(maxMessageBytes), 1)
@@ -76,7 +89,6 @@ public final class WebSocketConnection {
     // MARK: Reading
 
     private func received(_ bytes: UnsafeMutableRawBufferPointer) {
-        lastReceivedMs = loop.nowMilliseconds
         guard state != .closed else { return }
         if input.isEmpty {
             let used = decode(bytes)
@@ -123,6 +135,7 @@ public final class WebSocketConnection {
             offset += Int(result)
             handle(frame)
         }
+        if offset > 0 { lastReceivedMs = loop.nowMilliseconds }
         return offset
     }
 
@@ -147,7 +160,11 @@ public final class WebSocketConnection {
             }
         case TS_WS_OP_PING:
             guard state == .open else { return }
-            send(opcode: TS_WS_OP_PONG, payload)
+            if pongQueued {
+                nextPongPayload = Array(payload)
+            } else {
+                sendPong(payload)
+            }
         case TS_WS_OP_CLOSE:
             receivedClose(code: frame.close_code)
         default:
@@ -162,7 +179,7 @@ public final class WebSocketConnection {
             writeClose(code: code == 1005 ? 0 : code, reason: "")
         }
         state = .closed
-        stream.closeAfterWrites()
+        stream.closeAfterWrites(within: lingerMs)
         finish()
     }
 
@@ -201,6 +218,24 @@ public final class WebSocketConnection {
 
     public func sendBinary(_ bytes: UnsafeRawBufferPointer) {
         send(opcode: TS_WS_OP_BINARY, bytes)
+    }
+
+    private func sendPong(_ payload: UnsafeRawBufferPointer) {
+        pongQueued = true
+        send(opcode: TS_WS_OP_PONG, payload, written: { [weak self] in self?.pongWritten() })
+    }
+
+    private func pongWritten() {
+        pongQueued = false
+        guard state == .open, let payload = nextPongPayload else { return }
+        nextPongPayload = nil
+        payload.withUnsafeBytes { sendPong($0) }
+    }
+
+    /// The peer has taken none of the queued bytes for `timeoutMs` (see
+    /// TCPStream.writesStalled).
+    func hasStalledWrites(nowMs: UInt64, timeoutMs: UInt64) -> Bool {
+        stream.writesStalled(nowMs: nowMs, timeoutMs: timeoutMs)
     }
 
     func sendPing() {
@@ -254,7 +289,7 @@ public final class WebSocketConnection {
         state = .closed
         input = []
         fragments = []
-        stream.closeAfterWrites()
+        stream.closeAfterWrites(within: lingerMs)
         finish()
     }
 

@@ -104,14 +104,17 @@ final class IngestionFaultTests: XCTestCase {
 /// Binaries come from PG_BIN_DIR or the newest /usr/lib/postgresql/N/bin.
 /// PostgreSQL refuses to run as root, so as root every program runs as the
 /// postgres user through runuser, inside a directory that user owns.
-private final class DisposableCluster {
+final class DisposableCluster {
     let port = ServerProcess.freePort()
     let url: String
     private let binDirectory: String
-    private let root: String
-    private var dataDirectory: String { root + "/data" }
+    let root: String
+    let dataDirectory: String
 
-    init() throws {
+    /// `placeData`, given the cluster's own directory, returns where the
+    /// data directory goes (e.g. on a file system it has just mounted);
+    /// by default, `root`/data.
+    init(placeData: ((_ root: String) throws -> String)? = nil) throws {
         binDirectory = try DisposableCluster.findBinDirectory()
         var template = Array((NSTemporaryDirectory() + "tetcore-fault-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw TestFailure("mkdtemp failed: errno \(errno)") }
@@ -122,6 +125,7 @@ private final class DisposableCluster {
             chmod(root, 0o755)
             try DisposableCluster.run("/bin/chown", ["postgres:postgres", root])
         }
+        dataDirectory = try placeData?(root) ?? root + "/data"
         try program("initdb", ["-D", dataDirectory, "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8"])
         try start()
     }
@@ -149,6 +153,14 @@ private final class DisposableCluster {
             if fields.count > 1, pid_t(fields[1]) == postmaster { pids.append(pid) }
         }
         for pid in pids { kill(pid, signal) }
+    }
+
+    /// True while the postmaster runs (a PANIC that recovery cannot get
+    /// past shuts it down).
+    var isRunning: Bool {
+        guard let pidFile = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
+              let postmaster = pid_t(pidFile.split(separator: "\n").first ?? "") else { return false }
+        return kill(postmaster, 0) == 0
     }
 
     func stopImmediately() throws {
