@@ -27,6 +27,10 @@ public final class EventLoop {
         readTurns = ReadTurns(loop: raw, budget: readBytesPerTurn)
     }
 
+    /// Every handle wrapper holds its loop, so this runs only after each of
+    /// them has called uv_close: otherwise uv_loop_close fails (EBUSY), the
+    /// loop's own allocations leak, and a later uv_close writes into the
+    /// freed loop, which ASan cannot see because libuv is not instrumented.
     deinit {
         readTurns.close()
         // Let pending close callbacks run so their memory is freed.
