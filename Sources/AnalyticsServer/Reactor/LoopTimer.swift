@@ -3,12 +3,17 @@ import CLibUV
 /// A one-shot or repeating timer on an event loop.
 public final class LoopTimer {
     private let uv = UVHandle<uv_timer_t>()
-    /// Held so the loop outlives the handle (see EventLoop).
-    private let loop: EventLoop
+    /// Held so the loop outlives the handle (see EventLoop); nil for the
+    /// loop's own one-shot timers, which the loop holds instead.
+    private let loop: EventLoop?
     private var callback: (() -> Void)?
 
-    public init(loop: EventLoop) {
-        self.loop = loop
+    public convenience init(loop: EventLoop) {
+        self.init(loop: loop, retainingLoop: true)
+    }
+
+    private init(loop: EventLoop, retainingLoop: Bool) {
+        self.loop = retainingLoop ? loop : nil
         uv_timer_init(loop.raw, uv.pointer)
         uv.attach(self)
     }
@@ -34,13 +39,17 @@ public final class LoopTimer {
         callback()
     }
 
-    /// Fires `callback` once after `milliseconds`; the timer keeps itself
-    /// alive until then and is released right after.
+    /// Fires `callback` once after `milliseconds`. The loop holds the timer
+    /// until then (not the timer itself, through its callback: a timer
+    /// still pending when the process ends would then leak with its loop);
+    /// a loop that goes away first closes it, and `callback` never runs.
     public static func once(on loop: EventLoop, after milliseconds: UInt64, _ callback: @escaping () -> Void) {
-        var timer: LoopTimer? = LoopTimer(loop: loop)
-        timer?.start(after: milliseconds) {
-            callback()
-            timer = nil
+        let timer = LoopTimer(loop: loop, retainingLoop: false)
+        let key = ObjectIdentifier(timer)
+        loop.oneShotTimers[key] = timer
+        timer.start(after: milliseconds) { [unowned loop] in
+            // Alive until the callback returns, released right after.
+            withExtendedLifetime(loop.oneShotTimers.removeValue(forKey: key)) { callback() }
         }
     }
 
