@@ -192,8 +192,10 @@ final class SyntheticNode {
         // nodes dropped together do not come back together.
         let ceiling = min(100 << min(failuresInARow - 1, 6), 5_000)
         let delay = UInt64(ceiling / 2) + random.next() % UInt64(ceiling / 2 + 1)
-        LoopTimer.once(on: run.loop, after: delay) { [self] in
-            if state == .waitingToReconnect { connect() }
+        // Weak: a reconnect still pending when the run ends must not keep
+        // the node, its run and the loop alive (the loop holds the timer).
+        LoopTimer.once(on: run.loop, after: delay) { [weak self] in
+            if let self, state == .waitingToReconnect { connect() }
         }
     }
 

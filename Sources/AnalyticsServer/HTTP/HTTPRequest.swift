@@ -46,14 +46,26 @@ public struct QueryParameters {
 
     /// Parses "a=1&b=x%20y"; `+` means space, as browsers encode forms.
     /// Returns nil when a percent escape is malformed or not UTF-8.
+    ///
+    /// Splits on bytes, not Characters: a combining mark sent raw after '&'
+    /// or '=' forms one Character with it, which a Character split would
+    /// not see as a separator (found by the query_string fuzz target).
     public init?(parsing query: Substring) {
-        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
-            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let name = percentDecode(pieces[0], plusIsSpace: true),
-                  let value = percentDecode(pieces.count > 1 ? pieces[1] : "", plusIsSpace: true)
+        for part in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let pieces = part.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = percentDecode(bytes: pieces[0], plusIsSpace: true),
+                  let value = percentDecode(bytes: pieces.count > 1 ? pieces[1] : part[part.endIndex...], plusIsSpace: true)
             else { return nil }
             pairs.append((name, value))
         }
+    }
+
+    /// The path and the query string of a request target, split at the
+    /// first '?' byte (for the same reason as above); the query is nil when
+    /// there is no '?'.
+    static func splitTarget(_ target: String) -> (path: Substring, query: Substring?) {
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], nil) }
+        return (target[..<mark], target[target.utf8.index(after: mark)...])
     }
 
     public subscript(name: String) -> String? {
@@ -63,9 +75,14 @@ public struct QueryParameters {
 
 /// Decodes %XX escapes; nil for a malformed escape or invalid UTF-8.
 func percentDecode<S: StringProtocol>(_ text: S, plusIsSpace: Bool = false) -> String? {
+    percentDecode(bytes: text.utf8, plusIsSpace: plusIsSpace)
+}
+
+/// The same on the UTF-8 bytes of a text.
+func percentDecode<Text: Collection<UInt8>>(bytes text: Text, plusIsSpace: Bool) -> String? {
     var bytes: [UInt8] = []
-    bytes.reserveCapacity(text.utf8.count)
-    var iterator = text.utf8.makeIterator()
+    bytes.reserveCapacity(text.count)
+    var iterator = text.makeIterator()
     while let byte = iterator.next() {
         switch byte {
         case UInt8(ascii: "%"):

@@ -168,14 +168,14 @@ final class HTTPRequestParser {
             rejection = (413, "request body of \(parser.pointee.content_length) bytes exceeds the limit of \(maxBodyBytes) bytes")
             return -1
         }
-        let split = current.target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        guard let path = percentDecode(split[0]), path.hasPrefix("/") else {
+        let split = QueryParameters.splitTarget(current.target)
+        guard let path = percentDecode(split.path), path.hasPrefix("/") else {
             rejection = (400, "malformed request target")
             return -1
         }
         current.path = path
-        if split.count > 1 {
-            guard let query = QueryParameters(parsing: split[1]) else {
+        if let rawQuery = split.query {
+            guard let query = QueryParameters(parsing: rawQuery) else {
                 rejection = (400, "malformed query string: bad percent-encoding")
                 return -1
             }

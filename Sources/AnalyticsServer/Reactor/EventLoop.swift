@@ -16,6 +16,8 @@ public final class EventLoop {
     let readBuffer: UnsafeMutableRawBufferPointer
     /// The bytes all sockets may read in one iteration (see ReadTurns).
     let readTurns: ReadTurns
+    /// Pending `LoopTimer.once` timers, held here until they fire.
+    var oneShotTimers: [ObjectIdentifier: LoopTimer] = [:]
 
     /// `readBytesPerTurn`: 4 MiB is 10-20 ms of the server's work on
     /// telemetry, so timers and other sockets wait at most about that long
@@ -27,7 +29,12 @@ public final class EventLoop {
         readTurns = ReadTurns(loop: raw, budget: readBytesPerTurn)
     }
 
+    /// Every handle wrapper holds its loop, so this runs only after each of
+    /// them has called uv_close: otherwise uv_loop_close fails (EBUSY), the
+    /// loop's own allocations leak, and a later uv_close writes into the
+    /// freed loop, which ASan cannot see because libuv is not instrumented.
     deinit {
+        oneShotTimers.removeAll() // closes them before the loop, not after
         readTurns.close()
         // Let pending close callbacks run so their memory is freed.
         uv_run(raw, UV_RUN_NOWAIT)

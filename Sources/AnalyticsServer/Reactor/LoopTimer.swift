@@ -3,9 +3,17 @@ import CLibUV
 /// A one-shot or repeating timer on an event loop.
 public final class LoopTimer {
     private let uv = UVHandle<uv_timer_t>()
+    /// Held so the loop outlives the handle (see EventLoop); nil for the
+    /// loop's own one-shot timers, which the loop holds instead.
+    private let loop: EventLoop?
     private var callback: (() -> Void)?
 
-    public init(loop: EventLoop) {
+    public convenience init(loop: EventLoop) {
+        self.init(loop: loop, retainingLoop: true)
+    }
+
+    private init(loop: EventLoop, retainingLoop: Bool) {
+        self.loop = retainingLoop ? loop : nil
         uv_timer_init(loop.raw, uv.pointer)
         uv.attach(self)
     }
@@ -18,22 +26,36 @@ public final class LoopTimer {
         self.callback = callback
         uv_timer_start(uv.pointer, { timer in
             let handle = UnsafeMutableRawPointer(timer)?.assumingMemoryBound(to: uv_handle_t.self)
-            UVHandle<uv_timer_t>.owner(of: handle, as: LoopTimer.self)?.callback?()
+            UVHandle<uv_timer_t>.owner(of: handle, as: LoopTimer.self)?.fire()
         }, milliseconds, `repeat`)
     }
 
-    /// Fires `callback` once after `milliseconds`; the timer keeps itself
-    /// alive until then and is released right after.
+    /// A timer holds its callback only while it may still fire: after a
+    /// one-shot has fired, or after `stop()`, it lets go, so a callback that
+    /// captures the timer's owner does not keep both alive forever.
+    private func fire() {
+        guard let callback else { return }
+        if uv_timer_get_repeat(uv.pointer) == 0 { self.callback = nil }
+        callback()
+    }
+
+    /// Fires `callback` once after `milliseconds`. The loop holds the timer
+    /// until then (not the timer itself, through its callback: a timer
+    /// still pending when the process ends would then leak with its loop);
+    /// a loop that goes away first closes it, and `callback` never runs.
     public static func once(on loop: EventLoop, after milliseconds: UInt64, _ callback: @escaping () -> Void) {
-        var timer: LoopTimer? = LoopTimer(loop: loop)
-        timer?.start(after: milliseconds) {
-            callback()
-            timer = nil
+        let timer = LoopTimer(loop: loop, retainingLoop: false)
+        let key = ObjectIdentifier(timer)
+        loop.oneShotTimers[key] = timer
+        timer.start(after: milliseconds) { [unowned loop] in
+            // Alive until the callback returns, released right after.
+            withExtendedLifetime(loop.oneShotTimers.removeValue(forKey: key)) { callback() }
         }
     }
 
     public func stop() {
         uv_timer_stop(uv.pointer)
+        callback = nil
     }
 
     public var isActive: Bool {

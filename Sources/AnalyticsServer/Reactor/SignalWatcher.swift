@@ -4,10 +4,13 @@ import CLibUV
 /// signal handler.
 public final class SignalWatcher {
     private let uv = UVHandle<uv_signal_t>()
+    /// Held so the loop outlives the handle (see EventLoop).
+    private let loop: EventLoop
     private let callback: (Int32) -> Void
 
     public init(loop: EventLoop, signal: Int32, _ callback: @escaping (Int32) -> Void) throws {
         self.callback = callback
+        self.loop = loop
         uv_signal_init(loop.raw, uv.pointer)
         uv.attach(self)
         try UVError.check(uv_signal_start(uv.pointer, { handle, signum in

@@ -11,11 +11,14 @@ public final class SocketPoll {
     }
 
     private let uv = UVHandle<uv_poll_t>()
+    /// Held so the loop outlives the handle (see EventLoop).
+    private let loop: EventLoop
     private var callback: ((_ status: Int32, _ events: Events) -> Void)?
     public let fd: Int32
 
     public init(loop: EventLoop, fd: Int32) throws {
         self.fd = fd
+        self.loop = loop
         try UVError.check(uv_poll_init(loop.raw, uv.pointer, fd))
         uv.attach(self)
     }
