@@ -76,6 +76,20 @@ struct FeedRows {
         return id
     }
 
+    /// `count` messages of 2 KB each for `peer`, one a millisecond, half an
+    /// hour ago; returns the connection id.
+    func bigBacklog(peer: String, rows count: Int) throws -> String {
+        let id = try connection(peer: peer)
+        let base = FeedTimes.alignedPast(minutesAgo: 30)
+        _ = try database.query("""
+            INSERT INTO tetcore_logs (peer_connection_id, created_at, logs)
+            SELECT \(id), '\(FeedTimes.text(base))'::timestamp + g * interval '1 ms',
+                   jsonb_build_object('msg', 'big', 'seq', g, 'filler', repeat('x', 2000))
+            FROM generate_series(1, \(count)) g
+            """)
+        return id
+    }
+
     /// One log row; `fields` is the message without ts.
     func insert(connection: String, createdAtUs: Int64, _ fields: [String: Any]) throws {
         let json = String(decoding: try JSONSerialization.data(withJSONObject: fields), as: UTF8.self)

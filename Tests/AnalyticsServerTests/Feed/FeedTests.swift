@@ -171,7 +171,7 @@ final class FeedTests: ServerTestCase {
 
     func testSlowClientIsClosedWith1008AndCounted() throws {
         server = try startServer(["FEED_MAX_CLIENT_BACKLOG_BYTES": "65536"])
-        let connection = try insertBigBacklog(peer: "QmSlow", rows: 10000)
+        let connection = try rows.bigBacklog(peer: "QmSlow", rows: 10000)
         let client = try FeedTestClient(port: server.port)
         try client.send(["peer_id": "QmSlow", "msg": "big", "interest": "subscribe"])
         sleep(1) // not reading: the socket's buffers fill up with the backlog
@@ -187,7 +187,7 @@ final class FeedTests: ServerTestCase {
 
     func testABacklogLargerThanTheLimitReachesAClientThatReads() throws {
         server = try startServer(["FEED_MAX_CLIENT_BACKLOG_BYTES": "65536"])
-        _ = try insertBigBacklog(peer: "QmLong", rows: 10000)
+        _ = try rows.bigBacklog(peer: "QmLong", rows: 10000)
         let client = try FeedTestClient(port: server.port)
         try client.send(["peer_id": "QmLong", "msg": "big", "interest": "subscribe"])
         let items = try client.collect(10000, peer: "QmLong", msg: "big")
@@ -195,31 +195,12 @@ final class FeedTests: ServerTestCase {
         XCTAssertTrue(try server.get("/metrics").body.contains("tetcore_feed_clients_too_slow_total 0\n"))
     }
 
-    /// `rows` messages of 2 KB each, one a millisecond, half an hour ago.
-    private func insertBigBacklog(peer: String, rows count: Int) throws -> String {
-        let connection = try rows.connection(peer: peer)
-        let base = FeedTimes.alignedPast(minutesAgo: 30)
-        _ = try database.query("""
-            INSERT INTO tetcore_logs (peer_connection_id, created_at, logs)
-            SELECT \(connection), '\(FeedTimes.text(base))'::timestamp + g * interval '1 ms',
-                   jsonb_build_object('msg', 'big', 'seq', g, 'filler', repeat('x', 2000))
-            FROM generate_series(1, \(count)) g
-            """)
-        return connection
-    }
-
     func testASlowRefreshIsReportedThenAbandonedAndTheFeedRecovers() throws {
         server = try startServer(["CACHE_UPDATE_TIMEOUT_S": "1"])
         let connection = try rows.connection(peer: "QmStuck")
         // Another session holds the table for six seconds: every refresh waits.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        locker.arguments = ["-qX", database.url, "-c",
-                            "BEGIN; LOCK TABLE tetcore_logs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;"]
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
+        let locker = try database.holdLock(on: "tetcore_logs", seconds: 6)
         defer { locker.waitUntilExit() }
-        eventually(5, "lock held") { self.count("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted") > 0 }
         let client = try FeedTestClient(port: server.port)
         try client.send(["peer_id": "QmStuck", "msg": "m", "interest": "subscribe"])
         eventually(3, "slow refresh reported") { self.server.log.contains("feed cache refresh is slow") }

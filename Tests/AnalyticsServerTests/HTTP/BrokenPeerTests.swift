@@ -13,8 +13,11 @@ final class BrokenPeerTests: ServerTestCase {
     /// The sweep runs every min(HEARTBEAT_INTERVAL, CLIENT_TIMEOUT_S) / 4.
     private static let sweepInterval: TimeInterval = 0.25
     /// Scheduling on a loaded machine (a debug build), the loop's cached
-    /// clock and this test's own polling.
-    private static let slack: TimeInterval = 2.5
+    /// clock and this test's own polling. Generous: the bound tells "let go"
+    /// from "held forever"; the close times themselves are printed (and
+    /// quoted in the README), about 2.0 to 2.8 s on a quiet machine, and
+    /// 6.1 s was seen with a sanitizer build of the suite running alongside.
+    private static let slack: TimeInterval = 5
 
     override var extraEnvironment: [String: String] {
         ["CLIENT_TIMEOUT_S": "2", "HEARTBEAT_INTERVAL": "1", "CACHE_UPDATE_INTERVAL_MS": "100"]
@@ -33,7 +36,7 @@ final class BrokenPeerTests: ServerTestCase {
     // MARK: Peers that stop reading
 
     func testAFeedClientThatTalksButNeverReadsIsDroppedAndItsSocketReleased() throws {
-        _ = try insertBacklog(peer: "QmDeaf", rows: 2000) // 4 MB, far more than the socket buffers
+        _ = try FeedRows(database: database).bigBacklog(peer: "QmDeaf", rows: 2000) // 4 MB, far more than the socket buffers
         let client = try RawClient(port: server.port, receiveBufferBytes: 4096)
         XCTAssertEqual(try client.upgrade(path: "/feed"), 101)
         let clientPort = localPort(client)
@@ -54,7 +57,7 @@ final class BrokenPeerTests: ServerTestCase {
 
     func testAFeedClientClosedForFallingBehindIsReleasedThoughItNeverReadsTheCloseFrame() throws {
         server = try startServer(["FEED_MAX_CLIENT_BACKLOG_BYTES": "65536"])
-        let connection = try insertBacklog(peer: "QmBehind", rows: 2000)
+        let connection = try FeedRows(database: database).bigBacklog(peer: "QmBehind", rows: 2000)
         let client = try RawClient(port: server.port, receiveBufferBytes: 4096)
         XCTAssertEqual(try client.upgrade(path: "/feed"), 101)
         let clientPort = localPort(client)
@@ -231,19 +234,5 @@ final class BrokenPeerTests: ServerTestCase {
         guard let line = body.split(separator: "\n").first(where: { $0.hasPrefix(name + " ") }),
               let value = Double(line.split(separator: " ")[1]) else { throw TestFailure("no \(name) in /metrics") }
         return Int(value)
-    }
-
-    /// `count` rows of 2 KB for `peer`, half an hour ago; returns the
-    /// connection id.
-    private func insertBacklog(peer: String, rows count: Int) throws -> String {
-        let connection = try FeedRows(database: database).connection(peer: peer)
-        let base = FeedTimes.alignedPast(minutesAgo: 30)
-        _ = try database.query("""
-            INSERT INTO tetcore_logs (peer_connection_id, created_at, logs)
-            SELECT \(connection), '\(FeedTimes.text(base))'::timestamp + g * interval '1 ms',
-                   jsonb_build_object('msg', 'big', 'seq', g, 'filler', repeat('x', 2000))
-            FROM generate_series(1, \(count)) g
-            """)
-        return connection
     }
 }

@@ -16,13 +16,7 @@ final class BackpressureRateLimitTests: ServerTestCase {
         let node = try StreamingNode(port: server.port, messagesPerSecond: 150)
         // Another session holds the table for 12 s: inserts wait, the
         // 1 MiB buffer fills in about 7 s, then node sockets pause.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        locker.arguments = ["-qX", database.url, "-c",
-                            "BEGIN; LOCK TABLE tetcore_logs IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(12); COMMIT;"]
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
-        eventually(5, "lock held") { self.count("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted") > 0 }
+        let locker = try database.holdLock(on: "tetcore_logs", seconds: 12)
         node.startStreaming()
         eventually(15, "node sockets paused") { try self.metric("tetcore_backpressure_active") == 1 }
         locker.waitUntilExit()

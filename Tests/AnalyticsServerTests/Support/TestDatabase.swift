@@ -35,6 +35,23 @@ final class TestDatabase {
         try TestDatabase.exec(url, sql)
     }
 
+    /// Another session (psql) holds an ACCESS EXCLUSIVE lock on `table` for
+    /// `seconds`; returns once the lock is granted. Wait for the process to
+    /// know it has been released.
+    func holdLock(on table: String, seconds: Int) throws -> Process {
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
+        locker.arguments = ["-qX", url, "-c", "BEGIN; LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds)); COMMIT;"]
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        let deadline = Date().addingTimeInterval(5)
+        while try scalar("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted") == "0" {
+            guard Date() < deadline else { throw TestFailure("the lock on \(table) was not granted within 5 s") }
+            usleep(20_000)
+        }
+        return locker
+    }
+
     /// The first column of the first row.
     func scalar(_ sql: String) throws -> String? {
         try query(sql).first?.first ?? nil
