@@ -146,8 +146,16 @@ public final class TCPStream {
     }
 
     /// Closes after queued writes have been handed to the kernel.
+    ///
+    /// The owner is done with the stream and may be gone before the writes
+    /// are: its callbacks are dropped now (they capture it unowned, and a
+    /// peer's bytes or EOF arriving meanwhile crashed the server), while
+    /// reading goes on discarding, so unread bytes do not turn the close
+    /// into a reset.
     public func closeAfterWrites() {
         guard !isClosed else { return }
+        onData = nil
+        onEnd = nil
         let request = UnsafeMutablePointer<uv_shutdown_t>.allocate(capacity: 1)
         request.pointee.data = Unmanaged.passRetained(self).toOpaque()
         if uv_shutdown(request, streamPointer, { request, _ in
