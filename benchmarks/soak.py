@@ -251,7 +251,7 @@ def judge_growth(samples, key, warmup_s):
     return first, last, (last - first) / first * 100 if first else None
 
 
-async def soak(args, port, server, db_url, log_path):
+async def soak(args, port, server, db_url):
     loadgen_binary = os.environ.get("LOADGEN_BINARY", os.path.join(ROOT, ".build/release/tetcore-loadgen"))
     ramp_up = args.ramp_up
     loadgen_out = tempfile.TemporaryFile()
@@ -449,7 +449,7 @@ def main():
             time.sleep(0.1)
         else:
             sys.exit("the server did not become ready")
-        results = asyncio.run(soak(args, port, server, db_url, log_file.name))
+        results = asyncio.run(soak(args, port, server, db_url))
     finally:
         server.terminate()
         server.wait(timeout=60)
