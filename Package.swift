@@ -23,6 +23,7 @@ let package = Package(
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
         // Debian's http-parser ships no .pc file; the module map links it by name.
         .systemLibrary(name: "CHTTPParser", providers: [.apt(["libhttp-parser-dev"])]),
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "CSupport",
             dependencies: ["CJansson"],
@@ -36,7 +37,7 @@ let package = Package(
         .target(
             name: "AnalyticsServer",
             dependencies: [
-                "CSupport", "CLibUV", "CLibPQ", "CHTTPParser",
+                "CSupport", "CLibUV", "CLibPQ", "CHTTPParser", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

@@ -10,6 +10,7 @@
 // (reading what nodes still send), flushes its rows and closes its pools;
 // loop 0 waits for all of them, joins their threads, stops the embedded
 // PostgreSQL and exits 0 only if every loop drained.
+import CMalloc
 import Foundation
 import Glibc
 import Logging
@@ -46,6 +47,7 @@ public final class AnalyticsService {
             logger.info("setting", metadata: ["name": "\(name)", "value": "\(value)"])
         }
         raiseOpenFileLimit()
+        boundHeapGrowth()
         // Before the embedded PostgreSQL starts: a signal during its start is
         // then handled once the loop runs, and the cluster is stopped cleanly.
         installSignalHandlers()
@@ -113,6 +115,18 @@ public final class AnalyticsService {
             _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
         }
         logger.info("open file limit", metadata: ["limit": "\(limit.rlim_cur)"])
+    }
+
+    /// Batches and large answers are blocks of 128 KiB and more, freed
+    /// seconds later. glibc's default raises its mmap threshold after each
+    /// such free, so later blocks come from the heap, which keeps its
+    /// high-water mark: the soak saw RSS step up 22 % over 15 minutes with
+    /// nothing live growing. A fixed threshold maps and unmaps those blocks
+    /// and trims the heap top, and RSS stayed flat (+3 %). An operator's
+    /// MALLOC_MMAP_THRESHOLD_ in the environment wins.
+    private func boundHeapGrowth() {
+        guard ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] == nil else { return }
+        _ = mallopt(M_MMAP_THRESHOLD, 128 * 1024)
     }
 
     /// Applies migrations and exits (the `migrate` command).
