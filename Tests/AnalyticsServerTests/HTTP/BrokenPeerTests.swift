@@ -105,8 +105,10 @@ final class BrokenPeerTests: ServerTestCase {
         assertWithinTimeout(released.map { $0.timeIntervalSince(start) }, from: "the first ping")
         let residentAfter = try metric("process_resident_memory_bytes")
         XCTAssertGreaterThan(pingsSent, 10_000, "the flood did reach the server")
-        XCTAssertLessThan(residentAfter - residentBefore, 16 << 20,
-                          "\(pingsSent) pings left \(residentAfter - residentBefore) more resident bytes")
+        if SanitizedBuild.name == nil {
+            XCTAssertLessThan(residentAfter - residentBefore, 16 << 20,
+                              "\(pingsSent) pings left \(residentAfter - residentBefore) more resident bytes")
+        }
     }
 
     func testAClientThatPipelinesRequestsAndNeverReadsStopsBeingServedAndIsDropped() throws {
@@ -126,7 +128,9 @@ final class BrokenPeerTests: ServerTestCase {
         let released = waitForRelease(clientPort: clientPort, limit: 6) {}
         assertWithinTimeout(released.map { $0.timeIntervalSince(start) }, from: "it stopped reading")
         let residentAfter = try metric("process_resident_memory_bytes")
-        XCTAssertLessThan(residentAfter - residentBefore, 16 << 20, "answers not taken were not kept")
+        if SanitizedBuild.name == nil {
+            XCTAssertLessThan(residentAfter - residentBefore, 16 << 20, "answers not taken were not kept")
+        }
     }
 
     // MARK: Half-open and trickling peers

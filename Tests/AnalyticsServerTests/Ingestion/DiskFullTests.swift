@@ -194,7 +194,14 @@ final class StreamingNode {
     func startStreaming() {
         lock.withLock { streaming = true }
         Thread.detachNewThread { [self] in
-            while lock.withLock({ streaming }), (try? sendOne()) != nil { usleep(intervalMicroseconds) }
+            // Paced by the clock, not by a pause after each send, so that a
+            // slower build (a sanitizer's) still sends at the stated rate.
+            var due = DispatchTime.now().uptimeNanoseconds
+            while lock.withLock({ streaming }), (try? sendOne()) != nil {
+                due += UInt64(intervalMicroseconds) * 1000
+                let now = DispatchTime.now().uptimeNanoseconds
+                if due > now { usleep(useconds_t((due - now) / 1000)) }
+            }
             finished.signal()
         }
     }

@@ -17,6 +17,11 @@ final class LoadgenProcess {
         process.executableURL = URL(fileURLWithPath: LoadgenProcess.executable)
         process.arguments = arguments
         process.currentDirectoryURL = ServerProcess.repositoryRoot
+        // The runner's leak suppressions (scripts/test) are for the test
+        // process alone: the generator's own leaks must be reported.
+        var environment = ProcessInfo.processInfo.environment
+        environment["LSAN_OPTIONS"] = nil
+        process.environment = environment
         process.standardOutput = output
         process.standardError = errors
         output.fileHandleForReading.readabilityHandler = { [weak self] handle in
