@@ -20,15 +20,7 @@ ones), so the newest network state of every node is under a minute old.
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/api_latency.py --rows 10000000
 """
 import argparse, http.client, json, os, random, socket, statistics, subprocess, sys, time
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", "-qtAX", "-v", "ON_ERROR_STOP=1", url, "-c", sql], capture_output=True)
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr.decode())
-    return out.stdout.decode().strip()
+from benchlib import ROOT, psql
 
 
 def fill(db_url, nodes, rows, peerset, anchor):

@@ -18,21 +18,9 @@ arrives at the next refresh (CACHE_UPDATE_INTERVAL_MS).
 import argparse, asyncio, datetime, json, os, socket, subprocess, sys, time, urllib.request
 
 import websockets
+from benchlib import ROOT, free_port, psql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEER = "12D3KooWFeedLatency"
-
-
-def psql(url, sql):
-    subprocess.run(["psql", "-qtAX", url, "-c", sql], capture_output=True, check=True)
-
-
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def start_server(db_url, extra):

@@ -11,8 +11,7 @@ after. Needs `pip install websockets` and a built release binary:
 import asyncio, json, os, resource, socket, subprocess, sys, time
 
 import websockets
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import ROOT, free_port
 
 
 def rss_kib(pid):
@@ -21,12 +20,6 @@ def rss_kib(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise RuntimeError("no VmRSS")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def hold(url, count):

@@ -25,14 +25,9 @@ the same COPY ceiling.
 SERVER_BINARY and LOADGEN_BINARY pick other builds.
 """
 import argparse, json, os, resource, socket, subprocess, sys, tempfile, time
+from benchlib import ROOT, psql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK = os.sysconf("SC_CLK_TCK")
-
-
-def psql(url, sql, stdin=None):
-    out = subprocess.run(["psql", "-qtAX", url, "-c", sql], input=stdin, capture_output=True, check=True)
-    return out.stdout.decode().strip()
 
 
 def cpu_seconds(pid):

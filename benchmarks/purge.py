@@ -14,8 +14,8 @@ before partitioning), one with every migration. Then for each:
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/purge.py --rows 10000000
 """
 import argparse, os, shutil, subprocess, sys, tempfile, threading, time
+from benchlib import ROOT, psql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OLD_CHUNK = """
 WITH doomed AS (SELECT l.id FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id
  WHERE NOT pc.audit AND l.created_at < (now() AT TIME ZONE 'utc') - make_interval(hours => 24) ORDER BY l.created_at LIMIT 10000),
@@ -34,12 +34,6 @@ SELECT (now() AT TIME ZONE 'utc') - interval '12 days' + n * (interval '10 days'
        jsonb_build_object('msg', 'system.interval', 'peers', n % 50, 'height', n, 'best', md5(n::text)),
        1 + n % 100
 FROM generate_series(1, {rows}) n"""
-
-
-def psql(url, sql, stdin=None):
-    out = subprocess.run(["psql", "-qtAX", "-v", "ON_ERROR_STOP=1", url, "-c", sql], input=stdin,
-                         capture_output=True, check=True)
-    return out.stdout.decode().strip()
 
 
 def migrate(url, directory):

@@ -27,7 +27,8 @@ the quiet phase measured in the same run.
 import argparse, os, socket, subprocess, sys, threading, time, types
 
 from ingest import build_mix, rows_written
-from purge import FILL, NEW_CHUNK, ROOT, migrate, psql
+from benchlib import ROOT, psql
+from purge import FILL, NEW_CHUNK, migrate
 
 
 def main():

@@ -13,8 +13,8 @@ runs ROUNDS times, interleaved, and the median rate is printed.
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/schema_cost.py --rows 200000
 """
 import argparse, json, os, re, subprocess, sys, time
+from benchlib import ROOT, psql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 VARIANTS = [
     ("no index", []),
@@ -23,12 +23,6 @@ VARIANTS = [
     ("+ index on (logs->>'msg')", ["INDEXES", "CREATE INDEX ON {t} ((logs->>'msg'))"]),
     ("+ GIN index on logs", ["INDEXES", "CREATE INDEX ON {t} USING gin (logs jsonb_path_ops)"]),
 ]
-
-
-def psql(url, sql, stdin=None):
-    out = subprocess.run(["psql", "-qtAX", "-v", "ON_ERROR_STOP=1", url, "-c", sql], input=stdin,
-                         capture_output=True, check=True)
-    return out.stdout.decode().strip()
 
 
 def main():

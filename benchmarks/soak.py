@@ -36,8 +36,8 @@ SERVER_BINARY and LOADGEN_BINARY pick other builds (the tests pass their
 debug build).
 """
 import argparse, asyncio, base64, json, os, re, resource, socket, statistics, subprocess, sys, tempfile, time
+from benchlib import ROOT, free_port, psql
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK = os.sysconf("SC_CLK_TCK")
 GROWTH_LIMIT_PCT = 5.0
 # swift-log's stream handler: "<timestamp> <level> <label> : …".
@@ -46,18 +46,6 @@ LOG_PROBLEM = re.compile(r"^\S+ (error|critical) ")
 # the realistic profile sends every 5-6 s, so a live client always reads.
 FEED_KINDS = ("system.interval", "block.import", "afg.received_prevote")
 FEED_NODES_PER_CLIENT = 3
-
-
-def psql(url, sql):
-    subprocess.run(["psql", "-qtAX", url, "-c", sql], capture_output=True, check=True)
-
-
-def free_port():
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    return port
 
 
 def raise_open_file_limit():

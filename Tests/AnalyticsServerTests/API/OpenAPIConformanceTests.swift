@@ -109,17 +109,10 @@ final class OpenAPIConformanceTests: APITestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         let recorded = directory.appendingPathComponent("exchanges.json")
         try JSONEncoder().encode(exchanges).write(to: recorded)
-        let checker = Process()
-        checker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        checker.arguments = ["python3", ServerProcess.repositoryRoot.appendingPathComponent("Tests/AnalyticsServerTests/API/openapi_check.py").path,
-                             ServerProcess.repositoryRoot.appendingPathComponent("static/openapi.json").path, recorded.path]
-        let output = Pipe()
-        checker.standardOutput = output
-        checker.standardError = output
-        try checker.run()
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        checker.waitUntilExit()
-        XCTAssertEqual(checker.terminationStatus, 0, report)
-        XCTAssertTrue(report.contains("\(exchanges.count) exchanges checked, 0 problems"), report)
+        let check = try ChildProcess.run("/usr/bin/env", [
+            "python3", ServerProcess.repositoryRoot.appendingPathComponent("Tests/AnalyticsServerTests/API/openapi_check.py").path,
+            ServerProcess.repositoryRoot.appendingPathComponent("static/openapi.json").path, recorded.path])
+        XCTAssertEqual(check.status, 0, check.output)
+        XCTAssertTrue(check.output.contains("\(exchanges.count) exchanges checked, 0 problems"), check.output)
     }
 }

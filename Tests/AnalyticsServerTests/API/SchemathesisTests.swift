@@ -7,11 +7,9 @@ import XCTest
 final class SchemathesisTests: APITestCase {
     func testEveryOperationHoldsItsDocumentUnderGeneratedRequests() throws {
         let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         // The CLI's entry point, called through python3 so that PATH only
         // needs the interpreter scripts/test installed it for.
-        process.arguments = [
+        let arguments = [
             "python3", "-c", "import sys; from schemathesis.cli import schemathesis; sys.argv[0] = 'schemathesis'; sys.exit(schemathesis())",
             "run", "http://127.0.0.1:\(server.port)/openapi.json", "--checks", "all", "--max-examples", "40", "--seed", "1",
             // A method http-parser does not know (QUERY, BREW…) is refused as
@@ -19,16 +17,10 @@ final class SchemathesisTests: APITestCase {
             // methods a route does not take get 405 with Allow.
             "--exclude-checks", "unsupported_method", "--no-color",
         ]
-        process.currentDirectoryURL = directory // reads schemathesis.toml there
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        do { try process.run() } catch {
-            return XCTFail("python3 with schemathesis is needed (scripts/test installs it): \(error)")
-        }
-        let report = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, report)
+        // Run in this folder: schemathesis reads schemathesis.toml there.
+        let run = try ChildProcess.run("/usr/bin/env", arguments, directory: directory)
+        let report = run.output
+        XCTAssertEqual(run.status, 0, report)
         XCTAssertTrue(report.contains("Tested: 15"), "every operation was exercised:\n\(report)")
         XCTAssertFalse(report.contains("Server error"), report)
     }

@@ -28,18 +28,9 @@ final class DeploymentTemplateTests: XCTestCase {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("deployment-\(UUID().uuidString).yml")
         try rendered().write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-m", "kubernetes_validate", "--strict", file.path]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        do { try process.run() } catch {
-            return XCTFail("kubernetes-validate is not installed (scripts/test installs it from PyPI): \(error)")
-        }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, text)
+        let run = try ChildProcess.run("/usr/bin/env", ["python3", "-m", "kubernetes_validate", "--strict", file.path])
+        let text = run.output
+        XCTAssertEqual(run.status, 0, "kubernetes-validate (scripts/test installs it from PyPI): \(text)")
         for kind in ["configmap", "deployment", "service", "poddisruptionbudget", "horizontalpodautoscaler"] {
             XCTAssertTrue(text.contains("passed for resource \(kind)/tetcore-analytics"), text)
         }

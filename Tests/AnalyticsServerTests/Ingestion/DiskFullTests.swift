@@ -250,15 +250,7 @@ private final class TmpfsMount {
     }
 
     private static func run(_ executable: String, _ arguments: [String]) -> (Int32, String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        do { try process.run() } catch { return (-1, "\(error)") }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text.trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let outcome = try? ChildProcess.run(executable, arguments) else { return (-1, "cannot run \(executable)") }
+        return (outcome.status, outcome.output.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 }

@@ -39,19 +39,7 @@ enum PrometheusPackage {
 
     /// `promtool check metrics` on `exposition`: exit status and output.
     static func checkMetrics(_ exposition: String) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path(of: "promtool"))
-        process.arguments = ["check", "metrics"]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        input.fileHandleForWriting.write(Data(exposition.utf8))
-        try input.fileHandleForWriting.close()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return (process.terminationStatus, text)
+        let outcome = try ChildProcess.run(try path(of: "promtool"), ["check", "metrics"], input: Data(exposition.utf8))
+        return (outcome.status, outcome.output)
     }
 }

@@ -64,28 +64,18 @@ final class SoakTests: XCTestCase {
     private func runSoak(admin: String) throws -> (status: Int32, output: String, summary: [String: Any]) {
         let root = ServerProcess.repositoryRoot
         let products = ServerProcess.productsDirectory
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", root.appendingPathComponent("benchmarks/soak.py").path,
-                             "--duration", String(SoakTests.seconds), "--nodes", String(SoakTests.nodes)]
-        process.currentDirectoryURL = root
         var environment = ProcessInfo.processInfo.environment
         environment["ADMIN_DATABASE_URL"] = admin
         environment["SERVER_BINARY"] = products.appendingPathComponent("tetcore-analytics").path
         environment["LOADGEN_BINARY"] = products.appendingPathComponent("tetcore-loadgen").path
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Reading to the end also waits for the exit; the script bounds its
-        // own run (duration, then at most --verify-timeout).
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        guard let last = text.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
+        // The script bounds its own run (duration, then at most --verify-timeout).
+        let run = try ChildProcess.run("/usr/bin/env", ["python3", root.appendingPathComponent("benchmarks/soak.py").path,
+                                                        "--duration", String(SoakTests.seconds), "--nodes", String(SoakTests.nodes)],
+                                       environment: environment, directory: root)
+        guard let last = run.output.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
               let summary = try JSONSerialization.jsonObject(with: Data(last.utf8)) as? [String: Any] else {
-            throw TestFailure("soak.py printed no JSON summary (exit status \(process.terminationStatus)):\n\(text)")
+            throw TestFailure("soak.py printed no JSON summary (exit status \(run.status)):\n\(run.output)")
         }
-        return (process.terminationStatus, text, summary)
+        return (run.status, run.output, summary)
     }
 }
