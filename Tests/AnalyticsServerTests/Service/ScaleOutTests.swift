@@ -95,5 +95,10 @@ final class ScaleOutTests: ServerTestCase {
                        "the node's address as nginx forwarded it, not nginx's own ip:port")
         XCTAssertEqual(try instances[0].get("/readyz").status, 200)
         XCTAssertEqual(try instances[2].get("/readyz").status, 200)
+        // Any instance's API sees the nodes every instance took in.
+        for instance in [instances[0], instances[2]] {
+            let nodes = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(instance.get("/nodes").body.utf8)) as? [[String: Any]])
+            XCTAssertEqual(Set(nodes.compactMap { $0["peer_id"] as? String }).count, 30)
+        }
     }
 }
