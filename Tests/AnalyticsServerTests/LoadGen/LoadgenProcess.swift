@@ -17,8 +17,8 @@ final class LoadgenProcess {
         process.executableURL = URL(fileURLWithPath: LoadgenProcess.executable)
         process.arguments = arguments
         process.currentDirectoryURL = ServerProcess.repositoryRoot
-        // The runner's leak suppressions (scripts/test) are for the test
-        // process alone: the generator's own leaks must be reported.
+        // scripts/test turns leak detection off for the test runner alone
+        // (LSAN_OPTIONS): the generator's own leaks must be reported.
         var environment = ProcessInfo.processInfo.environment
         environment["LSAN_OPTIONS"] = nil
         process.environment = environment
