@@ -19,7 +19,7 @@ ones), so the newest network state of every node is under a minute old.
     swift build -c release --product tetcore-analytics
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/api_latency.py --rows 10000000
 """
-import argparse, http.client, json, os, random, socket, statistics, subprocess, sys, time
+import argparse, http.client, json, os, random, socket, subprocess, sys, time
 from benchlib import ROOT, psql
 
 

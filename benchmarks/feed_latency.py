@@ -15,7 +15,7 @@ arrives at the next refresh (CACHE_UPDATE_INTERVAL_MS).
     swift build -c release --product tetcore-analytics
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/feed_latency.py --messages 500 --rate 50
 """
-import argparse, asyncio, datetime, json, os, socket, subprocess, sys, time, urllib.request
+import argparse, asyncio, datetime, json, os, subprocess, sys, time, urllib.request
 
 import websockets
 from benchlib import ROOT, free_port, psql

@@ -35,7 +35,7 @@ at the end; without it, DATABASE_URL is used as it is (its rows stay).
 SERVER_BINARY and LOADGEN_BINARY pick other builds (the tests pass their
 debug build).
 """
-import argparse, asyncio, base64, json, os, re, resource, socket, statistics, subprocess, sys, tempfile, time
+import argparse, asyncio, base64, json, os, re, resource, statistics, subprocess, sys, tempfile, time
 from benchlib import ROOT, free_port, psql
 
 CLOCK = os.sysconf("SC_CLK_TCK")
