@@ -1,9 +1,20 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// The folder list is the architecture: C libraries from Debian wrapped as
-// system-library targets, the C hot path in CSupport/, the server in
-// Sources/AnalyticsServer/ (one folder per concern), thin executables on top.
+// The target list is the architecture (docs/architecture.md draws it). Each
+// layer is a module, so the compiler keeps the boundaries; a layer sees only
+// what the ones below it declare `package`:
+//
+//   tetcore-analytics ─► AnalyticsServer ─► WebServer ─┬─► Reactor ─► CLibUV
+//                              │    └──► PostgresClient ┘
+//                              └──► EmbeddedPostgres, CSupport
+//   tetcore-loadgen ─► LoadGenerator ─► Reactor, PostgresClient, CSupport
+//
+// C libraries from Debian are system-library targets (Sources/C*); the C hot
+// path is CSupport/.
+let strict: [SwiftSetting] = [.swiftLanguageMode(.v6)]
+let legacy: [SwiftSetting] = [.swiftLanguageMode(.v5)]
+
 let package = Package(
     name: "tetcore-analytics",
     platforms: [.macOS(.v13)],
@@ -34,14 +45,36 @@ let package = Package(
             // includes it) validates every message without building a tree.
             linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("yajl")]
         ),
+
+        // libuv loops and handles: TCP, timers, signals, polls, mailboxes.
+        .target(name: "Reactor", dependencies: ["CLibUV"], swiftSettings: strict),
+        // libpq driven by a Reactor loop: connections, pipelines, pools, statement queues.
+        .target(
+            name: "PostgresClient",
+            dependencies: ["Reactor", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // A private PostgreSQL cluster run by the server when DATABASE_URL is unset.
+        .target(
+            name: "EmbeddedPostgres",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict
+        ),
+        // HTTP/1.1 and WebSocket (RFC 6455) on the Reactor; knows nothing of telemetry.
+        .target(
+            name: "WebServer",
+            dependencies: ["Reactor", "CSupport", "CHTTPParser", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: legacy
+        ),
+        // The application: ingestion, storage jobs, API, feed, metrics, settings, lifecycle.
         .target(
             name: "AnalyticsServer",
             dependencies: [
-                "CSupport", "CLibUV", "CLibPQ", "CHTTPParser", "CMalloc",
+                "Reactor", "PostgresClient", "EmbeddedPostgres", "WebServer", "CSupport", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: legacy
         ),
         .executableTarget(
             name: "tetcore-analytics",
@@ -50,18 +83,17 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: legacy
         ),
-        // Synthetic nodes for load tests: the server's Reactor (libuv) and
-        // Storage (libpq, for --verify) reused through AnalyticsServer's
-        // public API rather than a second set of wrappers.
+        // Synthetic nodes for load tests, on the same Reactor and PostgresClient
+        // (for --verify) as the server, and nothing of the server itself.
         .target(
             name: "LoadGenerator",
             dependencies: [
-                "AnalyticsServer", "CSupport", "CJansson",
+                "Reactor", "PostgresClient", "CSupport", "CJansson",
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: legacy
         ),
         .executableTarget(
             name: "tetcore-loadgen",
@@ -69,23 +101,43 @@ let package = Package(
                 "LoadGenerator",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            swiftSettings: legacy
+        ),
+
+        // Test helpers shared by the test targets: the private test database,
+        // server and generator processes, raw sockets, loop runners.
+        .target(
+            name: "TestSupport",
+            dependencies: ["Reactor", "PostgresClient", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: legacy
+        ),
+        .testTarget(name: "CSupportTests", dependencies: ["CSupport", "CJansson"], swiftSettings: legacy),
+        .testTarget(name: "ReactorTests", dependencies: ["Reactor", "TestSupport"], swiftSettings: legacy),
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: ["PostgresClient", "Reactor", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: legacy
         ),
         .testTarget(
-            name: "LoadGeneratorTests",
-            dependencies: ["LoadGenerator", "CSupport"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            name: "EmbeddedPostgresTests",
+            dependencies: ["EmbeddedPostgres", "TestSupport", "CLibPQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: legacy
         ),
         .testTarget(
-            name: "CSupportTests",
-            dependencies: ["CSupport", "CJansson"],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            name: "WebServerTests",
+            dependencies: ["WebServer", "Reactor", "CSupport", "TestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: legacy
         ),
         .testTarget(
             name: "AnalyticsServerTests",
-            dependencies: ["AnalyticsServer", "CSupport", "CLibUV", "CLibPQ", .product(name: "Logging", package: "swift-log"),
-                           .product(name: "Prometheus", package: "swift-prometheus")],
-            swiftSettings: [.swiftLanguageMode(.v5)]
+            dependencies: [
+                "AnalyticsServer", "WebServer", "PostgresClient", "Reactor", "CSupport", "CLibPQ", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: legacy
         ),
+        .testTarget(name: "LoadGeneratorTests", dependencies: ["LoadGenerator", "CSupport", "TestSupport"], swiftSettings: legacy),
     ]
 )

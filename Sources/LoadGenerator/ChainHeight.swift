@@ -7,14 +7,14 @@
 /// catalogue has it) at a known offset. The best block starts at `base`,
 /// so every number (best − lag included) has exactly `digits` digits, no
 /// leading zero (which JSON forbids in a number), for 89 million slots.
-public enum ChainHeight {
-    public static let digits = 8
-    public static let base: UInt64 = 10_000_100
-    public static let finalityLag: Int64 = 2
+package enum ChainHeight {
+    package static let digits = 8
+    package static let base: UInt64 = 10_000_100
+    package static let finalityLag: Int64 = 2
 
     /// For each kind, the members that are block numbers and their offset
     /// from the best block.
-    public static let members: [String: [(name: String, offset: Int64)]] = [
+    package static let members: [String: [(name: String, offset: Int64)]] = [
         "system.interval": [("height", 0), ("finalized_height", -finalityLag)],
         "block.import": [("height", 0)],
         "notify.finalized": [("height", -finalityLag)],
@@ -30,7 +30,7 @@ public enum ChainHeight {
     ]
 
     /// The best block after `elapsedMs` of the run.
-    public static func best(elapsedMs: UInt64) -> UInt64 {
+    package static func best(elapsedMs: UInt64) -> UInt64 {
         base + elapsedMs / RealisticSchedule.slotMs
     }
 }

@@ -1,12 +1,12 @@
-import AnalyticsServer
 import CSupport
 import Glibc
+import Reactor
 
 /// A WebSocket server that accepts any upgrade and throws every message
 /// away, counting them: the other end for measuring how fast the load
 /// generator itself can send. Frames are only walked (header read, payload
 /// skipped), not unmasked, so the sink costs little next to the sender.
-public final class DiscardSink {
+package final class DiscardSink {
     private let loop = EventLoop()
     private var listener: TCPListener?
     private var connections: [ObjectIdentifier: SinkConnection] = [:]
@@ -18,9 +18,9 @@ public final class DiscardSink {
     private var lastMessages: UInt64 = 0
     private var firstMessageMs: UInt64 = 0
     private var lastMessageMs: UInt64 = 0
-    public private(set) var port = 0
+    package private(set) var port = 0
 
-    public init(host: String, port: Int) throws {
+    package init(host: String, port: Int) throws {
         reportTimer = LoopTimer(loop: loop)
         endTimer = LoopTimer(loop: loop)
         listener = try TCPListener(loop: loop, host: host, port: port, backlog: 8192) { [unowned self] stream in
@@ -31,7 +31,7 @@ public final class DiscardSink {
 
     /// Serves until SIGINT/SIGTERM or `seconds`; prints a line per second
     /// with messages received (when `everySecond`), then a total.
-    public func run(seconds: Double?, everySecond: Bool) -> String {
+    package func run(seconds: Double?, everySecond: Bool) -> String {
         // A write to a node that has gone must fail with EPIPE, not kill us.
         signal(SIGPIPE, SIG_IGN)
         for signal in [SIGINT, SIGTERM] {

@@ -8,8 +8,8 @@ import CSupport
 /// A run uses one mask key for all its frames: the key only has to keep
 /// proxies from recognising the payload (RFC 6455 §10.3), and a fixed key
 /// is what lets the patched bytes be masked ahead of time.
-public final class FrameTemplate {
-    public let kind: String
+package final class FrameTemplate {
+    package let kind: String
     /// Header and masked payload.
     let storage: UnsafeMutableRawBufferPointer
     let timestampOffset: Int
@@ -21,9 +21,9 @@ public final class FrameTemplate {
     /// block number.
     let heights: [(at: Int, phase: Int, offset: Int64)]
 
-    public var count: Int { storage.count }
+    package var count: Int { storage.count }
 
-    public init(kind: String, text: MessageText, mask: MaskKey) {
+    package init(kind: String, text: MessageText, mask: MaskKey) {
         self.kind = kind
         let payloadCount = text.bytes.count
         let headerCount = ts_ws_header_size(UInt64(payloadCount), 1)
@@ -46,7 +46,7 @@ public final class FrameTemplate {
     /// Writes the frame with this stamp's `ts` and `sequence` at `out`
     /// (room for `count` bytes); returns `count`.
     @inline(__always)
-    public func write(to out: UnsafeMutablePointer<UInt8>, stamp: MaskedStamp, sequence: UInt64) -> Int {
+    package func write(to out: UnsafeMutablePointer<UInt8>, stamp: MaskedStamp, sequence: UInt64) -> Int {
         let total = storage.count
         out.update(from: storage.baseAddress!.assumingMemoryBound(to: UInt8.self), count: total)
         out.advanced(by: timestampOffset).update(from: stamp.timestamp(phase: timestampPhase), count: WallClock.textLength)
@@ -76,14 +76,14 @@ public final class FrameTemplate {
 }
 
 /// A WebSocket mask key.
-public struct MaskKey: Equatable {
-    public let bytes: (UInt8, UInt8, UInt8, UInt8)
+package struct MaskKey: Equatable {
+    package let bytes: (UInt8, UInt8, UInt8, UInt8)
 
-    public init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
+    package init(_ b0: UInt8, _ b1: UInt8, _ b2: UInt8, _ b3: UInt8) {
         bytes = (b0, b1, b2, b3)
     }
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var random = SeededRandom(seed: seed, stream: 2, index: 0)
         let value = random.next()
         self.init(UInt8(truncatingIfNeeded: value), UInt8(truncatingIfNeeded: value >> 8),
@@ -94,7 +94,7 @@ public struct MaskKey: Equatable {
         withUnsafeBytes(of: bytes) { body($0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
     }
 
-    public static func == (a: MaskKey, b: MaskKey) -> Bool {
+    package static func == (a: MaskKey, b: MaskKey) -> Bool {
         a.bytes == b.bytes
     }
 }
@@ -102,16 +102,16 @@ public struct MaskKey: Equatable {
 /// The current `ts` text masked for each of the four mask phases, made once
 /// per batch of sends and shared by every frame of the run, and the best
 /// block number of the moment.
-public final class MaskedStamp {
+package final class MaskedStamp {
     /// 4 phases × `WallClock.textLength` bytes, then the 4 key bytes.
     private let buffer: UnsafeMutablePointer<UInt8>
     private static let phaseStride = 40
-    public let mask: MaskKey
-    public private(set) var nanoseconds: Int64 = 0
+    package let mask: MaskKey
+    package private(set) var nanoseconds: Int64 = 0
     /// The best block of the chain the run pretends (`ChainHeight`).
-    public var bestBlock: UInt64 = ChainHeight.base
+    package var bestBlock: UInt64 = ChainHeight.base
 
-    public init(mask: MaskKey) {
+    package init(mask: MaskKey) {
         self.mask = mask
         buffer = .allocate(capacity: 4 * MaskedStamp.phaseStride + 4)
         buffer.initialize(repeating: 0, count: 4 * MaskedStamp.phaseStride + 4)
@@ -129,7 +129,7 @@ public final class MaskedStamp {
     }
 
     /// Sets the stamp to `nanoseconds` since the epoch.
-    public func update(to nanoseconds: Int64) {
+    package func update(to nanoseconds: Int64) {
         self.nanoseconds = nanoseconds
         WallClock.format(nanoseconds, into: buffer)
         let key = keyBytes
@@ -143,7 +143,7 @@ public final class MaskedStamp {
         }
     }
 
-    public func updateToNow() {
+    package func updateToNow() {
         update(to: WallClock.nowNanoseconds)
     }
 }

@@ -1,10 +1,10 @@
-import AnalyticsServer
 import Glibc
 import Logging
+import Reactor
 
 /// One load run: the fleet of synthetic nodes on one event loop, their
 /// ramp-up, schedule, ending, and the verification afterwards.
-public final class LoadRun {
+package final class LoadRun {
     /// Bytes a `--rate max` node writes at once: 32 KiB, less when there
     /// are many nodes, so that all the batches in flight together stay near
     /// 64 MiB (the kernel's socket buffers hold the rest).
@@ -14,8 +14,8 @@ public final class LoadRun {
     /// Longest the closing handshakes may take once sending has stopped.
     static let closeDeadlineMs: UInt64 = 15_000
 
-    public let options: LoadOptions
-    public let stats: RunStatistics
+    package let options: LoadOptions
+    package let stats: RunStatistics
     let loop: EventLoop
     let frames: FrameSet
     let handshake: ClientHandshake
@@ -40,7 +40,7 @@ public final class LoadRun {
     private var report: RunReport?
     private let logger: Logger
 
-    public init(options: LoadOptions, logger: Logger) {
+    package init(options: LoadOptions, logger: Logger) {
         self.options = options
         self.logger = logger
         loop = EventLoop()
@@ -64,7 +64,7 @@ public final class LoadRun {
 
     /// Runs to the end (duration, every message sent, or SIGINT/SIGTERM),
     /// verifies if asked, and returns what happened.
-    public func run() -> RunReport {
+    package func run() -> RunReport {
         // A write to a socket the server has reset must fail with EPIPE
         // (counted), not end the process.
         signal(SIGPIPE, SIG_IGN)

@@ -8,25 +8,25 @@ import Glibc
 /// Each member other than `msg` and `ts` is kept as compact JSON text in
 /// file order, so templates are assembled from text and nothing is
 /// re-serialized after start-up.
-public struct MessageCatalogue {
-    public struct Sample {
-        public let kind: String
+package struct MessageCatalogue {
+    package struct Sample {
+        package let kind: String
         /// Members other than msg and ts: name and compact JSON value.
-        public let members: [(name: String, json: String)]
+        package let members: [(name: String, json: String)]
 
-        public func member(_ name: String) -> String? {
+        package func member(_ name: String) -> String? {
             members.first { $0.name == name }?.json
         }
     }
 
-    public let samples: [Sample]
+    package let samples: [Sample]
 
-    public enum LoadError: Error, CustomStringConvertible {
+    package enum LoadError: Error, CustomStringConvertible {
         case unreadable(String, String)
         case notAnArray(String)
         case badSample(String, Int)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case let .unreadable(path, reason): return "cannot read message catalogue \(path): \(reason)"
             case let .notAnArray(path): return "message catalogue \(path) is not a JSON array"
@@ -35,11 +35,11 @@ public struct MessageCatalogue {
         }
     }
 
-    public init(samples: [Sample]) {
+    package init(samples: [Sample]) {
         self.samples = samples
     }
 
-    public init(path: String) throws {
+    package init(path: String) throws {
         var error = json_error_t()
         guard let root = json_load_file(path, 0, &error) else {
             throw LoadError.unreadable(path, MessageCatalogue.text(of: &error))
@@ -58,7 +58,7 @@ public struct MessageCatalogue {
         self.samples = samples
     }
 
-    public func sample(_ kind: String) -> Sample? {
+    package func sample(_ kind: String) -> Sample? {
         samples.first { $0.kind == kind }
     }
 

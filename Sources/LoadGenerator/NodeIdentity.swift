@@ -1,18 +1,18 @@
 /// Who a synthetic node says it is in `system.connected`. A pure function
 /// of (seed, index, name prefix): the same arguments give the same node.
-public struct NodeIdentity: Equatable {
-    public let index: Int
+package struct NodeIdentity: Equatable {
+    package let index: Int
     /// A libp2p-style peer id ("12D3KooW" and 44 base58 characters); the
     /// server keys `peer_connections.peer_id` on it.
-    public let networkID: String
-    public let name: String
-    public let authority: Bool
+    package let networkID: String
+    package let name: String
+    package let authority: Bool
     /// Milliseconds since the epoch, as nodes send it (a decimal string).
-    public let startupTime: UInt64
+    package let startupTime: UInt64
 
     static let base58 = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
-    public init(seed: UInt64, index: Int, namePrefix: String) {
+    package init(seed: UInt64, index: Int, namePrefix: String) {
         var random = SeededRandom(seed: seed, stream: 1, index: index)
         var id = "12D3KooW"
         for _ in 0..<44 {
@@ -21,7 +21,7 @@ public struct NodeIdentity: Equatable {
         self.index = index
         networkID = id
         name = namePrefix + String(index)
-        // One node in four is a validator, as on a small public testnet.
+        // One node in four is a validator, as on a small package testnet.
         authority = random.next() % 4 == 0
         // Started within the week before 2026-01-01.
         startupTime = 1_767_225_600_000 - random.next() % 604_800_000

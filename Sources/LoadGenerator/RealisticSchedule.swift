@@ -4,25 +4,25 @@
 /// (6 s slots counted from the start of the run, as BABE slots are), each
 /// node seeing them a little later (0–500 ms of gossip delay of its own);
 /// periodic reports follow each node's own clock (a random phase per node).
-public struct RealisticSchedule {
-    public struct Event {
+package struct RealisticSchedule {
+    package struct Event {
         /// Kinds sent together, in this order.
-        public let kinds: [String]
-        public let periodMs: UInt64
+        package let kinds: [String]
+        package let periodMs: UInt64
         /// Offset inside the period: on the chain clock, or added to the
         /// node's own phase.
-        public let offsetMs: UInt64
-        public let onChainClock: Bool
-        public let authorityOnly: Bool
+        package let offsetMs: UInt64
+        package let onChainClock: Bool
+        package let authorityOnly: Bool
         /// Sent in one period of `everyNth` only (block authorship rotates
         /// among validators); 1 means every period.
-        public let everyNth: UInt64
+        package let everyNth: UInt64
     }
 
-    public static let slotMs: UInt64 = 6_000
-    public static let gossipJitterMs: UInt64 = 500
+    package static let slotMs: UInt64 = 6_000
+    package static let gossipJitterMs: UInt64 = 500
 
-    public static let events: [Event] = [
+    package static let events: [Event] = [
         Event(kinds: ["system.interval"], periodMs: 5_000, offsetMs: 0,
               onChainClock: false, authorityOnly: false, everyNth: 1),
         Event(kinds: ["system.network_state"], periodMs: 60_000, offsetMs: 0,
@@ -41,12 +41,12 @@ public struct RealisticSchedule {
     ]
 
     /// Every kind the schedule sends (the catalogue must have them all).
-    public static var kinds: Set<String> {
+    package static var kinds: Set<String> {
         Set(events.flatMap(\.kinds))
     }
 
     /// Messages per minute of one node.
-    public static func messagesPerMinute(authority: Bool) -> Double {
+    package static func messagesPerMinute(authority: Bool) -> Double {
         events.filter { authority || !$0.authorityOnly }.reduce(0) { total, event in
             total + Double(event.kinds.count) * 60_000 / Double(event.periodMs) / Double(event.everyNth)
         }

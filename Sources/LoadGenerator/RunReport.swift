@@ -1,19 +1,19 @@
 /// What a run did: the summary printed at the end, as text or JSON.
-public struct RunReport {
-    public let options: LoadOptions
-    public let nodesTarget: Int
-    public let nodesOpenPeak: Int
-    public let messages: UInt64
-    public let bytes: UInt64
-    public let seconds: Double
-    public let throttled: UInt64
-    public let unconfirmed: UInt64
-    public let reconnects: Int
-    public let pingsAnswered: Int
-    public let errors: [String: Int]
-    public let verification: Verification?
+package struct RunReport {
+    package let options: LoadOptions
+    package let nodesTarget: Int
+    package let nodesOpenPeak: Int
+    package let messages: UInt64
+    package let bytes: UInt64
+    package let seconds: Double
+    package let throttled: UInt64
+    package let unconfirmed: UInt64
+    package let reconnects: Int
+    package let pingsAnswered: Int
+    package let errors: [String: Int]
+    package let verification: Verification?
     /// Why the run could not happen at all (bad address, database).
-    public let failure: String?
+    package let failure: String?
 
     init(options: LoadOptions, stats: RunStatistics, verification: Verification?, failure: String?) {
         self.options = options
@@ -31,12 +31,12 @@ public struct RunReport {
         self.failure = failure
     }
 
-    public var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
-    public var bytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds : 0 }
+    package var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
+    package var bytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds : 0 }
 
     /// 0 when the run happened and (if asked) every message was stored
     /// exactly once; 1 otherwise.
-    public var exitStatus: Int32 {
+    package var exitStatus: Int32 {
         if failure != nil || messages == 0 { return 1 }
         if let verification, !verification.isClean { return 1 }
         return 0
@@ -50,7 +50,7 @@ public struct RunReport {
         }
     }
 
-    public var text: String {
+    package var text: String {
         var lines: [String] = []
         if let failure { lines.append("failed: \(failure)") }
         lines.append("nodes: \(nodesOpenPeak) of \(nodesTarget) connected at the peak (\(options.wire.rawValue) form, \(options.target.path))")
@@ -91,7 +91,7 @@ public struct RunReport {
     }
 
     /// One JSON object, keys in a fixed order.
-    public var json: String {
+    package var json: String {
         var members: [(String, String)] = [
             ("nodes", "{\"target\":\(nodesTarget),\"connected_peak\":\(nodesOpenPeak)}"),
             ("messages", String(messages)),

@@ -1,26 +1,26 @@
 /// Counters of one run, updated on the loop.
-public final class RunStatistics {
-    public let nodesTarget: Int
-    public internal(set) var nodesOpen = 0
-    public internal(set) var nodesOpenPeak = 0
+package final class RunStatistics {
+    package let nodesTarget: Int
+    package internal(set) var nodesOpen = 0
+    package internal(set) var nodesOpenPeak = 0
     /// Messages (frames) the kernel accepted, `system.connected` included.
-    public internal(set) var messagesSent: UInt64 = 0
-    public internal(set) var bytesSent: UInt64 = 0
+    package internal(set) var messagesSent: UInt64 = 0
+    package internal(set) var bytesSent: UInt64 = 0
     /// Messages not written because the node's socket already had more than
     /// the allowed bytes queued (the server was not keeping up).
-    public internal(set) var messagesThrottled: UInt64 = 0
+    package internal(set) var messagesThrottled: UInt64 = 0
     /// Messages whose write failed because the connection broke; the
     /// server may or may not have them.
-    public internal(set) var messagesUnconfirmed: UInt64 = 0
+    package internal(set) var messagesUnconfirmed: UInt64 = 0
     /// Connections re-opened after a drop.
-    public internal(set) var reconnects = 0
-    public internal(set) var pingsAnswered = 0
-    public internal(set) var errors: [String: Int] = [:]
+    package internal(set) var reconnects = 0
+    package internal(set) var pingsAnswered = 0
+    package internal(set) var errors: [String: Int] = [:]
     /// Loop-clock milliseconds when the run started, when the last write
     /// completed, and when the last node had closed.
-    public internal(set) var startedMs: UInt64 = 0
-    public internal(set) var lastWriteMs: UInt64 = 0
-    public internal(set) var stoppedMs: UInt64 = 0
+    package internal(set) var startedMs: UInt64 = 0
+    package internal(set) var lastWriteMs: UInt64 = 0
+    package internal(set) var stoppedMs: UInt64 = 0
 
     init(nodesTarget: Int) {
         self.nodesTarget = nodesTarget
@@ -46,7 +46,7 @@ public final class RunStatistics {
     /// Seconds of sending: from the start to the last completed write
     /// (closing handshakes, which wait for the server to read what its
     /// socket buffers hold, are not counted).
-    public var seconds: Double {
+    package var seconds: Double {
         Double((lastWriteMs > 0 ? lastWriteMs : stoppedMs) &- startedMs) / 1000
     }
 }

@@ -6,21 +6,21 @@
 
 /// SplitMix64: a small, fast generator whose stream is fixed for a seed
 /// (the standard library's generator is not seedable).
-public struct SeededRandom: RandomNumberGenerator {
+package struct SeededRandom: RandomNumberGenerator {
     private var state: UInt64
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         state = seed
     }
 
     /// A generator for one purpose of one node, independent of the others:
     /// the same (seed, stream, index) always starts the same sequence.
-    public init(seed: UInt64, stream: UInt64, index: Int) {
+    package init(seed: UInt64, stream: UInt64, index: Int) {
         var mixer = SeededRandom(seed: seed ^ (stream &* 0x9E37_79B9_7F4A_7C15))
         state = mixer.next() ^ UInt64(truncatingIfNeeded: index) &* 0xD1B5_4A32_D192_ED03
     }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

@@ -1,5 +1,5 @@
-import AnalyticsServer
 import CSupport
+import Reactor
 
 /// One synthetic node: its own TCP connection and WebSocket, its message
 /// numbering, and reconnection with backoff when the connection drops.

@@ -1,21 +1,21 @@
 import CSupport
 
 /// Where nodes connect: a `ws://HOST:PORT[/PATH]` URL.
-public struct TelemetryTarget: Equatable {
-    public let host: String
-    public let port: Int
-    public let path: String
+package struct TelemetryTarget: Equatable {
+    package let host: String
+    package let port: Int
+    package let path: String
 
-    public enum ParseError: Error, CustomStringConvertible {
+    package enum ParseError: Error, CustomStringConvertible {
         case invalid(String)
-        public var description: String {
+        package var description: String {
             switch self {
             case let .invalid(url): return "not a ws://HOST[:PORT][/PATH] URL: \(url) (wss:// is not supported)"
             }
         }
     }
 
-    public init(host: String, port: Int, path: String) {
+    package init(host: String, port: Int, path: String) {
         self.host = host
         self.port = port
         self.path = path
@@ -23,7 +23,7 @@ public struct TelemetryTarget: Equatable {
 
     /// Parses `ws://host[:port][/path]`; the port defaults to 80, an IPv6
     /// host is written in brackets.
-    public init(url: String) throws {
+    package init(url: String) throws {
         guard url.hasPrefix("ws://") else { throw ParseError.invalid(url) }
         let rest = url.dropFirst(5)
         let slash = rest.firstIndex(of: "/") ?? rest.endIndex
@@ -49,7 +49,7 @@ public struct TelemetryTarget: Equatable {
     }
 
     /// The same target with `/audit` as its path.
-    public var audit: TelemetryTarget {
+    package var audit: TelemetryTarget {
         TelemetryTarget(host: host, port: port, path: "/audit")
     }
 }

@@ -1,5 +1,6 @@
-import AnalyticsServer
 import Logging
+import Reactor
+import PostgresClient
 
 /// What a node sent, for `--verify`.
 struct VerifiedNode {
@@ -189,25 +190,25 @@ private extension String {
 }
 
 /// The outcome of `--verify`.
-public struct Verification {
+package struct Verification {
     /// Confirmed messages found stored (each counted once).
-    public var stored: UInt64 = 0
-    public var missing: UInt64 = 0
+    package var stored: UInt64 = 0
+    package var missing: UInt64 = 0
     /// Rows beyond the first of the same message.
-    public var duplicated: UInt64 = 0
+    package var duplicated: UInt64 = 0
     /// Messages whose write failed as a connection broke, and how many of
     /// them the server stored anyway.
-    public var unconfirmed: UInt64 = 0
-    public var unconfirmedStored: UInt64 = 0
+    package var unconfirmed: UInt64 = 0
+    package var unconfirmedStored: UInt64 = 0
     /// Up to ten nodes with missing or duplicated messages.
-    public var problemNodes: [String] = []
-    public var delayP50Ms: Int64?
-    public var delayP99Ms: Int64?
-    public var delaySamples: UInt64 = 0
-    public var timedOut = false
-    public var failure: String?
+    package var problemNodes: [String] = []
+    package var delayP50Ms: Int64?
+    package var delayP99Ms: Int64?
+    package var delaySamples: UInt64 = 0
+    package var timedOut = false
+    package var failure: String?
 
-    public var isClean: Bool {
+    package var isClean: Bool {
         failure == nil && missing == 0 && duplicated == 0
     }
 

@@ -3,11 +3,11 @@ import Glibc
 /// The `ts` every frame carries: now, RFC 3339 in UTC with nanoseconds,
 /// always `WallClock.textLength` bytes ("2026-01-01T00:00:00.000000000+00:00"),
 /// so it can be patched into a prepared frame at a fixed offset.
-public enum WallClock {
-    public static let textLength = 35
+package enum WallClock {
+    package static let textLength = 35
 
     /// Nanoseconds since the epoch (CLOCK_REALTIME).
-    public static var nowNanoseconds: Int64 {
+    package static var nowNanoseconds: Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
@@ -15,7 +15,7 @@ public enum WallClock {
 
     /// Writes `textLength` bytes for `nanoseconds` since the epoch
     /// (1970 to 2262, what an Int64 of nanoseconds holds) into `out`.
-    public static func format(_ nanoseconds: Int64, into out: UnsafeMutablePointer<UInt8>) {
+    package static func format(_ nanoseconds: Int64, into out: UnsafeMutablePointer<UInt8>) {
         let seconds = nanoseconds / 1_000_000_000
         let fraction = nanoseconds % 1_000_000_000
         let days = seconds / 86_400
@@ -41,7 +41,7 @@ public enum WallClock {
         for byte in "+00:00".utf8 { literal(byte) }
     }
 
-    public static func text(_ nanoseconds: Int64) -> String {
+    package static func text(_ nanoseconds: Int64) -> String {
         var bytes = [UInt8](repeating: 0, count: textLength)
         bytes.withUnsafeMutableBufferPointer { format(nanoseconds, into: $0.baseAddress!) }
         return String(decoding: bytes, as: UTF8.self)

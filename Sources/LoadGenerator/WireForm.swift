@@ -1,6 +1,7 @@
-import AnalyticsServer
+import CJansson
+import Glibc
 /// The two shapes nodes send telemetry in (both accepted by the server).
-public enum WireForm: String, CaseIterable {
+package enum WireForm: String, CaseIterable {
     /// Older nodes: `{"msg": …, "ts": …, fields…}`; the socket is the node.
     case flat
     /// Newer nodes: `{"id": N, "ts": …, "payload": {"msg": …, fields…}}`.
@@ -14,20 +15,20 @@ public enum WireForm: String, CaseIterable {
 /// reconnects): stored rows carry it, so `--verify` can tell a missing
 /// message from a duplicated one. It is a JSON number right-aligned in
 /// `sequenceWidth` bytes (leading spaces are JSON whitespace).
-public struct MessageText {
-    public static let sequenceWidth = 20
-    public static let sequenceField = "loadgen_seq"
+package struct MessageText {
+    package static let sequenceWidth = 20
+    package static let sequenceField = "loadgen_seq"
     /// The node id every wrapped message uses; one socket is one node.
     static let wrappedNodeID = 1
 
-    public let bytes: [UInt8]
-    public let timestampOffset: Int
-    public let sequenceOffset: Int
+    package let bytes: [UInt8]
+    package let timestampOffset: Int
+    package let sequenceOffset: Int
     /// Where the block numbers of `ChainHeight.members` are, and their
     /// offset from the best block.
-    public let heightOffsets: [(at: Int, offset: Int64)]
+    package let heightOffsets: [(at: Int, offset: Int64)]
 
-    public init(kind: String, members: [(name: String, json: String)], wire: WireForm) {
+    package init(kind: String, members: [(name: String, json: String)], wire: WireForm) {
         var text = ""
         func append(_ piece: String) { text += piece }
         let kindJSON = MessageText.quoted(kind)
@@ -81,8 +82,13 @@ public struct MessageText {
         return digits.count != json.count
     }
 
-    /// A JSON string literal (names and kinds are plain ASCII in practice).
+    /// A JSON string literal, escaped by Jansson (off the hot path: frames
+    /// are built once per node and kind).
     static func quoted(_ string: String) -> String {
-        JSONText.quoted(string)
+        guard let value = json_stringn(string, string.utf8.count) else { return "\"\"" }
+        defer { json_decref(value) }
+        guard let text = json_dumps(value, Int(JSON_ENCODE_ANY)) else { return "\"\"" }
+        defer { free(text) }
+        return String(cString: text)
     }
 }

@@ -1,5 +1,6 @@
 import CSupport
 import LoadGenerator
+@testable import TestSupport
 import XCTest
 
 final class FrameTemplateTests: XCTestCase {

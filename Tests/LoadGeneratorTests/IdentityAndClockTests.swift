@@ -1,4 +1,5 @@
 import LoadGenerator
+@testable import TestSupport
 import XCTest
 
 final class IdentityAndClockTests: XCTestCase {

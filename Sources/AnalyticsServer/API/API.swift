@@ -1,4 +1,6 @@
 import Logging
+import PostgresClient
+import WebServer
 
 /// Installs every JSON query endpoint on a router; their statements go
 /// through `queue`, which belongs to the query pool.

@@ -1,4 +1,6 @@
 import Logging
+import PostgresClient
+import WebServer
 
 /// Runs the API's statements on the query pool. Each statement returns one
 /// row with one column, the response body as JSON text, built by

@@ -1,3 +1,4 @@
+import WebServer
 // API: the JSON query endpoints (nodes, logs, reputation, database stats,
 // host systems, benchmarks) and their OpenAPI document.
 //

@@ -1,3 +1,5 @@
+import PostgresClient
+import WebServer
 /// Benchmarks, their events, and the log targets of the benchmarked node.
 struct BenchmarksAPI {
     let database: APIDatabase

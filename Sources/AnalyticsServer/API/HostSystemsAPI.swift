@@ -1,3 +1,5 @@
+import PostgresClient
+import WebServer
 /// GET and POST /host_systems: the machines benchmarks run on.
 struct HostSystemsAPI {
     let database: APIDatabase

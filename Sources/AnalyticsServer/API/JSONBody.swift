@@ -1,4 +1,5 @@
 import Foundation
+import WebServer
 
 /// A JSON value as decoded from a request body, keeping integers, floats
 /// and booleans apart (Foundation's `Any` bridging would not).

@@ -1,3 +1,5 @@
+import PostgresClient
+import WebServer
 /// GET /nodes, /nodes/log_stats and /nodes/logs.
 struct NodesAPI {
     let database: APIDatabase

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import WebServer
 
 /// GET /openapi.json: the API's OpenAPI 3.1 document, read from the assets
 /// directory once at start-up and served as is.

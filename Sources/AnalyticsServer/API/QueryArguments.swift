@@ -1,4 +1,5 @@
 import CSupport
+import WebServer
 
 /// The query-string parameters of one request, read strictly: a value that
 /// is present but does not parse or is out of range is a 400 naming the

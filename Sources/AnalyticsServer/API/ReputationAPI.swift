@@ -1,3 +1,5 @@
+import PostgresClient
+import WebServer
 /// GET /reputation, /reputation/logged and /reputation/{peer_id}: what the
 /// `state.peerset.nodes` of stored `system.network_state` messages say.
 struct ReputationAPI {

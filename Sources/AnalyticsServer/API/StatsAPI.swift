@@ -1,3 +1,4 @@
+import WebServer
 /// GET /stats/db: on-disk size of every table and index of the schema.
 struct StatsAPI {
     let database: APIDatabase

@@ -1,3 +1,4 @@
+import WebServer
 /// The bearer token the write endpoints (POST /host_systems, /benchmarks,
 /// /benchmarks/events) ask for when API_TOKEN is set. Unset keeps the
 /// original's open behaviour.

@@ -1,17 +1,18 @@
 import Synchronization
+import WebServer
 
 /// The limits telemetry connections are admitted under (settings
 /// INGEST_ALLOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP,
 /// INGEST_MAX_BYTES_PER_S, INGEST_RATE_WINDOW_S, INGEST_BLOCK_S).
-public struct AdmissionPolicy {
-    public var allowlist = NetworkAllowlist.everyone
-    public var maxConnections = Int.max
-    public var maxConnectionsPerIP = Int.max
-    public var maxBytesPerSecond = Int.max
-    public var rateWindowSeconds = 10
-    public var blockSeconds = 60
+package struct AdmissionPolicy {
+    package var allowlist = NetworkAllowlist.everyone
+    package var maxConnections = Int.max
+    package var maxConnectionsPerIP = Int.max
+    package var maxBytesPerSecond = Int.max
+    package var rateWindowSeconds = 10
+    package var blockSeconds = 60
 
-    public init() {}
+    package init() {}
 }
 
 /// Who may open a telemetry connection, decided before the upgrade:
@@ -21,7 +22,7 @@ public struct AdmissionPolicy {
 /// One per process, shared by every event loop: the limits hold for the
 /// whole server. A mutex guards the counts and the blocklist; it is taken
 /// once per upgrade, close or block, never per message.
-public final class Admission {
+package final class Admission {
 
     enum Refusal: String, CaseIterable {
         case notAllowed = "not_allowed"

@@ -4,7 +4,7 @@ import Glibc
 /// (`10.0.0.0/8,2001:db8::/32`) and the test whether an address is in one.
 /// IPv4 addresses seen as IPv4-mapped IPv6 (`::ffff:10.1.2.3`, what a
 /// dual-stack listener reports) match the IPv4 networks.
-public struct NetworkAllowlist: Equatable, Sendable {
+package struct NetworkAllowlist: Equatable, Sendable {
     struct Network: Equatable, Sendable {
         /// 16 bytes; IPv4 networks are stored IPv4-mapped, their prefix
         /// length counted from the start of those 16 bytes.
@@ -14,16 +14,16 @@ public struct NetworkAllowlist: Equatable, Sendable {
 
     var networks: [Network]
     /// The list as it was written (empty for everyone).
-    public private(set) var text = ""
+    package private(set) var text = ""
 
     /// An empty list: every address is allowed.
-    public static let everyone = NetworkAllowlist(networks: [])
+    package static let everyone = NetworkAllowlist(networks: [])
 
-    public var allowsEveryone: Bool { networks.isEmpty }
+    package var allowsEveryone: Bool { networks.isEmpty }
 
     /// Parses a comma-separated list; nil when any entry is not a network.
     /// A bare address is a network of one.
-    public init?(parsing text: String) {
+    package init?(parsing text: String) {
         var networks: [Network] = []
         let entries = text.trimmingASCIIWhitespace().isEmpty ? [] : text.split(separator: ",", omittingEmptySubsequences: false)
         for entry in entries {
@@ -40,7 +40,7 @@ public struct NetworkAllowlist: Equatable, Sendable {
     }
 
     /// Whether `host` (an address without port) is allowed.
-    public func allows(_ host: String) -> Bool {
+    package func allows(_ host: String) -> Bool {
         guard !networks.isEmpty else { return true }
         guard let address = Self.bytes(of: host) else { return false }
         return networks.contains { Self.matches(address, $0) }

@@ -1,8 +1,8 @@
 /// A configuration problem that stops the server. `description` is one line
 /// that names the variable (or the .env file and line), the bad value and
 /// what is allowed; the executable prints it and exits with status 2.
-public struct ConfigError: Error, CustomStringConvertible, Equatable {
-    public let description: String
+package struct ConfigError: Error, CustomStringConvertible, Equatable {
+    package let description: String
 
     init(_ description: String) {
         self.description = description

@@ -11,51 +11,51 @@ import Logging
 
 /// The effective configuration. Properties take their defaults from the
 /// table; see `SettingsTable` for each one's variable and meaning.
-public struct Settings: Equatable, Sendable {
-    public var databaseURL: String? = SettingsTable.databaseURL.defaultValue
-    public var host: String = SettingsTable.host.defaultValue
-    public var port: Int = SettingsTable.port.defaultValue
-    public var heartbeatIntervalS: Int = SettingsTable.heartbeatIntervalS.defaultValue
-    public var clientTimeoutS: Int = SettingsTable.clientTimeoutS.defaultValue
-    public var purgeIntervalS: Int = SettingsTable.purgeIntervalS.defaultValue
-    public var logExpiryH: Int = SettingsTable.logExpiryH.defaultValue
-    public var maxPendingConnections: Int = SettingsTable.maxPendingConnections.defaultValue
-    public var wsMaxPayload: Int = SettingsTable.wsMaxPayload.defaultValue
-    public var numThreads: Int = SettingsTable.numThreads.defaultValue
-    public var dbPoolSize: Int = SettingsTable.dbPoolSize.defaultValue
-    public var dbQueryPoolSize: Int = SettingsTable.dbQueryPoolSize.defaultValue
-    public var dbBatchSize: Int = SettingsTable.dbBatchSize.defaultValue
-    public var dbBatchBytes: Int = SettingsTable.dbBatchBytes.defaultValue
-    public var dbSaveLatencyMs: Int = SettingsTable.dbSaveLatencyMs.defaultValue
-    public var dbMaxBatchesInFlight: Int = SettingsTable.dbMaxBatchesInFlight.defaultValue
-    public var statementTimeoutMs: Int = SettingsTable.statementTimeoutMs.defaultValue
-    public var maxBufferedBytes: Int = SettingsTable.maxBufferedBytes.defaultValue
-    public var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
-    public var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
-    public var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue
-    public var apiToken: String? = SettingsTable.apiToken.defaultValue
-    public var nodeIDIdleS: Int = SettingsTable.nodeIDIdleS.defaultValue
-    public var ingestAllow: NetworkAllowlist = SettingsTable.ingestAllow.defaultValue
-    public var maxConnections: Int = SettingsTable.maxConnections.defaultValue
-    public var maxConnectionsPerIP: Int = SettingsTable.maxConnectionsPerIP.defaultValue
-    public var ingestMaxBytesPerS: Int = SettingsTable.ingestMaxBytesPerS.defaultValue
-    public var ingestRateWindowS: Int = SettingsTable.ingestRateWindowS.defaultValue
-    public var ingestBlockS: Int = SettingsTable.ingestBlockS.defaultValue
-    public var cacheUpdateTimeoutS: Int = SettingsTable.cacheUpdateTimeoutS.defaultValue
-    public var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
-    public var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
-    public var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
-    public var assetsPath: String = SettingsTable.assetsPath.defaultValue
-    public var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
-    public var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue
-    public var logLevel: Logger.Level = SettingsTable.logLevel.defaultValue
+package struct Settings: Equatable, Sendable {
+    package var databaseURL: String? = SettingsTable.databaseURL.defaultValue
+    package var host: String = SettingsTable.host.defaultValue
+    package var port: Int = SettingsTable.port.defaultValue
+    package var heartbeatIntervalS: Int = SettingsTable.heartbeatIntervalS.defaultValue
+    package var clientTimeoutS: Int = SettingsTable.clientTimeoutS.defaultValue
+    package var purgeIntervalS: Int = SettingsTable.purgeIntervalS.defaultValue
+    package var logExpiryH: Int = SettingsTable.logExpiryH.defaultValue
+    package var maxPendingConnections: Int = SettingsTable.maxPendingConnections.defaultValue
+    package var wsMaxPayload: Int = SettingsTable.wsMaxPayload.defaultValue
+    package var numThreads: Int = SettingsTable.numThreads.defaultValue
+    package var dbPoolSize: Int = SettingsTable.dbPoolSize.defaultValue
+    package var dbQueryPoolSize: Int = SettingsTable.dbQueryPoolSize.defaultValue
+    package var dbBatchSize: Int = SettingsTable.dbBatchSize.defaultValue
+    package var dbBatchBytes: Int = SettingsTable.dbBatchBytes.defaultValue
+    package var dbSaveLatencyMs: Int = SettingsTable.dbSaveLatencyMs.defaultValue
+    package var dbMaxBatchesInFlight: Int = SettingsTable.dbMaxBatchesInFlight.defaultValue
+    package var statementTimeoutMs: Int = SettingsTable.statementTimeoutMs.defaultValue
+    package var maxBufferedBytes: Int = SettingsTable.maxBufferedBytes.defaultValue
+    package var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
+    package var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
+    package var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue
+    package var apiToken: String? = SettingsTable.apiToken.defaultValue
+    package var nodeIDIdleS: Int = SettingsTable.nodeIDIdleS.defaultValue
+    package var ingestAllow: NetworkAllowlist = SettingsTable.ingestAllow.defaultValue
+    package var maxConnections: Int = SettingsTable.maxConnections.defaultValue
+    package var maxConnectionsPerIP: Int = SettingsTable.maxConnectionsPerIP.defaultValue
+    package var ingestMaxBytesPerS: Int = SettingsTable.ingestMaxBytesPerS.defaultValue
+    package var ingestRateWindowS: Int = SettingsTable.ingestRateWindowS.defaultValue
+    package var ingestBlockS: Int = SettingsTable.ingestBlockS.defaultValue
+    package var cacheUpdateTimeoutS: Int = SettingsTable.cacheUpdateTimeoutS.defaultValue
+    package var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
+    package var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
+    package var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
+    package var assetsPath: String = SettingsTable.assetsPath.defaultValue
+    package var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
+    package var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue
+    package var logLevel: Logger.Level = SettingsTable.logLevel.defaultValue
 
-    public static let defaults = Settings()
+    package static let defaults = Settings()
 
     /// Reads every setting from `environment` and from the `.env` file at
     /// `dotEnvPath` (nil: no file; a missing file is fine). A variable set
     /// in the environment wins over the file.
-    public static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
+    package static func load(environment: [String: String] = ProcessInfo.processInfo.environment,
                             dotEnvPath: String? = ".env") throws -> Settings {
         var variables = try dotEnvPath.map { try DotEnv.read(path: $0) } ?? [:]
         variables.merge(environment) { _, fromEnvironment in fromEnvironment }
@@ -68,7 +68,7 @@ public struct Settings: Equatable, Sendable {
 
     /// Every setting's name and value in table order, for the start-up log;
     /// the database password is shown as `***`.
-    public func effectiveSettingsDescription() -> [(name: String, value: String)] {
+    package func effectiveSettingsDescription() -> [(name: String, value: String)] {
         SettingsTable.all.map { ($0.name, $0.effectiveText(of: self)) }
     }
 }

@@ -8,7 +8,7 @@ extension Settings {
 
     /// Every setting: name and default on one line, then its meaning and
     /// what it accepts, indented and wrapped.
-    public static func helpText() -> String {
+    package static func helpText() -> String {
         SettingsTable.all.map { row in
             let explanation = wrap("\(row.meaning) Allowed: \(row.allowed).", width: helpWidth - helpIndent.count)
             return (["  \(row.name) (default: \(row.defaultText))"] + explanation.map { helpIndent + $0 })
@@ -17,7 +17,7 @@ extension Settings {
     }
 
     /// A Markdown table with one row per setting, for the README.
-    public static func markdownTable() -> String {
+    package static func markdownTable() -> String {
         let header = ["| Variable | Default | Meaning |", "|---|---|---|"]
         let rows = SettingsTable.all.map { row in
             let meaning = markdownCell("\(row.meaning) Allowed: \(row.allowed).")

@@ -1,4 +1,7 @@
 import Logging
+import Reactor
+import PostgresClient
+import WebServer
 
 /// The /feed route: its clients and the shared (peer id, msg) caches.
 ///

@@ -1,3 +1,4 @@
+import PostgresClient
 /// The messages of one (peer id, msg) of the last CACHE_EXPIRY_S seconds,
 /// shared by every client subscribed to them and refreshed from
 /// PostgreSQL, so messages stored by any instance of the server appear.

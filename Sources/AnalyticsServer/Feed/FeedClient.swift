@@ -1,3 +1,4 @@
+import WebServer
 /// One /feed WebSocket: its subscriptions, and what it is sent.
 ///
 /// Messages go out paced by the socket: the next one is built when the

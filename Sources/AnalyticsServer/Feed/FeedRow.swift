@@ -1,3 +1,4 @@
+import WebServer
 // Feed: the /feed WebSocket. Clients subscribe to the messages of one node
 // (peer id) and one `msg` type; every (peer id, msg) has one shared cache,
 // filled from PostgreSQL, that pushes new rows to its subscribers.

@@ -1,4 +1,5 @@
 import Foundation
+import WebServer
 
 /// The client address a trusted reverse proxy reports: the first entry of
 /// `Forwarded: for=…` (RFC 7239) or else of `X-Forwarded-For`.

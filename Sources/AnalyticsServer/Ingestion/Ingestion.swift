@@ -1,21 +1,24 @@
 import CSupport
 import Logging
+import Reactor
+import PostgresClient
+import WebServer
 
 /// The ingestion pipeline of one event loop: the telemetry routes' upgrade
 /// handler, the open telemetry connections, the batcher and the writer.
 /// Only admission is shared with other loops.
-public final class Ingestion {
-    public struct Options {
-        public var batchSize: Int
-        public var batchBytes: Int
-        public var maxBatchLatencyMs: UInt64
-        public var maxBufferedBytes: Int
-        public var maxBatchesInFlightPerConnection: Int
-        public var maxNodeIDsPerConnection: Int
-        public var trustProxyHeaders: Bool
-        public var nodeIDIdleMs: UInt64 = 60_000
-        public var admission = AdmissionPolicy()
-        public init(batchSize: Int, batchBytes: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
+package final class Ingestion {
+    package struct Options {
+        package var batchSize: Int
+        package var batchBytes: Int
+        package var maxBatchLatencyMs: UInt64
+        package var maxBufferedBytes: Int
+        package var maxBatchesInFlightPerConnection: Int
+        package var maxNodeIDsPerConnection: Int
+        package var trustProxyHeaders: Bool
+        package var nodeIDIdleMs: UInt64 = 60_000
+        package var admission = AdmissionPolicy()
+        package init(batchSize: Int, batchBytes: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
                     maxBatchesInFlightPerConnection: Int, maxNodeIDsPerConnection: Int, trustProxyHeaders: Bool) {
             self.batchSize = batchSize
             self.batchBytes = batchBytes
@@ -27,12 +30,12 @@ public final class Ingestion {
         }
     }
 
-    public let metrics: IngestionMetrics
+    package let metrics: IngestionMetrics
     /// Rows of `/` and of `/audit` go in separate batches: they are stored
     /// in separate partitions (the audit flag is one parameter per batch).
-    let batcher: LogBatcher
-    let auditBatcher: LogBatcher
-    let writer: LogWriter
+    let batcher: MessageBatcher
+    let auditBatcher: MessageBatcher
+    let writer: BatchWriter
     let peers: PeerConnectionStore
     let budget: BufferBudget
     let maxNodeIDsPerConnection: Int
@@ -48,7 +51,7 @@ public final class Ingestion {
     private var rejectionsSinceLog = 0
 
     /// `admission` is the process's, shared with the other loops' ingestions.
-    public init(loop: EventLoop, writePool: PGPool, options: Options, metrics: IngestionMetrics,
+    package init(loop: EventLoop, writePool: PGPool, options: Options, metrics: IngestionMetrics,
                 admission: Admission, instanceID: String, logger: Logger) {
         self.loop = loop
         self.options = options
@@ -58,10 +61,10 @@ public final class Ingestion {
         self.admission = admission
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
         budget = BufferBudget(limit: options.maxBufferedBytes)
-        writer = LogWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
-        batcher = LogBatcher(loop: loop, audit: false, batchSize: options.batchSize, batchBytes: options.batchBytes,
+        writer = BatchWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
+        batcher = MessageBatcher(loop: loop, audit: false, batchSize: options.batchSize, batchBytes: options.batchBytes,
                              maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget, instanceID: instanceID)
-        auditBatcher = LogBatcher(loop: loop, audit: true, batchSize: options.batchSize, batchBytes: options.batchBytes,
+        auditBatcher = MessageBatcher(loop: loop, audit: true, batchSize: options.batchSize, batchBytes: options.batchBytes,
                                   maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget,
                                   instanceID: instanceID + "-audit")
         peers = PeerConnectionStore(queue: queue, loop: loop, logger: logger)
@@ -69,7 +72,7 @@ public final class Ingestion {
     }
 
     /// Registers `/` and `/audit`.
-    public func install(in router: inout Router) {
+    package func install(in router: inout Router) {
         router.addWebSocket("/") { [unowned self] request, peer, decision in
             self.upgrade(request, peer: peer, audit: false, decision)
         }
@@ -79,14 +82,14 @@ public final class Ingestion {
     }
 
     /// Bytes held until committed (open batch, queued and in flight).
-    public var bufferedBytes: Int { budget.bytes }
-    public var openConnections: Int { connections.count }
-    public var isDrained: Bool {
+    package var bufferedBytes: Int { budget.bytes }
+    package var openConnections: Int { connections.count }
+    package var isDrained: Bool {
         batcher.openRowCount == 0 && auditBatcher.openRowCount == 0 && writer.outstandingBatches == 0
     }
 
     /// peer_connections ids of the nodes connected to this loop.
-    public var openRowIDs: [Int32] { connections.values.flatMap(\.rowIDs) }
+    package var openPeerConnectionIDs: [Int32] { connections.values.flatMap(\.peerConnectionIDs) }
 
     /// Called each time a batch of rows is committed.
     var onBatchCommitted: (() -> Void)? {
@@ -95,7 +98,7 @@ public final class Ingestion {
     }
 
     /// Hands the open batch to the writer now (shutdown).
-    public func flush() {
+    package func flush() {
         batcher.flush()
         auditBatcher.flush()
     }
@@ -113,9 +116,9 @@ public final class Ingestion {
         // release, which the per-message path does on it.
         peers.create(ipAddress: address, audit: audit) { [unowned self] result in
             switch result {
-            case .success(let rowID):
+            case .success(let peerConnectionID):
                 let upgraded = decision.accept { socket in
-                    let connection = TelemetryConnection(ingestion: self, rowID: rowID, ipAddress: address, host: host, audit: audit)
+                    let connection = TelemetryConnection(ingestion: self, peerConnectionID: peerConnectionID, ipAddress: address, host: host, audit: audit)
                     connection.socket = socket
                     socket.delegate = connection
                     self.connections[ObjectIdentifier(connection)] = connection

@@ -1,4 +1,6 @@
 import Logging
+import Reactor
+import PostgresClient
 
 /// What a node says about itself (system.connected) or, for older nodes,
 /// just its peer id found in other messages.

@@ -1,5 +1,6 @@
 import CSupport
 import Logging
+import WebServer
 
 /// One node's telemetry socket on `/` or `/audit`: turns each message into
 /// a row of the right peer_connections row.
@@ -10,7 +11,7 @@ import Logging
 /// exists, so its messages keep their order and nothing is dropped.
 final class TelemetryConnection: WebSocketDelegate {
     private struct Node {
-        var rowID: Int32
+        var peerConnectionID: Int32
         var knowsPeerID = false
         var lastMessageMs: UInt64 = 0
     }
@@ -30,17 +31,17 @@ final class TelemetryConnection: WebSocketDelegate {
     /// when reading resumes: the server's delay, not the node's burst.
     private var excusedBytes = 0
     /// The live or the audit batcher (owned by the Ingestion, like `ingestion`).
-    private unowned(unsafe) let batcher: LogBatcher
-    private var upgradeRowID: Int32?
+    private unowned(unsafe) let batcher: MessageBatcher
+    private var upgradePeerConnectionID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
     private var parked: [(nodeID: Int64, createdAt: Int64, document: [UInt8], info: NodeInfo?)] = []
     /// Strong (see WebSocketConnection.delegate); let go when it closes.
     var socket: WebSocketConnection?
 
-    init(ingestion: Ingestion, rowID: Int32, ipAddress: String, host: String, audit: Bool) {
+    init(ingestion: Ingestion, peerConnectionID: Int32, ipAddress: String, host: String, audit: Bool) {
         self.ingestion = ingestion
-        self.upgradeRowID = rowID
+        self.upgradePeerConnectionID = peerConnectionID
         self.ipAddress = ipAddress
         self.host = host
         rate = ingestion.newRateMeter()
@@ -55,8 +56,8 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     /// Row ids of this connection's nodes (purge must keep them).
-    var rowIDs: [Int32] {
-        nodes.values.map(\.rowID) + (upgradeRowID.map { [$0] } ?? [])
+    var peerConnectionIDs: [Int32] {
+        nodes.values.map(\.peerConnectionID) + (upgradePeerConnectionID.map { [$0] } ?? [])
     }
 
     func webSocket(_ socket: WebSocketConnection, didReceive payload: UnsafeRawBufferPointer, isText: Bool) {
@@ -87,10 +88,10 @@ final class TelemetryConnection: WebSocketDelegate {
         if let index = nodes.index(forKey: message.node_id) {
             nodes.values[index].lastMessageMs = now
             node = nodes.values[index]
-        } else if let rowID = upgradeRowID {
+        } else if let peerConnectionID = upgradePeerConnectionID {
             // The first node id of the socket takes the row made at the upgrade.
-            upgradeRowID = nil
-            node = Node(rowID: rowID, lastMessageMs: now)
+            upgradePeerConnectionID = nil
+            node = Node(peerConnectionID: peerConnectionID, lastMessageMs: now)
             nodes[message.node_id] = node
         } else {
             forgetIdleNodes(now: now)
@@ -103,7 +104,7 @@ final class TelemetryConnection: WebSocketDelegate {
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
         metrics.rowsBatched += 1
-        batcher.append(connectionID: node.rowID, createdAtUnixMicros: message.created_at_us, document: document)
+        batcher.append(peerConnectionID: node.peerConnectionID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
@@ -116,7 +117,7 @@ final class TelemetryConnection: WebSocketDelegate {
     private func learn(_ info: NodeInfo?, nodeID: Int64, node: Node) {
         guard !node.knowsPeerID, let info else { return }
         nodes[nodeID]?.knowsPeerID = true
-        ingestion.peers.record(info, forRow: node.rowID)
+        ingestion.peers.record(info, forRow: node.peerConnectionID)
     }
 
     /// Ids that sent nothing for NODE_ID_IDLE_S give their slot back, so a
@@ -132,20 +133,20 @@ final class TelemetryConnection: WebSocketDelegate {
         parked.append((nodeID, createdAt, Array(document), info))
         guard first else { return }
         socket?.pauseReading(.awaitingStorage)
-        ingestion.peers.createRetrying(ipAddress: ipAddress, audit: audit) { [weak self] rowID in
-            self?.rowCreated(rowID, forNode: nodeID)
+        ingestion.peers.createRetrying(ipAddress: ipAddress, audit: audit) { [weak self] peerConnectionID in
+            self?.rowCreated(peerConnectionID, forNode: nodeID)
         }
     }
 
-    private func rowCreated(_ rowID: Int32, forNode nodeID: Int64) {
-        nodes[nodeID] = Node(rowID: rowID, lastMessageMs: ingestion.nowMilliseconds)
+    private func rowCreated(_ peerConnectionID: Int32, forNode nodeID: Int64) {
+        nodes[nodeID] = Node(peerConnectionID: peerConnectionID, lastMessageMs: ingestion.nowMilliseconds)
         let ready = parked.filter { $0.nodeID == nodeID }
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
             ingestion.metrics.rowsBatched += 1
             message.document.withUnsafeBytes {
-                batcher.append(connectionID: rowID, createdAtUnixMicros: message.createdAt, document: $0)
+                batcher.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: message.createdAt, document: $0)
             }
         }
         if parked.isEmpty { socket?.resumeReading(.awaitingStorage) }

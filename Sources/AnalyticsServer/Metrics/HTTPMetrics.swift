@@ -1,6 +1,6 @@
 /// The HTTP side's counters: requests by route and status, WebSocket
 /// closes by code. Bumped once per request or connection, on the loop.
-public final class HTTPMetrics {
+package final class HTTPMetrics {
     struct RequestKey: Hashable {
         /// A route pattern ("/dashboard/*"), never a raw path, so the label
         /// set stays bounded whatever clients ask for.

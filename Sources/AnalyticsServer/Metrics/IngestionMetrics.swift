@@ -7,7 +7,7 @@
 // batch, never per message. Nothing here touches the database.
 
 /// Why a telemetry message was not stored.
-public enum RejectReason: String, CaseIterable {
+package enum RejectReason: String, CaseIterable {
     case invalidJSON = "invalid_json"
     case notObject = "not_object"
     case badTimestamp = "bad_ts"
@@ -17,26 +17,26 @@ public enum RejectReason: String, CaseIterable {
 }
 
 /// The ingestion pipeline's counters, bumped on the loop that owns them.
-public final class IngestionMetrics {
+package final class IngestionMetrics {
     /// Data messages received from nodes (pings and pongs excluded).
-    public internal(set) var messagesReceived = 0
-    public internal(set) var bytesReceived = 0
-    public internal(set) var rejected: [RejectReason: Int] = [:]
-    public internal(set) var nodesConnected = 0
-    public internal(set) var nodesDropped = 0
+    package internal(set) var messagesReceived = 0
+    package internal(set) var bytesReceived = 0
+    package internal(set) var rejected: [RejectReason: Int] = [:]
+    package internal(set) var nodesConnected = 0
+    package internal(set) var nodesDropped = 0
     /// Rows handed to the batcher; less rows written and rejected, the rows
     /// buffered now.
-    public internal(set) var rowsBatched = 0
-    public internal(set) var rowsWritten = 0
-    public internal(set) var rowsRejectedByDatabase = 0
-    public internal(set) var batchesWritten = 0
-    public internal(set) var batchRetries = 0
-    public internal(set) var upgradesRefused = 0
+    package internal(set) var rowsBatched = 0
+    package internal(set) var rowsWritten = 0
+    package internal(set) var rowsRejectedByDatabase = 0
+    package internal(set) var batchesWritten = 0
+    package internal(set) var batchRetries = 0
+    package internal(set) var upgradesRefused = 0
     /// Upgrades refused by admission (INGEST_ALLOW, blocks, connection limits), by reason.
-    public internal(set) var connectionsRefused: [String: Int] = [:]
-    public internal(set) var rateLimitCloses = 0
+    package internal(set) var connectionsRefused: [String: Int] = [:]
+    package internal(set) var rateLimitCloses = 0
     /// Milliseconds node sockets spent paused by backpressure.
-    public internal(set) var backpressurePausedMs: UInt64 = 0
+    package internal(set) var backpressurePausedMs: UInt64 = 0
     let batches: BatchHistograms
 
     init(batches: BatchHistograms) {
@@ -44,7 +44,7 @@ public final class IngestionMetrics {
     }
 
     /// Rows accepted and not yet committed or rejected by PostgreSQL.
-    public var rowsBuffered: Int { rowsBatched - rowsWritten - rowsRejectedByDatabase }
+    package var rowsBuffered: Int { rowsBatched - rowsWritten - rowsRejectedByDatabase }
 
     func reject(_ reason: RejectReason) {
         rejected[reason, default: 0] += 1

@@ -2,10 +2,10 @@
 /// them with no lock or atomic; a /metrics scrape asks each loop, on its own
 /// thread, for a `snapshot()` and adds the snapshots up, so the process's
 /// totals come out whatever loop answers the scrape.
-public final class LoopCounters {
-    public let ingestion: IngestionMetrics
-    public let http: HTTPMetrics
-    public let feed: FeedMetrics
+package final class LoopCounters {
+    package let ingestion: IngestionMetrics
+    package let http: HTTPMetrics
+    package let feed: FeedMetrics
 
     /// `batches` is the process's: its histograms take a lock per batch.
     init(batches: BatchHistograms) {

@@ -52,7 +52,7 @@ struct ServerState {
 /// per process. Each event loop keeps its own plain counters (LoopCounters);
 /// their sum is mirrored into the registry when /metrics is scraped; /proc
 /// is read at the same moment. Not thread-safe: one scrape at a time.
-public final class MetricsRegistry {
+package final class MetricsRegistry {
     private let registry = PrometheusCollectorRegistry()
     private let batches: BatchHistograms
     private let counters: PipelineCounters
@@ -65,7 +65,7 @@ public final class MetricsRegistry {
     private var loopConnections: [Int: Gauge] = [:]
     private var lastSize = 16 * 1024
 
-    public init() {
+    package init() {
         batches = BatchHistograms(registry: registry)
         counters = PipelineCounters(registry)
         gauges = Gauges(registry)

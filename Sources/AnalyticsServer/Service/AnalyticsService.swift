@@ -1,7 +1,7 @@
 // Service: wires the concerns together and owns the process lifecycle.
 //
 // The process part lives here: settings, signals, the embedded
-// PostgreSQL, migrations, the NUM_THREADS event loops (LoopEngine, one per
+// PostgreSQL, migrations, the NUM_THREADS event loops (Shard, one per
 // thread, loop 0 on the main thread) and the exit status. Start-up:
 // settings → (embedded PostgreSQL) → every loop listens on the port (so
 // /metrics answers at once) → connect and migrate with backoff on loop 0 →
@@ -14,19 +14,22 @@ import CMalloc
 import Foundation
 import Glibc
 import Logging
+import Reactor
+import PostgresClient
+import EmbeddedPostgres
 
-public final class AnalyticsService {
+package final class AnalyticsService {
     private let settings: Settings
     private let logger: Logger
     private let loop = EventLoop()
     private var embedded: EmbeddedPostgres?
     private var conninfo = ""
-    private var group: LoopGroup?
-    private var threads: [LoopThread] = []
+    private var group: ShardGroup?
+    private var threads: [EventLoopThread] = []
     /// Engines that have not finished yet; the service stops loop 0 at zero.
     private var enginesRunning = 0
     /// Engines report their end here, from their own threads.
-    private var control: LoopMailbox?
+    private var control: Mailbox?
     private var migrationConnection: PGConnection?
     private var shuttingDown = false
     private var signals: [SignalWatcher] = []
@@ -34,15 +37,15 @@ public final class AnalyticsService {
     private var exitStatus: Int32 = 0
     /// Set for the `migrate` command: exit once migrations are applied.
     private var migrateOnly = false
-    public private(set) var boundPort = 0
+    package private(set) var boundPort = 0
 
-    public init(settings: Settings, logger: Logger) {
+    package init(settings: Settings, logger: Logger) {
         self.settings = settings
         self.logger = logger
     }
 
     /// Serves until SIGINT/SIGTERM; returns the exit status.
-    public func serve() -> Int32 {
+    package func serve() -> Int32 {
         for (name, value) in settings.effectiveSettingsDescription() {
             logger.info("setting", metadata: ["name": "\(name)", "value": "\(value)"])
         }
@@ -61,8 +64,8 @@ public final class AnalyticsService {
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             // Loops whose thread started run until told to finish.
-            for engine in (group?.engines ?? []).dropFirst().prefix(threads.count) {
-                engine.mailbox.post { engine.finish(drained: true) }
+            for shard in (group?.shards ?? []).dropFirst().prefix(threads.count) {
+                shard.mailbox.post { shard.finish(drained: true) }
             }
             joinThreads()
             embedded?.stop()
@@ -79,24 +82,24 @@ public final class AnalyticsService {
     /// the port it got; all are built here, then loops 1... start their
     /// threads and loop 0 runs on this one.
     private func startEngines() throws {
-        let group = LoopGroup(settings: settings, logger: logger, conninfo: conninfo)
+        let group = ShardGroup(settings: settings, logger: logger, conninfo: conninfo)
         self.group = group
-        // Open until every engine has reported: loop 0 must not run dry
+        // Open until every shard has reported: loop 0 must not run dry
         // (and return from run()) while other loops still drain.
-        let control = LoopMailbox(loop: loop, keepsLoopAlive: true)
+        let control = Mailbox(loop: loop, keepsLoopAlive: true)
         self.control = control
         for index in 0..<settings.numThreads {
             let engineLoop = index == 0 ? loop : EventLoop()
-            let engine = try LoopEngine(index: index, loop: engineLoop, group: group, port: index == 0 ? settings.port : boundPort)
-            if index == 0 { boundPort = engine.boundPort }
-            engine.onFinished = { [unowned self] engine, drained in
-                control.post { self.engineFinished(engine, drained: drained) }
+            let shard = try Shard(index: index, loop: engineLoop, group: group, port: index == 0 ? settings.port : boundPort)
+            if index == 0 { boundPort = shard.boundPort }
+            shard.onFinished = { [unowned self] shard, drained in
+                control.post { self.engineFinished(shard, drained: drained) }
             }
-            group.add(engine)
+            group.add(shard)
             enginesRunning += 1
         }
-        for engine in group.engines.dropFirst() {
-            threads.append(try LoopThread { engine.loop.run() })
+        for shard in group.shards.dropFirst() {
+            threads.append(try EventLoopThread { shard.loop.run() })
         }
     }
 
@@ -130,7 +133,7 @@ public final class AnalyticsService {
     }
 
     /// Applies migrations and exits (the `migrate` command).
-    public func migrateAndExit() -> Int32 {
+    package func migrateAndExit() -> Int32 {
         migrateOnly = true
         installSignalHandlers()
         do {
@@ -200,12 +203,12 @@ public final class AnalyticsService {
     private func startStorage() {
         guard !shuttingDown, let group else { return }
         group.markMigrated()
-        for engine in group.engines {
-            engine.mailbox.post { engine.startStorage() }
+        for shard in group.shards {
+            shard.mailbox.post { shard.startStorage() }
         }
     }
 
-    public static let version = "0.2.0"
+    package static let version = "0.2.0"
 
     // MARK: Shutdown
 
@@ -232,23 +235,23 @@ public final class AnalyticsService {
         group?.markShuttingDown()
         logger.info("shutting down", metadata: ["signal": "\(signal)"])
         let timeoutMs = UInt64(settings.shutdownTimeoutS) * 1000
-        for engine in group?.engines ?? [] {
-            engine.mailbox.post { engine.beginShutdown(timeoutMs: timeoutMs) }
+        for shard in group?.shards ?? [] {
+            shard.mailbox.post { shard.beginShutdown(timeoutMs: timeoutMs) }
         }
         if enginesRunning == 0 { stop() }
     }
 
-    /// Without draining (start-up or migrations failed): every engine
+    /// Without draining (start-up or migrations failed): every shard
     /// finishes at once, and the service stops when all have.
     private func stop() {
         guard enginesRunning > 0 else { return finalStop() }
-        for engine in group?.engines ?? [] {
-            engine.mailbox.post { engine.finish(drained: true) }
+        for shard in group?.shards ?? [] {
+            shard.mailbox.post { shard.finish(drained: true) }
         }
     }
 
-    /// On loop 0, once per engine.
-    private func engineFinished(_ engine: LoopEngine, drained: Bool) {
+    /// On loop 0, once per shard.
+    private func engineFinished(_ shard: Shard, drained: Bool) {
         if !drained { exitStatus = 1 }
         enginesRunning -= 1
         if enginesRunning == 0 { finalStop() }

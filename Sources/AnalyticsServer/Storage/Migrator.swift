@@ -1,26 +1,27 @@
 import Foundation
 import Logging
+import PostgresClient
 
 /// Applies Migrations/NNNN_name.sql in order, each in one transaction
 /// together with its row in schema_migrations. A session advisory lock
 /// makes instances that start at once take turns, so each migration is
 /// applied exactly once.
-public struct Migrator {
-    public struct Migration {
+package struct Migrator {
+    package struct Migration {
         /// The file name without `.sql`, e.g. `0001_initial_schema`.
-        public let version: String
+        package let version: String
         let sql: String
     }
 
-    /// Arbitrary, shared by every instance (LogPurger uses another).
+    /// Arbitrary, shared by every instance (ExpiryPurger uses another).
     private static let lockKey = 0x7e7c_0001
-    public let migrations: [Migration]
+    package let migrations: [Migration]
     private let logger: Logger
 
     /// Reads the directory (at start-up, before the loop serves anything).
     /// Throws if it cannot be read, holds no migration, or holds a `.sql`
     /// file not named NNNN_lowercase_name.sql, or two with one number.
-    public init(directory: String, logger: Logger) throws {
+    package init(directory: String, logger: Logger) throws {
         self.logger = logger
         let names = try FileManager.default.contentsOfDirectory(atPath: directory)
             .filter { $0.hasSuffix(".sql") }.sorted()
@@ -44,7 +45,7 @@ public struct Migrator {
     /// versions applied now (empty when the database was up to date). On a
     /// failure the failing migration has left nothing behind; those before
     /// it stay applied.
-    public func run(on connection: PGConnection, _ completion: @escaping (Result<[String], PGError>) -> Void) {
+    package func run(on connection: PGConnection, _ completion: @escaping (Result<[String], PGError>) -> Void) {
         // One simple query: wait for the lock, then read what is applied,
         // which now includes everything a previous holder committed.
         let setup = """
@@ -105,7 +106,7 @@ public struct Migrator {
     }
 }
 
-public struct MigrationError: Error, CustomStringConvertible {
-    public let description: String
+package struct MigrationError: Error, CustomStringConvertible {
+    package let description: String
     init(_ description: String) { self.description = description }
 }

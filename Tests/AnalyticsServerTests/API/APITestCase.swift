@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// A server on its own database, telemetry sent through real WebSockets,

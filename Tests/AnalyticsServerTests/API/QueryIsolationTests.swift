@@ -1,4 +1,5 @@
 import CLibPQ
+@testable import TestSupport
 import XCTest
 
 /// API queries have their own connections: while every one of them waits

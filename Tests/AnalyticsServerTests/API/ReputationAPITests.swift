@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 final class ReputationAPITests: APITestCase {

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// Schemathesis (PyPI) against the live /openapi.json: generated requests,

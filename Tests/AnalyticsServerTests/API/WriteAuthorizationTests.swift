@@ -1,4 +1,5 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
 
 /// API_TOKEN: the write endpoints need the bearer token, reads do not.

@@ -1,4 +1,5 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
 
 /// The pieces admission decides with: networks, rates, blocks, addresses.

@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// Admission on a real server: who gets 403 and 503 before the upgrade,

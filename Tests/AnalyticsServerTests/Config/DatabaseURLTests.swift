@@ -1,4 +1,5 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
 
 /// DATABASE_URL syntax and the masking of passwords in both libpq forms.

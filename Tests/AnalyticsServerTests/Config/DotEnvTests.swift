@@ -1,4 +1,5 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
 
 /// The `.env` file: syntax, errors with file and line, and its place below

@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// A bad setting stops the real executable with status 2 and one line.

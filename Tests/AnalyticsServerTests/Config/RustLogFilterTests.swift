@@ -1,5 +1,6 @@
 @testable import AnalyticsServer
 import Logging
+@testable import TestSupport
 import XCTest
 
 /// RUST_LOG values as the original server's users wrote them.

@@ -1,5 +1,6 @@
 @testable import AnalyticsServer
 import Logging
+@testable import TestSupport
 import XCTest
 
 /// Reading settings from a variables dictionary: defaults, every kind of

@@ -1,5 +1,6 @@
 @testable import AnalyticsServer
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// deployment.template.yml, rendered as the README says, is valid

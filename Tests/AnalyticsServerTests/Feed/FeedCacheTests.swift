@@ -1,5 +1,7 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
+@testable import PostgresClient
 
 /// The cache's merge of refresh results, the aggregates and the request
 /// parser, without a server.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// A /feed client over a RawClient: sends subscriptions, answers pings,

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// /feed over real sockets against a real server and PostgreSQL.

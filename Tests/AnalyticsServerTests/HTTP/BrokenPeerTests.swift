@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// Peers that stop reading, vanish without a FIN, or trickle bytes: each is

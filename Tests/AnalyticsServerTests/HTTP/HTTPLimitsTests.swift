@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// HTTP/1.1 behaviour over real sockets against the real server.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// While the server keeps node sockets paused (backpressure), what nodes

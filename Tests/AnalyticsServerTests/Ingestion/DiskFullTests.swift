@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// PostgreSQL's disk fills up under a live ingestion stream, then space

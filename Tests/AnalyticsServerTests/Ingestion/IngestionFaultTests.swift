@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// The database goes away under a live ingestion stream and comes back.

@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// Telemetry in over real WebSockets, rows out of the real PostgreSQL.

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// The real tetcore-loadgen executable, run to completion or started in the

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// `tetcore-loadgen --sink`: the discard server the generator's speed is

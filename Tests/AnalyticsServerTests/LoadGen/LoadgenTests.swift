@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// tetcore-loadgen against the real server and PostgreSQL.

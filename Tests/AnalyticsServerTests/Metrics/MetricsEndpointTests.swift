@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// /metrics of the real server: promtool's verdict, and counters that move

@@ -1,6 +1,8 @@
 @testable import AnalyticsServer
 import Prometheus
+@testable import TestSupport
 import XCTest
+@testable import WebServer
 
 /// The exposition built from plain counters, without a server.
 final class MetricsRegistryTests: XCTestCase {

@@ -1,4 +1,5 @@
 @testable import AnalyticsServer
+@testable import TestSupport
 import XCTest
 
 /// /proc parsing on fixed text: exact values out of known files.

@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// A real Prometheus scrapes the server while nodes send telemetry; what

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// A real Prometheus (Debian's package) on loopback, scraping one target

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// The server killed with SIGKILL mid-stream and started again: nodes

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// While a shutdown drains, the server still answers HTTP so orchestrators

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// NUM_THREADS=2: two event loops share the port; nodes land on both, every

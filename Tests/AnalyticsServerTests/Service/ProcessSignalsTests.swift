@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// The running server ignores SIGPIPE: a node that resets its connection

@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// Three instances on one database behind nginx (Debian's package, set up

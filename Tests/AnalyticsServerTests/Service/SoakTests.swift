@@ -1,4 +1,5 @@
 import Foundation
+@testable import TestSupport
 import XCTest
 
 /// The short soak: benchmarks/soak.py for two minutes with this build's

@@ -1,6 +1,8 @@
 import AnalyticsServer
 import Foundation
+@testable import TestSupport
 import XCTest
+@testable import PostgresClient
 
 final class MigratorTests: StorageTestCase {
     private static let repositoryMigrations = URL(fileURLWithPath: #filePath)

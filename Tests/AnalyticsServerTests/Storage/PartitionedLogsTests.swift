@@ -1,6 +1,8 @@
 @testable import AnalyticsServer
 import Foundation
+@testable import TestSupport
 import XCTest
+@testable import PostgresClient
 
 /// tetcore_logs as a partitioned table (Migrations/0003, flattened to one
 /// level by 0004): an existing database keeps its rows, rows land in their
@@ -126,8 +128,8 @@ final class PartitionedLogsTests: StorageTestCase {
             INSERT INTO tetcore_logs (created_at, logs, peer_connection_id, audit)
             SELECT (now() AT TIME ZONE 'utc'), '{}', 1, false FROM generate_series(1, 10);
             """)
-        let chunk = LogPurger.purgeLogsStatement.replacingOccurrences(of: "$1", with: "1")
-            .replacingOccurrences(of: "$2", with: "\(LogPurger.chunkRows)")
+        let chunk = ExpiryPurger.purgeLogsStatement.replacingOccurrences(of: "$1", with: "1")
+            .replacingOccurrences(of: "$2", with: "\(ExpiryPurger.chunkRows)")
         XCTAssertEqual(try rows(chunk), ["t|10002"], "up to the 10,000th oldest, with the rows of the same instant")
         XCTAssertEqual(try rows(chunk), ["t|10000"])
         XCTAssertEqual(try rows(chunk), ["t|4998"], "fewer than a chunk left: all of them")

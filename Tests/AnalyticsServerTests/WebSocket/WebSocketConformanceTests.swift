@@ -1,3 +1,4 @@
+@testable import TestSupport
 import XCTest
 
 /// RFC 6455 behaviour of the telemetry endpoint, from a separate process

@@ -1,0 +1,244 @@
+import Logging
+import Reactor
+import PostgresClient
+import WebServer
+
+/// One event loop of the server and everything it serves with: its HTTP
+/// server (every route: SO_REUSEPORT spreads connections by the kernel, not
+/// by path), its slice of the write and query pools, its ingestion and its
+/// feed. Everything here runs on the shard's own loop thread; other
+/// threads reach it only through `mailbox`. Loop 0 also runs the purger and
+/// the partitioner.
+final class Shard {
+    let index: Int
+    let loop: EventLoop
+    let mailbox: Mailbox
+    let counters: LoopCounters
+    private unowned let group: ShardGroup
+    private let settings: Settings
+    private let logger: Logger
+    /// Set at the end of init (its router's routes call back into self).
+    private var http: HTTPServer?
+    private let ingestion: Ingestion
+    private let writePool: PGPool
+    private let queryPool: PGPool
+    private let queryQueue: StatementQueue
+    private let feed: Feed
+    private var purger: ExpiryPurger?
+    private var partitioner: PartitionMaker?
+    private var isFinished = false
+    private(set) var boundPort = 0
+    /// Called once, on this loop, when the shard has stopped: whether
+    /// every row it accepted was written.
+    var onFinished: ((Shard, Bool) -> Void)?
+
+    /// Builds the shard and starts listening. Call on the loop's thread,
+    /// or before the loop runs on its own thread. `port` is the settings'
+    /// port for loop 0, the port loop 0 got for the others.
+    init(index: Int, loop: EventLoop, group: ShardGroup, port: Int) throws {
+        self.index = index
+        self.loop = loop
+        self.group = group
+        settings = group.settings
+        var logger = group.logger
+        if settings.numThreads > 1 { logger[metadataKey: "loop"] = "\(index)" }
+        self.logger = logger
+        mailbox = Mailbox(loop: loop)
+        counters = group.metrics.makeLoopCounters()
+
+        let loops = settings.numThreads
+        writePool = PGPool(loop: loop, conninfo: group.conninfo,
+                           size: Shard.slice(of: settings.dbPoolSize, loops: loops, index: index),
+                           pipelined: true, name: "write", logger: logger)
+        queryPool = PGPool(loop: loop, conninfo: Shard.withStatementTimeout(group.conninfo, settings.statementTimeoutMs),
+                           size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
+                           pipelined: true, name: "query", logger: logger)
+        queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
+        // Each loop numbers its batches itself: its own id keeps the
+        // exactly-once markers of two loops apart.
+        ingestion = Ingestion(loop: loop, writePool: writePool, options: Shard.ingestionOptions(settings),
+                              metrics: counters.ingestion, admission: group.admission,
+                              instanceID: "\(group.instanceID)-\(index)", logger: logger)
+        feed = Feed(loop: loop, queue: queryQueue, options: Feed.Options(
+            updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
+            expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
+            metrics: counters.feed, logger: logger)
+        ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
+
+        let router = try makeRouter()
+        let http = HTTPServer(loop: loop, router: router, limits: HTTPServer.Limits(
+            clientTimeoutMs: UInt64(settings.clientTimeoutS) * 1000,
+            heartbeatIntervalMs: UInt64(settings.heartbeatIntervalS) * 1000,
+            maxMessageBytes: settings.wsMaxPayload), logger: logger)
+        http.onResponse = { [counters] path, status in
+            counters.http.recordResponse(route: router.routePattern(forPath: path), status: status)
+        }
+        http.onWebSocketClosed = { [counters] code in
+            counters.http.recordClose(code: code)
+            counters.ingestion.webSocketClosed(code: code)
+        }
+        self.http = http
+        boundPort = try http.listen(host: settings.host, port: port,
+                                    backlog: Int32(clamping: settings.maxPendingConnections), reusePort: loops > 1)
+    }
+
+    /// A loop's share of `total` connections: the total spread evenly, at
+    /// least one each (a loop with no connection could store nothing).
+    static func slice(of total: Int, loops: Int, index: Int) -> Int {
+        max(1, total / loops + (index < total % loops ? 1 : 0))
+    }
+
+    private static func withStatementTimeout(_ conninfo: String, _ milliseconds: Int) -> String {
+        guard conninfo.contains("://") else { return conninfo + " options='-c statement_timeout=\(milliseconds)'" }
+        return conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D\(milliseconds)"
+    }
+
+    private static func ingestionOptions(_ settings: Settings) -> Ingestion.Options {
+        var options = Ingestion.Options(
+            batchSize: settings.dbBatchSize, batchBytes: settings.dbBatchBytes, maxBatchLatencyMs: UInt64(settings.dbSaveLatencyMs),
+            maxBufferedBytes: settings.maxBufferedBytes, maxBatchesInFlightPerConnection: settings.dbMaxBatchesInFlight,
+            maxNodeIDsPerConnection: settings.maxNodeIDsPerConnection, trustProxyHeaders: settings.trustProxyHeaders)
+        options.nodeIDIdleMs = UInt64(settings.nodeIDIdleS) * 1000
+        options.admission.allowlist = settings.ingestAllow
+        options.admission.maxConnections = settings.maxConnections
+        options.admission.maxConnectionsPerIP = settings.maxConnectionsPerIP
+        options.admission.maxBytesPerSecond = settings.ingestMaxBytesPerS
+        options.admission.rateWindowSeconds = settings.ingestRateWindowS
+        options.admission.blockSeconds = settings.ingestBlockS
+        return options
+    }
+
+    private func makeRouter() throws -> Router {
+        var router = Router()
+        ingestion.install(in: &router)
+        feed.install(in: &router)
+        let assets: StaticFiles
+        do {
+            assets = try StaticFiles(directory: settings.assetsPath)
+        } catch let error as StaticFilesError {
+            throw ConfigError("ASSETS_PATH=\(error.description)")
+        }
+        router.addPrefix("GET", "/dashboard") { request, respond in
+            respond(assets.response(for: request.pathParameters["rest"] ?? ""))
+        }
+        router.add("GET", "/metrics") { [unowned self] _, respond in
+            self.group.scrape(from: self) { body in
+                respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                                     body: body))
+            }
+        }
+        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, logger: logger).install(in: &router)
+        router.add("GET", "/stats/version") { _, respond in
+            respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
+                                   "description": "Telemetry analytics server for Tetcore nodes"]))
+        }
+        router.add("GET", "/healthz") { _, respond in respond(.json(object: ["status": "alive"])) }
+        // For the whole process, whichever loop answers: ready when every
+        // loop has a write connection (a node may land on any of them).
+        router.add("GET", "/readyz") { [unowned self] _, respond in
+            self.group.collect(from: self, { $0.writePool.readyCount }) { [group] counts in
+                let perLoop = counts.map { $0 ?? 0 }
+                let (migrated, shuttingDown) = (group.isMigrated, group.isShuttingDown)
+                let ready = migrated && !shuttingDown && perLoop.allSatisfy { $0 > 0 }
+                respond(.json(ready ? 200 : 503, object: ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
+                                                          "database_connections_ready": perLoop.reduce(0, +)]))
+            }
+        }
+        return router
+    }
+
+    // MARK: Read by other loops (through the mailbox, on this loop)
+
+    /// This loop's counters and gauges, copied for the scraping loop.
+    func metricsSnapshot() -> (counters: LoopCounters, state: ServerState) {
+        var state = ServerState()
+        state.telemetryConnections = ingestion.openConnections
+        state.loopConnections = [ingestion.openConnections]
+        state.bufferedBytes = ingestion.bufferedBytes
+        state.backpressureActive = ingestion.budget.isOverLimit
+        for (name, pool) in [("write", writePool), ("query", queryPool)] {
+            state.pools.append(ServerState.Pool(name: name, open: pool.readyCount, busy: pool.busyCount,
+                                                reconnects: pool.reconnectCount))
+        }
+        if let purger {
+            state.purgeRuns = purger.runs
+            state.purgedRows = purger.rowsPurged
+            state.purgedConnections = purger.connectionsPurged
+            state.purgedPartitions = purger.partitionsDropped
+        }
+        state.partitionsMade = partitioner?.partitionsMade ?? 0
+        state.feedCaches = feed.cacheCount
+        return (counters.snapshot(), state)
+    }
+
+    /// peer_connections ids of the nodes connected to this loop.
+    var openPeerConnectionIDs: [Int32] { ingestion.openPeerConnectionIDs }
+
+    // MARK: Lifecycle (each on this loop)
+
+    /// Once the schema is up to date: opens the pools and starts the feed;
+    /// loop 0 also starts the purger and the partitioner.
+    func startStorage() {
+        guard !isFinished, !group.isShuttingDown else { return }
+        writePool.start()
+        queryPool.start()
+        if index == 0 {
+            let purger = ExpiryPurger(loop: loop, queue: queryQueue, expiryHours: settings.logExpiryH, openPeerConnectionIDs: { [unowned self] done in
+                self.group.collect(from: self, { $0.openPeerConnectionIDs }) { ids in done(ids.compactMap { $0 }.flatMap { $0 }) }
+            }, logger: logger)
+            purger.start(intervalSeconds: settings.purgeIntervalS)
+            self.purger = purger
+            let partitioner = PartitionMaker(loop: loop, queue: queryQueue, logger: logger)
+            partitioner.start()
+            self.partitioner = partitioner
+        }
+        feed.start()
+    }
+
+    /// Shutdown: refuse new WebSockets (HTTP still answers, /readyz with
+    /// 503), close every WebSocket with 1001 (reading what nodes still
+    /// send), flush, wait for the writer, then finish.
+    /// Without a migrated schema nothing can have been stored: finish at once.
+    func beginShutdown(timeoutMs: UInt64) {
+        guard !isFinished else { return }
+        purger?.stop()
+        partitioner?.stop()
+        http?.beginDraining()
+        http?.closeAll(code: 1001, reason: "server shutting down")
+        waitForDrain(deadline: loop.nowMilliseconds + timeoutMs)
+    }
+
+    /// Waits for the sockets to finish their closing handshakes, flushes,
+    /// then waits for the writer, all bounded by the deadline.
+    private func waitForDrain(deadline: UInt64) {
+        let socketsOpen = (http?.webSockets.count ?? 0) > 0
+        if !socketsOpen { ingestion.flush() }
+        let drained = !socketsOpen && ingestion.isDrained
+        if drained || loop.nowMilliseconds >= deadline || !group.isMigrated {
+            if !drained && group.isMigrated {
+                logger.error("shutdown timeout: rows not written", metadata: ["bytes": "\(ingestion.bufferedBytes)"])
+            }
+            finish(drained: drained || !group.isMigrated)
+            return
+        }
+        LoopTimer.once(on: loop, after: 20) { [weak self] in self?.waitForDrain(deadline: deadline) }
+    }
+
+    /// Closes everything the shard owns. Loops other than 0 stop here;
+    /// loop 0 is stopped by the service once every shard has finished.
+    func finish(drained: Bool) {
+        guard !isFinished else { return }
+        isFinished = true
+        http?.stopAccepting()
+        http?.stopTimers()
+        purger?.stop()
+        partitioner?.stop()
+        feed.stop()
+        writePool.close()
+        queryPool.close()
+        group.recordFinalSnapshot(of: self)
+        mailbox.close()
+        onFinished?(self, drained)
+        if index > 0 { loop.stop() }
+    }
+}

@@ -1,0 +1,123 @@
+import Logging
+import Reactor
+import PostgresClient
+
+/// Writes sealed batches and keeps each one in memory until PostgreSQL has
+/// committed it.
+///
+/// - A lost connection leaves the outcome unknown: the batch is sent again,
+///   and its id (recorded in ingest_batches by the same statement) makes
+///   PostgreSQL skip it if the first attempt did commit. Exactly once.
+/// - A data error (SQLSTATE class 22, e.g. a \u0000 that jsonb refuses)
+///   comes from some row: the batch is split in halves until the bad row is
+///   alone, so it is the only row rejected.
+/// - Any other error (disk full, a missing table, a server shutting down)
+///   is not the rows' fault: the batch waits and is retried with backoff,
+///   never dropped.
+final class BatchWriter {
+    static let insertStatement = """
+        WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
+        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
+        SELECT rows.*, $5::bool FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows WHERE EXISTS (SELECT 1 FROM marker)
+        """
+
+    private let loop: EventLoop
+    private let queue: StatementQueue
+    private let budget: BufferBudget
+    private let metrics: IngestionMetrics
+    private let logger: Logger
+    private let retryTimer: LoopTimer
+    private var waitingForRetry: [MessageBatch] = []
+    private var retryDelayMs: UInt64 = 0
+    /// Batches handed to the writer and not yet committed or rejected.
+    private(set) var outstandingBatches = 0
+    var onDrained: (() -> Void)?
+    /// A batch committed (the feed's low-latency path for this instance's rows).
+    var onCommitted: (() -> Void)?
+
+    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, metrics: IngestionMetrics, logger: Logger) {
+        self.loop = loop
+        self.queue = queue
+        self.budget = budget
+        self.metrics = metrics
+        self.logger = logger
+        retryTimer = LoopTimer(loop: loop)
+    }
+
+    /// Takes a sealed batch whose bytes the budget already counts.
+    func write(_ batch: MessageBatch) {
+        outstandingBatches += 1
+        send(batch)
+    }
+
+    private func send(_ batch: MessageBatch) {
+        let sentAt = EventLoop.monotonicNanoseconds
+        var parameters = batch.parameters()
+        parameters.insert(.text(batch.id), at: 0)
+        queue.submit(StatementQueue.Job(sql: BatchWriter.insertStatement, parameters: parameters) { [weak self] result in
+            self?.completed(batch, sentAt: sentAt, result: result)
+        }, priority: .bulk)
+    }
+
+    private func completed(_ batch: MessageBatch, sentAt: UInt64, result: Result<PGRows, PGError>) {
+        switch result {
+        case .success:
+            retryDelayMs = 0
+            metrics.batchCommitted(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
+                                   ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
+            finished(batch)
+            onCommitted?()
+        case .failure(let error) where error.kind == .connection:
+            metrics.batchRetries += 1
+            send(batch)
+        case .failure(let error) where error.isDataError && batch.count > 1:
+            let (first, second) = batch.halves()
+            outstandingBatches += 1 // the batch becomes two; `finished` runs for each half
+            budget.add(first.byteCount + second.byteCount)
+            finishedWithoutCommit(batch)
+            send(first)
+            send(second)
+        case .failure(let error) where error.isDataError:
+            metrics.rowsRejectedByDatabase += 1
+            logger.warning("row rejected by PostgreSQL", metadata: [
+                "peer_connection_id": "\(batch.peerConnectionID(ofRow: 0))",
+                "sqlstate": "\(error.sqlState ?? "?")", "error": "\(error.message)",
+            ])
+            finished(batch)
+        case .failure(let error):
+            metrics.batchRetries += 1
+            retryDelayMs = min(max(retryDelayMs * 2, 250), 30_000)
+            logger.warning("batch write failed; keeping the rows and retrying", metadata: [
+                "rows": "\(batch.count)", "retry_in_ms": "\(retryDelayMs)", "error": "\(error)",
+            ])
+            waitingForRetry.append(batch)
+            if !retryTimer.isActive {
+                retryTimer.start(after: retryDelayMs) { [weak self] in self?.retryWaiting() }
+            }
+        }
+    }
+
+    private func retryWaiting() {
+        let batches = waitingForRetry
+        waitingForRetry = []
+        batches.forEach(send)
+    }
+
+    private func finished(_ batch: MessageBatch) {
+        finishedWithoutCommit(batch)
+        outstandingBatches -= 1
+        if outstandingBatches == 0 { onDrained?() }
+    }
+
+    private func finishedWithoutCommit(_ batch: MessageBatch) {
+        budget.remove(batch.byteCount)
+    }
+}
+
+extension PGError {
+    /// SQLSTATE class 22 (data exception): the statement failed because of
+    /// a value, so splitting the batch isolates the row responsible.
+    var isDataError: Bool {
+        kind == .query && (sqlState?.hasPrefix("22") ?? false)
+    }
+}

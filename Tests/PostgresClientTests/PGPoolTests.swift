@@ -1,0 +1,96 @@
+@testable import PostgresClient
+import Logging
+@testable import TestSupport
+import XCTest
+@testable import PostgresClient
+
+final class PGPoolTests: StorageTestCase {
+    private func startedPool(size: Int, conninfo: String? = nil) -> PGPool {
+        let pool = PGPool(loop: loop, conninfo: conninfo ?? database.url, size: size, pipelined: true,
+                          name: "pool", logger: logger)
+        pool.start()
+        // Weak: XCTest keeps its test cases, and so their teardown blocks.
+        addTeardownBlock { [weak pool] in pool?.close() }
+        return pool
+    }
+
+    /// Sends one statement through the pool and waits for its result.
+    private func send(_ pool: PGPool, _ sql: String,
+                      file: StaticString = #filePath, line: UInt = #line) -> Result<PGRows, PGError>? {
+        var outcome: Result<PGRows, PGError>?
+        XCTAssertTrue(pool.trySend(sql, [], maxInFlight: 8) { outcome = $0 }, file: file, line: line)
+        LoopRunner.run(loop, file: file, line: line) { outcome != nil }
+        return outcome
+    }
+
+    func testSendsOnTheLeastBusyConnectionAndNeverBeyondMaxInFlight() {
+        let pool = startedPool(size: 2)
+        var readyEvents = 0
+        var capacityEvents = 0
+        pool.onReady = { readyEvents += 1 }
+        pool.onCapacity = { capacityEvents += 1 }
+        LoopRunner.run(loop) { pool.readyCount == 2 }
+        XCTAssertEqual(readyEvents, 2)
+
+        var backends: [String] = []
+        for _ in 0..<4 {
+            let sent = pool.trySend("SELECT pg_backend_pid(), pg_sleep(0.1)", [], maxInFlight: 2) { result in
+                backends.append((try? result.get())?.string(0, 0) ?? "failed")
+            }
+            XCTAssertTrue(sent)
+        }
+        XCTAssertFalse(pool.trySend("SELECT 1", [], maxInFlight: 2) { _ in XCTFail("nothing may be sent when full") })
+        XCTAssertEqual(pool.busyCount, 2)
+        LoopRunner.run(loop) { backends.count == 4 }
+        XCTAssertEqual(capacityEvents, 4)
+        XCTAssertEqual(pool.busyCount, 0)
+        XCTAssertFalse(backends.contains("failed"))
+        XCTAssertEqual(Dictionary(grouping: backends, by: { $0 }).mapValues(\.count).values.sorted(), [2, 2],
+                       "two statements on each connection")
+        XCTAssertEqual(pool.reconnectCount, 0)
+    }
+
+    func testReconnectsAConnectionTheServerTerminated() {
+        let pool = startedPool(size: 1)
+        var readyEvents = 0
+        pool.onReady = { readyEvents += 1 }
+        LoopRunner.run(loop) { pool.readyCount == 1 }
+        let pid = (try? send(pool, "SELECT pg_backend_pid()")?.get())?.string(0, 0)
+
+        var inFlight: Result<PGRows, PGError>?
+        XCTAssertTrue(pool.trySend("SELECT pg_sleep(30)", [], maxInFlight: 8) { inFlight = $0 })
+        terminateBackend(pid)
+        LoopRunner.run(loop) { inFlight != nil }
+        XCTAssertEqual(inFlight?.pgError?.kind, .connection)
+
+        LoopRunner.run(loop) { pool.readyCount == 1 && pool.reconnectCount == 1 }
+        XCTAssertEqual(readyEvents, 2)
+        let newPID = (try? send(pool, "SELECT pg_backend_pid()")?.get())?.string(0, 0)
+        XCTAssertNotNil(newPID)
+        XCTAssertNotEqual(newPID, pid)
+        let warning = logs.records.first { $0.message == "PostgreSQL connection lost; reconnecting" }
+        XCTAssertEqual(warning?.level, .warning)
+        XCTAssertEqual(warning?.metadata["retry_in_ms"], "100")
+        XCTAssertNotNil(warning?.metadata["error"])
+        XCTAssertEqual(logs.messages(at: .info), ["reconnected to PostgreSQL"])
+    }
+
+    func testBacksOffWhileTheDatabaseIsUnreachableAndCloseCancelsTheRetry() {
+        let pool = startedPool(size: 1, conninfo: "host=127.0.0.1 port=\(closedPort()) user=postgres dbname=postgres")
+        LoopRunner.run(loop) {
+            self.logs.records.filter { $0.message == "cannot connect to PostgreSQL; retrying" }.count == 3
+        }
+        let delays = logs.records.filter { $0.message == "cannot connect to PostgreSQL; retrying" }
+            .map { $0.metadata["retry_in_ms"]?.description }
+        XCTAssertEqual(delays, ["100", "200", "400"])
+        XCTAssertEqual(pool.readyCount, 0)
+        XCTAssertEqual(pool.reconnectCount, 0)
+        XCTAssertFalse(pool.trySend("SELECT 1", [], maxInFlight: 8) { _ in XCTFail("nothing is ready") })
+
+        pool.close()
+        // Nothing is left to keep the loop running: no retry timer, no socket.
+        var iterations = 0
+        while loop.runOnce(wait: false) && iterations < 100 { iterations += 1 }
+        XCTAssertFalse(loop.runOnce(wait: false))
+    }
+}
