@@ -190,7 +190,7 @@ def main():
         for label, target in endpoints:
             latencies, size = [], 0
             # A tenth of the requests for the per-peer reputation, which
-            # reads every stored network state in its window (see README).
+            # reads every stored network state in its window (see docs/performance.md).
             count = args.requests if not label.startswith("/reputation/P") else max(20, args.requests // 10)
             for _ in range(count):
                 path = target()

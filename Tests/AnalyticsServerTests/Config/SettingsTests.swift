@@ -216,14 +216,15 @@ final class SettingsTests: XCTestCase {
             + "Allowed: an integer from 1 to 65535. |"))
     }
 
-    /// The README's settings table is this table, so the two cannot drift
-    /// apart; on a failure, paste the table printed here into the README.
-    func testREADMEListsEverySettingAsTheServerDoes() throws {
-        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("README.md")
-        let text = try String(contentsOf: readme, encoding: .utf8)
+    /// The settings table in docs/settings.md is this table, so the two
+    /// cannot drift apart; on a failure, paste the table printed here into
+    /// docs/settings.md.
+    func testDocsListEverySettingAsTheServerDoes() throws {
+        let page = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("docs/settings.md")
+        let text = try String(contentsOf: page, encoding: .utf8)
         let table = Settings.markdownTable()
-        XCTAssertTrue(text.contains(table), "README.md's settings table differs; it should be:\n\(table)")
+        XCTAssertTrue(text.contains(table), "docs/settings.md's settings table differs; it should be:\n\(table)")
     }
 
     func testIngestAllowTakesNetworksAndNamesABadOne() throws {

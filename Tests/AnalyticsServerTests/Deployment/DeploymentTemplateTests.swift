@@ -3,26 +3,47 @@ import Foundation
 @testable import TestSupport
 import XCTest
 
-/// deployment.template.yml, rendered as the README says, is valid
-/// Kubernetes (kubernetes-validate, strict) and agrees with the server:
-/// its settings exist, its probes are the server's health routes, and the
-/// grace period leaves room for the shutdown flush.
+/// deployment.template.yml, rendered as docs/operations.md says (its
+/// envsubst command, with the values it shows), is valid Kubernetes
+/// (kubernetes-validate, strict) and agrees with the server: its settings
+/// exist, its probes are the server's health routes, and the grace period
+/// leaves room for the shutdown flush.
 final class DeploymentTemplateTests: XCTestCase {
-    private static let template = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("deployment.template.yml")
+    private static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+    private static let template = repository.appendingPathComponent("deployment.template.yml")
+    /// The page whose envsubst command renders the template.
+    private static let operationsPage = repository.appendingPathComponent("docs/operations.md")
+
+    /// The `NAME=value` words before `envsubst` in docs/operations.md's
+    /// render command (a command may continue over lines ending in `\`).
+    private func documentedValues() throws -> [String: String] {
+        let page = try String(contentsOf: Self.operationsPage, encoding: .utf8).replacingOccurrences(of: "\\\n", with: " ")
+        let command = try XCTUnwrap(page.split(separator: "\n").first { $0.contains("envsubst < deployment.template.yml") },
+                                    "docs/operations.md shows no envsubst command")
+        var values: [String: String] = [:]
+        for word in command.split(separator: " ").prefix(while: { $0 != "envsubst" }) {
+            let parts = word.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = String(parts[1]) }
+        }
+        return values
+    }
 
     private func rendered() throws -> String {
         var text = try String(contentsOf: Self.template, encoding: .utf8)
-        let values = ["NAMESPACE": "telemetry", "IMAGE": "registry.example.com/tetcore-analytics:1.0",
-                      "DATABASE_SECRET": "tetcore-analytics-db", "REPLICAS": "3",
-                      "INGEST_SOURCE_RANGES": "203.0.113.0/24,2001:db8::/32"]
-        for (name, value) in values { text = text.replacingOccurrences(of: "${\(name)}", with: value) }
+        for (name, value) in try documentedValues() { text = text.replacingOccurrences(of: "${\(name)}", with: value) }
         return text
     }
 
-    func testEveryPlaceholderIsOneTheREADMENames() throws {
-        let text = try rendered()
-        XCTAssertNil(text.range(of: #"\$\{[A-Z_]+\}"#, options: .regularExpression), "an unknown placeholder is left")
+    func testEveryPlaceholderIsOneTheOperationsPageNames() throws {
+        let values = try documentedValues()
+        XCTAssertFalse(values.isEmpty, "docs/operations.md's envsubst command sets no placeholder")
+        let template = try String(contentsOf: Self.template, encoding: .utf8)
+        for name in values.keys.sorted() {
+            XCTAssertTrue(template.contains("${\(name)}"), "docs/operations.md sets \(name), which the template does not use")
+        }
+        XCTAssertNil(try rendered().range(of: #"\$\{[A-Z_]+\}"#, options: .regularExpression),
+                     "a placeholder that docs/operations.md does not set is left")
     }
 
     func testTheRenderedTemplateIsValidKubernetes() throws {

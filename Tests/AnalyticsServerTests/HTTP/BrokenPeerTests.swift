@@ -16,7 +16,7 @@ final class BrokenPeerTests: ServerTestCase {
     /// Scheduling on a loaded machine (a debug build), the loop's cached
     /// clock and this test's own polling. Generous: the bound tells "let go"
     /// from "held forever"; the close times themselves are printed (and
-    /// quoted in the README), about 2.0 to 2.8 s on a quiet machine, and
+    /// quoted in docs/reliability.md), about 2.0 to 2.8 s on a quiet machine, and
     /// 6.1 s was seen with a sanitizer build of the suite running alongside.
     private static let slack: TimeInterval = 5
 

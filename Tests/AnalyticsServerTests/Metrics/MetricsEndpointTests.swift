@@ -2,7 +2,7 @@
 import XCTest
 
 /// /metrics of the real server: promtool's verdict, and counters that move
-/// exactly as the README documents them.
+/// exactly as docs/metrics.md documents them.
 final class MetricsEndpointTests: ServerTestCase {
     override var extraEnvironment: [String: String] { ["DB_SAVE_LATENCY_MS": "20", "WS_MAX_PAYLOAD": "1024"] }
 
