@@ -1,4 +1,4 @@
-// Storage, embedded PostgreSQL: running one program to completion.
+// EmbeddedPostgres: running one program to completion.
 import Foundation
 import Glibc
 

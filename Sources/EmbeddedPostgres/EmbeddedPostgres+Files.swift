@@ -1,4 +1,4 @@
-// Storage, embedded PostgreSQL: where a cluster keeps its files, and the
+// EmbeddedPostgres: where a cluster keeps its files, and the
 // path arithmetic and directory making behind that.
 import Foundation
 import Glibc

@@ -1,4 +1,4 @@
-// Storage, embedded PostgreSQL: the server programs (where they are, who
+// EmbeddedPostgres: the server programs (where they are, who
 // runs them, what each step runs).
 import Foundation
 import Glibc

@@ -1,7 +1,8 @@
-// Storage: the PostgreSQL cluster the server runs for itself when
+// EmbeddedPostgres: the PostgreSQL cluster the server runs for itself when
 // DATABASE_URL is unset. It owns a data directory, the server programs that
 // work on it (initdb, pg_ctl) and the database it hands to the pools; it
-// calls nothing else in the server.
+// depends on nothing else of the project. It runs before any event loop
+// starts, so it may block (initdb, pg_ctl, a first connection).
 import CLibPQ
 import Foundation
 import Glibc

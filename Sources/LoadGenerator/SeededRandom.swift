@@ -1,9 +1,3 @@
-// LoadGenerator: synthetic Tetcore nodes on one libuv loop (the engine of
-// the tetcore-loadgen executable).
-//
-// Everything a run makes up (identities, schedule phases, mask keys) comes
-// from one seed, so the same seed gives the same fleet.
-
 /// SplitMix64: a small, fast generator whose stream is fixed for a seed
 /// (the standard library's generator is not seedable).
 package struct SeededRandom: RandomNumberGenerator {

@@ -1,10 +1,3 @@
-// Storage: PostgreSQL through libpq, driven by the event loop.
-//
-// Owns connections (non-blocking connect, pipeline mode, results read as
-// they arrive), pools that reconnect with backoff, statement queues,
-// migrations, purge and the embedded PostgreSQL. Knows SQL, not HTTP; calls
-// only the Reactor. Nothing here blocks the loop: no PQexec, no
-// PQconnectdb, no PQgetResult while libpq is busy.
 import CLibPQ
 import Foundation
 import Logging

@@ -29,7 +29,7 @@ package final class PGPool {
     private let conninfo: String
     private let size: Int
     private let pipelined: Bool
-    private let name: String
+    package let name: String
     private let logger: Logger
     private var members: [Member] = []
     private var closed = false

@@ -58,10 +58,12 @@ package final class WebSocketConnection {
     package private(set) var lastReceivedMs: UInt64
     var lastPingMs: UInt64
 
-    /// Why reading is paused; reading resumes when no reason is left.
-    package enum PauseReason: Hashable {
-        case backpressure   // the server's own buffers are full: no timeout
-        case awaitingStorage // a node's row is being created
+    /// Why reading is paused; reading resumes when no reason is left. The
+    /// transport only counts them: the application names its own reasons
+    /// (`extension PauseReason { static let … = PauseReason("…") }`).
+    package struct PauseReason: Hashable, Sendable {
+        let name: String
+        package init(_ name: String) { self.name = name }
     }
 
     init(id: UInt64, stream: TCPStream, loop: EventLoop, peerAddress: String, maxMessageBytes: Int, lingerMs: UInt64) {

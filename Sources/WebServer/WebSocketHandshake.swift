@@ -1,9 +1,3 @@
-// WebSocket: RFC 6455 connections after the HTTP upgrade.
-//
-// Owns the opening handshake, frame decoding and encoding (through the C
-// shim's ts_ws_* functions), fragmentation, control frames, heartbeats and
-// the closing handshake. Delivers whole messages to a delegate (ingestion
-// or feed) and knows nothing about what they mean.
 import CSupport
 
 enum WebSocketHandshake {

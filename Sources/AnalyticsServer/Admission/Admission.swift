@@ -1,5 +1,4 @@
 import Synchronization
-import WebServer
 
 /// The limits telemetry connections are admitted under (settings
 /// INGEST_ALLOW, MAX_CONNECTIONS, MAX_CONNECTIONS_PER_IP,
@@ -13,6 +12,16 @@ package struct AdmissionPolicy {
     package var blockSeconds = 60
 
     package init() {}
+
+    /// The policy the settings ask for: built here and nowhere else.
+    package init(_ settings: Settings) {
+        allowlist = settings.ingestAllow
+        maxConnections = settings.maxConnections
+        maxConnectionsPerIP = settings.maxConnectionsPerIP
+        maxBytesPerSecond = settings.ingestMaxBytesPerS
+        rateWindowSeconds = settings.ingestRateWindowS
+        blockSeconds = settings.ingestBlockS
+    }
 }
 
 /// Who may open a telemetry connection, decided before the upgrade:
@@ -79,24 +88,6 @@ package final class Admission {
         state.withLock { state in
             state.blocklist.expire(nowMs: nowMs)
             return state.blocklist.block(host, nowMs: nowMs)
-        }
-    }
-
-    func newRateMeter() -> DataRateMeter {
-        DataRateMeter(windowSeconds: policy.rateWindowSeconds)
-    }
-
-    /// The status and error text a refused upgrade gets.
-    static func response(for refusal: Refusal) -> HTTPResponse {
-        switch refusal {
-        case .notAllowed:
-            return .error(403, "this address may not send telemetry here (INGEST_ALLOW)")
-        case .blocked:
-            return .error(403, "this address is blocked for a while: one of its connections went over the data rate limit")
-        case .tooManyConnections:
-            return .error(503, "too many telemetry connections (MAX_CONNECTIONS); retry later")
-        case .tooManyFromAddress:
-            return .error(503, "too many telemetry connections from this address (MAX_CONNECTIONS_PER_IP)")
         }
     }
 

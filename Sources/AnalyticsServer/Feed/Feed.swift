@@ -25,17 +25,16 @@ final class Feed {
     private let loop: EventLoop
     private let queue: StatementQueue
     private let options: Options
-    private let metrics: FeedMetrics
+    let counters = Counters()
     private let logger: Logger
     private let timer: LoopTimer
     private var caches: [FeedKey: FeedCache] = [:]
     private var clients: [ObjectIdentifier: FeedClient] = [:]
 
-    init(loop: EventLoop, queue: StatementQueue, options: Options, metrics: FeedMetrics, logger: Logger) {
+    init(loop: EventLoop, queue: StatementQueue, options: Options, logger: Logger) {
         self.loop = loop
         self.queue = queue
         self.options = options
-        self.metrics = metrics
         self.logger = logger
         maxClientBacklogBytes = options.maxClientBacklogBytes
         timer = LoopTimer(loop: loop)
@@ -52,7 +51,7 @@ final class Feed {
                 client.socket = socket
                 socket.delegate = client
                 self.clients[ObjectIdentifier(client)] = client
-                self.metrics.connected += 1
+                self.counters.connected += 1
             }
         }
     }
@@ -95,11 +94,11 @@ final class Feed {
     func clientClosed(_ client: FeedClient) {
         for key in client.keys { unsubscribe(client, from: key) }
         clients[ObjectIdentifier(client)] = nil
-        metrics.disconnected += 1
+        counters.disconnected += 1
     }
 
     func clientTooSlow(_ client: FeedClient, pendingBytes: Int) {
-        metrics.clientsTooSlow += 1
+        counters.clientsTooSlow += 1
         logger.info("disconnecting a feed client too slow to read", metadata: [
             "peer": "\(client.socket?.peerAddress ?? "?")", "pending_bytes": "\(pendingBytes)",
         ])
@@ -166,7 +165,7 @@ final class Feed {
             logger.error("feed cache refresh abandoned", metadata: [
                 "peer_id": "\(cache.key.peerID)", "msg": "\(cache.key.msg)", "elapsed_ms": "\(elapsed)",
             ])
-            metrics.refreshesAbandoned += 1
+            counters.refreshesAbandoned += 1
             cache.refreshGeneration += 1
             cache.refreshStartedMs = nil
         } else if elapsed >= options.updateTimeoutMs, !cache.refreshWarned {

@@ -4,70 +4,58 @@ import Reactor
 import PostgresClient
 import WebServer
 
-/// The ingestion pipeline of one event loop: the telemetry routes' upgrade
-/// handler, the open telemetry connections, the batcher and the writer.
-/// Only admission is shared with other loops.
+/// The ingestion pipeline of one event loop, and this folder's overview.
+///
+/// One message: WebSocketConnection (WebServer) delivers it whole →
+/// TelemetryConnection counts it, checks the data rate, pre-parses it in C
+/// (MessagePreparser) and finds its node's peer_connections row
+/// (PeerConnectionStore) → MessageBatcher appends it to the open batch, held
+/// in PostgreSQL's binary array format (MessageBatch) → at the batch limits
+/// BatchWriter (Storage/) sends it and keeps it until PostgreSQL commits.
+/// BufferBudget bounds the bytes held and pauses node sockets when full.
+///
+/// This type owns the telemetry routes' upgrade handler, the open
+/// connections, their shared TelemetryConnectionContext, the batchers and
+/// the writer. Only admission is shared with other loops.
 package final class Ingestion {
-    package struct Options {
-        package var batchSize: Int
-        package var batchBytes: Int
-        package var maxBatchLatencyMs: UInt64
-        package var maxBufferedBytes: Int
-        package var maxBatchesInFlightPerConnection: Int
-        package var maxNodeIDsPerConnection: Int
-        package var trustProxyHeaders: Bool
-        package var nodeIDIdleMs: UInt64 = 60_000
-        package var admission = AdmissionPolicy()
-        package init(batchSize: Int, batchBytes: Int, maxBatchLatencyMs: UInt64, maxBufferedBytes: Int,
-                    maxBatchesInFlightPerConnection: Int, maxNodeIDsPerConnection: Int, trustProxyHeaders: Bool) {
-            self.batchSize = batchSize
-            self.batchBytes = batchBytes
-            self.maxBatchLatencyMs = maxBatchLatencyMs
-            self.maxBufferedBytes = maxBufferedBytes
-            self.maxBatchesInFlightPerConnection = maxBatchesInFlightPerConnection
-            self.maxNodeIDsPerConnection = maxNodeIDsPerConnection
-            self.trustProxyHeaders = trustProxyHeaders
-        }
-    }
-
-    package let metrics: IngestionMetrics
-    /// Rows of `/` and of `/audit` go in separate batches: they are stored
-    /// in separate partitions (the audit flag is one parameter per batch).
-    let batcher: MessageBatcher
-    let auditBatcher: MessageBatcher
+    let counters = IngestionCounters()
     let writer: BatchWriter
-    let peers: PeerConnectionStore
     let budget: BufferBudget
-    let maxNodeIDsPerConnection: Int
-    let options: Options
+    /// What the telemetry connections share; they see nothing else of this.
+    let context: TelemetryConnectionContext
     private let admission: Admission
+    private let trustProxyHeaders: Bool
     private let loop: EventLoop
     private let logger: Logger
     private var connections: [ObjectIdentifier: TelemetryConnection] = [:]
-    /// Output buffer for flattening wrapped messages; grows to the largest.
-    private var scratch: [CChar] = Array(repeating: 0, count: 64 * 1024)
     private var pausedSinceMs: UInt64?
-    private var lastRejectionLogMs: UInt64 = 0
-    private var rejectionsSinceLog = 0
 
-    /// `admission` is the process's, shared with the other loops' ingestions.
-    package init(loop: EventLoop, writePool: PGPool, options: Options, metrics: IngestionMetrics,
-                admission: Admission, instanceID: String, logger: Logger) {
+    /// `admission` is the process's, shared with the other loops' ingestions;
+    /// `batchIDPrefix` tells this loop's batches from every other's.
+    init(loop: EventLoop, writePool: PGPool, settings: Settings, admission: Admission, histograms: BatchHistograms,
+         batchIDPrefix: String, logger: Logger) {
         self.loop = loop
-        self.options = options
-        self.metrics = metrics
         self.logger = logger
-        self.maxNodeIDsPerConnection = options.maxNodeIDsPerConnection
         self.admission = admission
-        let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: options.maxBatchesInFlightPerConnection)
-        budget = BufferBudget(limit: options.maxBufferedBytes)
-        writer = BatchWriter(loop: loop, queue: queue, budget: budget, metrics: metrics, logger: logger)
-        batcher = MessageBatcher(loop: loop, audit: false, batchSize: options.batchSize, batchBytes: options.batchBytes,
-                             maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget, instanceID: instanceID)
-        auditBatcher = MessageBatcher(loop: loop, audit: true, batchSize: options.batchSize, batchBytes: options.batchBytes,
-                                  maxLatencyMs: options.maxBatchLatencyMs, writer: writer, budget: budget,
-                                  instanceID: instanceID + "-audit")
-        peers = PeerConnectionStore(queue: queue, loop: loop, logger: logger)
+        trustProxyHeaders = settings.trustProxyHeaders
+        let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: settings.dbMaxBatchesInFlight)
+        budget = BufferBudget(limit: settings.maxBufferedBytes)
+        writer = BatchWriter(loop: loop, queue: queue, budget: budget, histograms: histograms, logger: logger)
+        let limits = MessageBatcher.Limits(rows: settings.dbBatchSize, bytes: settings.dbBatchBytes,
+                                           latencyMs: UInt64(settings.dbSaveLatencyMs))
+        let policy = admission.policy
+        context = TelemetryConnectionContext(
+            loop: loop,
+            rules: .init(maxNodeIDs: settings.maxNodeIDsPerConnection, nodeIDIdleMs: UInt64(settings.nodeIDIdleS) * 1000,
+                         maxBytesPerSecond: policy.maxBytesPerSecond, rateWindowSeconds: policy.rateWindowSeconds),
+            counters: counters, rejections: RejectionLog(logger: logger),
+            peers: PeerConnectionStore(queue: queue, loop: loop, logger: logger),
+            liveBatcher: MessageBatcher(loop: loop, audit: false, limits: limits, writer: writer, budget: budget,
+                                        batchIDPrefix: batchIDPrefix),
+            auditBatcher: MessageBatcher(loop: loop, audit: true, limits: limits, writer: writer, budget: budget,
+                                         batchIDPrefix: batchIDPrefix + "-audit"))
+        context.onClosed = { [unowned self] connection in self.connectionClosed(connection) }
+        context.onRateExceeded = { [unowned self] connection, rate in self.rateExceeded(connection, bytesPerSecond: rate) }
         budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }
     }
 
@@ -85,7 +73,7 @@ package final class Ingestion {
     package var bufferedBytes: Int { budget.bytes }
     package var openConnections: Int { connections.count }
     package var isDrained: Bool {
-        batcher.openRowCount == 0 && auditBatcher.openRowCount == 0 && writer.outstandingBatches == 0
+        context.liveBatcher.openRowCount == 0 && context.auditBatcher.openRowCount == 0 && writer.outstandingBatches == 0
     }
 
     /// peer_connections ids of the nodes connected to this loop.
@@ -99,89 +87,58 @@ package final class Ingestion {
 
     /// Hands the open batch to the writer now (shutdown).
     package func flush() {
-        batcher.flush()
-        auditBatcher.flush()
+        context.liveBatcher.flush()
+        context.auditBatcher.flush()
     }
 
     private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {
-        let address = options.trustProxyHeaders ? (ForwardedAddress.first(in: request) ?? peer) : peer
+        let address = trustProxyHeaders ? (ForwardedAddress.first(in: request) ?? peer) : peer
         let host = Admission.host(of: address)
         if let refusal = admission.admit(host, nowMs: loop.nowMilliseconds) {
-            metrics.connectionsRefused[refusal.rawValue, default: 0] += 1
-            decision.reject(Admission.response(for: refusal))
+            counters.connectionsRefused.increment([refusal.rawValue])
+            decision.reject(Ingestion.response(for: refusal))
             return
         }
         // unowned, not weak: the Ingestion lives as long as the service, and a
         // weakly referenced object pays for a side table on every retain and
         // release, which the per-message path does on it.
-        peers.create(ipAddress: address, audit: audit) { [unowned self] result in
+        context.peers.create(ipAddress: address, audit: audit) { [unowned self] result in
             switch result {
             case .success(let peerConnectionID):
                 let upgraded = decision.accept { socket in
-                    let connection = TelemetryConnection(ingestion: self, peerConnectionID: peerConnectionID, ipAddress: address, host: host, audit: audit)
+                    let connection = TelemetryConnection(context: self.context, peerConnectionID: peerConnectionID, ipAddress: address, host: host, audit: audit)
                     connection.socket = socket
                     socket.delegate = connection
                     self.connections[ObjectIdentifier(connection)] = connection
-                    self.metrics.nodesConnected += 1
+                    self.counters.nodesConnected += 1
                     if self.budget.isOverLimit { socket.pauseReading(.backpressure) }
                 }
                 if !upgraded { self.admission.release(host) } // the client left while its row was made
             case .failure(let error):
                 self.admission.release(host)
-                self.metrics.upgradesRefused += 1
+                self.counters.upgradesRefused += 1
                 self.logger.warning("refusing a node: cannot record its connection", metadata: ["error": "\(error)"])
                 decision.reject(.error(503, "the database is unavailable; cannot record this connection, retry later"))
             }
         }
     }
 
-    func connectionClosed(_ connection: TelemetryConnection) {
+    private func connectionClosed(_ connection: TelemetryConnection) {
         connections[ObjectIdentifier(connection)] = nil
         admission.release(connection.host)
-        metrics.nodesDropped += 1
+        counters.nodesDropped += 1
     }
-
-    var nowMilliseconds: UInt64 { loop.nowMilliseconds }
-
-    func newRateMeter() -> DataRateMeter { admission.newRateMeter() }
 
     /// A connection went over INGEST_MAX_BYTES_PER_S: close it with 1008
     /// (policy violation) and refuse its address for a while.
-    func rateExceeded(_ connection: TelemetryConnection, bytesPerSecond: Int) {
+    private func rateExceeded(_ connection: TelemetryConnection, bytesPerSecond: Int) {
         let blockedMs = admission.rateExceeded(by: connection.host, nowMs: loop.nowMilliseconds)
-        metrics.rateLimitCloses += 1
+        counters.rateLimitCloses += 1
         logger.warning("closing a telemetry connection over the data rate limit; blocking its address", metadata: [
             "peer": "\(connection.ipAddress)", "bytes_per_s": "\(bytesPerSecond)",
-            "limit": "\(options.admission.maxBytesPerSecond)", "blocked_s": "\(blockedMs / 1000)",
+            "limit": "\(context.rules.maxBytesPerSecond)", "blocked_s": "\(blockedMs / 1000)",
         ])
         connection.socket?.fail(code: 1008, reason: "data rate limit exceeded")
-    }
-
-    /// Pre-parses one message, growing the scratch buffer when a wrapped
-    /// message does not fit.
-    func preparse(_ payload: UnsafeRawBufferPointer, into message: inout ts_json_message) -> Int32 {
-        let data = payload.baseAddress?.assumingMemoryBound(to: CChar.self)
-        var needed = 0
-        var status = ts_json_preparse(data, payload.count, &scratch, scratch.count, &needed, &message)
-        if status == TS_JSON_ENOSPC.rawValue {
-            scratch = Array(repeating: 0, count: needed)
-            status = ts_json_preparse(data, payload.count, &scratch, scratch.count, &needed, &message)
-        }
-        return status
-    }
-
-    /// Rejections are logged at debug level, at most one line a second with
-    /// a count of the others, so a misbehaving node cannot flood the log.
-    func logRejection(_ reason: RejectReason, ipAddress: String, size: Int) {
-        rejectionsSinceLog += 1
-        let now = loop.nowMilliseconds
-        guard now &- lastRejectionLogMs >= 1000 else { return }
-        logger.debug("telemetry message rejected", metadata: [
-            "reason": "\(reason.rawValue)", "peer": "\(ipAddress)", "bytes": "\(size)",
-            "rejected_since_last_line": "\(rejectionsSinceLog)",
-        ])
-        lastRejectionLogMs = now
-        rejectionsSinceLog = 0
     }
 
     private func applyBackpressure(_ over: Bool) {
@@ -191,7 +148,7 @@ package final class Ingestion {
             pausedSinceMs = now
             logger.warning("buffered rows exceed MAX_BUFFERED_BYTES; pausing node sockets", metadata: ["bytes": "\(budget.bytes)"])
         } else if let since = pausedSinceMs {
-            metrics.backpressurePausedMs += now &- since
+            counters.backpressurePausedMs += Int(now &- since)
             pausedSinceMs = nil
             logger.info("backlog drained; resuming node sockets")
         }
@@ -202,6 +159,20 @@ package final class Ingestion {
                 connection.excuseBacklog(ofPausedMs: pausedMs)
                 connection.socket?.resumeReading(.backpressure)
             }
+        }
+    }
+
+    /// The status and error text of a refused upgrade.
+    private static func response(for refusal: Admission.Refusal) -> HTTPResponse {
+        switch refusal {
+        case .notAllowed:
+            return .error(403, "this address may not send telemetry here (INGEST_ALLOW)")
+        case .blocked:
+            return .error(403, "this address is blocked for a while: one of its connections went over the data rate limit")
+        case .tooManyConnections:
+            return .error(503, "too many telemetry connections (MAX_CONNECTIONS); retry later")
+        case .tooManyFromAddress:
+            return .error(503, "too many telemetry connections from this address (MAX_CONNECTIONS_PER_IP)")
         }
     }
 }

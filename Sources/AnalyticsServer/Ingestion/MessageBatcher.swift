@@ -3,28 +3,33 @@ import Reactor
 /// holds DB_BATCH_SIZE rows or DB_BATCH_BYTES bytes, or its oldest row has
 /// waited DB_SAVE_LATENCY_MS, whichever comes first.
 final class MessageBatcher {
+    /// When the open batch is handed on (the DB_BATCH_* settings).
+    struct Limits {
+        /// DB_BATCH_SIZE.
+        var rows: Int
+        /// DB_BATCH_BYTES.
+        var bytes: Int
+        /// DB_SAVE_LATENCY_MS.
+        var latencyMs: UInt64
+    }
+
     private let loop: EventLoop
     private let audit: Bool
-    private let batchSize: Int
-    private let batchBytes: Int
-    private let maxLatencyMs: UInt64
+    private let limits: Limits
     private let writer: BatchWriter
     private let budget: BufferBudget
     private let latencyTimer: LoopTimer
-    private let instanceID: String
+    private let batchIDPrefix: String
     private var sequence: UInt64 = 0
     private var open: MessageBatch?
 
-    init(loop: EventLoop, audit: Bool, batchSize: Int, batchBytes: Int, maxLatencyMs: UInt64, writer: BatchWriter, budget: BufferBudget,
-         instanceID: String) {
+    init(loop: EventLoop, audit: Bool, limits: Limits, writer: BatchWriter, budget: BufferBudget, batchIDPrefix: String) {
         self.loop = loop
         self.audit = audit
-        self.batchSize = batchSize
-        self.batchBytes = batchBytes
-        self.maxLatencyMs = maxLatencyMs
+        self.limits = limits
         self.writer = writer
         self.budget = budget
-        self.instanceID = instanceID
+        self.batchIDPrefix = batchIDPrefix
         latencyTimer = LoopTimer(loop: loop)
     }
 
@@ -36,13 +41,13 @@ final class MessageBatcher {
         let before = open?.byteCount ?? 0
         if open == nil {
             sequence += 1
-            open = MessageBatch(id: "\(instanceID)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds, capacity: batchSize)
-            latencyTimer.start(after: maxLatencyMs) { [unowned self] in self.flush() }
+            open = MessageBatch(id: "\(batchIDPrefix)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds, capacity: limits.rows)
+            latencyTimer.start(after: limits.latencyMs) { [unowned self] in self.flush() }
         }
         open?.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: createdAtUnixMicros, document: document)
         let after = open?.byteCount ?? 0
         budget.add(after - before)
-        if openRowCount >= batchSize || after >= batchBytes { flush() }
+        if openRowCount >= limits.rows || after >= limits.bytes { flush() }
     }
 
     /// Hands the open batch, if any, to the writer.

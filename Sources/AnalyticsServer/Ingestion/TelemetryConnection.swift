@@ -16,21 +16,21 @@ final class TelemetryConnection: WebSocketDelegate {
         var lastMessageMs: UInt64 = 0
     }
 
-    /// unowned(unsafe): the Ingestion closes every connection before it goes
-    /// away, and a checked unowned reference costs two atomics per access.
-    private unowned(unsafe) let ingestion: Ingestion
+    /// unowned(unsafe): the Ingestion that owns the context closes every
+    /// connection before it goes away, and a checked unowned reference costs
+    /// two atomics per access.
+    private unowned(unsafe) let context: TelemetryConnectionContext
     let ipAddress: String
     /// The client address without port, as admission counts it.
     let host: String
     let audit: Bool
     private var rate: DataRateMeter
-    private let maxBytesPerSecond: Int
     /// Bytes not counted against the rate limit: what the node may have
     /// sent at the limit while the server kept its socket paused
     /// (backpressure). They waited in the kernel and arrive all at once
     /// when reading resumes: the server's delay, not the node's burst.
     private var excusedBytes = 0
-    /// The live or the audit batcher (owned by the Ingestion, like `ingestion`).
+    /// The live or the audit batcher (the context's, like `context`).
     private unowned(unsafe) let batcher: MessageBatcher
     private var upgradePeerConnectionID: Int32?
     private var nodes: [Int64: Node] = [:]
@@ -39,20 +39,19 @@ final class TelemetryConnection: WebSocketDelegate {
     /// Strong (see WebSocketConnection.delegate); let go when it closes.
     var socket: WebSocketConnection?
 
-    init(ingestion: Ingestion, peerConnectionID: Int32, ipAddress: String, host: String, audit: Bool) {
-        self.ingestion = ingestion
+    init(context: TelemetryConnectionContext, peerConnectionID: Int32, ipAddress: String, host: String, audit: Bool) {
+        self.context = context
         self.upgradePeerConnectionID = peerConnectionID
         self.ipAddress = ipAddress
         self.host = host
-        rate = ingestion.newRateMeter()
-        maxBytesPerSecond = ingestion.options.admission.maxBytesPerSecond
-        batcher = audit ? ingestion.auditBatcher : ingestion.batcher
+        rate = DataRateMeter(windowSeconds: context.rules.rateWindowSeconds)
+        batcher = audit ? context.auditBatcher : context.liveBatcher
         self.audit = audit
     }
 
     /// The server paused this socket for `pausedMs` (backpressure).
     func excuseBacklog(ofPausedMs pausedMs: UInt64) {
-        excusedBytes += Int(min(pausedMs, 3_600_000)) * maxBytesPerSecond / 1000
+        excusedBytes += Int(min(pausedMs, 3_600_000)) * context.rules.maxBytesPerSecond / 1000
     }
 
     /// Row ids of this connection's nodes (purge must keep them).
@@ -61,22 +60,28 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     func webSocket(_ socket: WebSocketConnection, didReceive payload: UnsafeRawBufferPointer, isText: Bool) {
-        let metrics = ingestion.metrics
-        metrics.messagesReceived += 1
-        metrics.bytesReceived += payload.count
-        let now = ingestion.nowMilliseconds
+        receive(payload)
+    }
+
+    /// One whole message from the node: counted, rate-checked, pre-parsed,
+    /// and batched as a row of its node's peer_connections row.
+    func receive(_ payload: UnsafeRawBufferPointer) {
+        let counters = context.counters
+        counters.messagesReceived += 1
+        counters.bytesReceived += payload.count
+        let now = context.loop.nowMilliseconds
         let excused = min(excusedBytes, payload.count)
         excusedBytes -= excused
         let bytesPerSecond = rate.add(payload.count - excused, nowMs: now)
         // The message that crosses the limit is still stored; then the
         // connection is closed and nothing after it is read.
         defer {
-            if bytesPerSecond > maxBytesPerSecond {
-                ingestion.rateExceeded(self, bytesPerSecond: bytesPerSecond)
+            if bytesPerSecond > context.rules.maxBytesPerSecond {
+                context.onRateExceeded(self, bytesPerSecond)
             }
         }
         var message = ts_json_message()
-        let status = ingestion.preparse(payload, into: &message)
+        let status = context.preparser.preparse(payload, into: &message)
         guard status == TS_JSON_OK.rawValue else {
             reject(status, payload: payload)
             return
@@ -95,21 +100,21 @@ final class TelemetryConnection: WebSocketDelegate {
             nodes[message.node_id] = node
         } else {
             forgetIdleNodes(now: now)
-            guard nodes.count < ingestion.maxNodeIDsPerConnection else {
-                metrics.reject(.tooManyNodeIDs)
+            guard nodes.count < context.rules.maxNodeIDs else {
+                counters.reject(.tooManyNodeIDs)
                 return
             }
             park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message))
             return
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
-        metrics.rowsBatched += 1
+        counters.rowsBatched += 1
         batcher.append(peerConnectionID: node.peerConnectionID, createdAtUnixMicros: message.created_at_us, document: document)
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
         self.socket = nil
-        ingestion.connectionClosed(self)
+        context.onClosed(self)
     }
 
     /// Records what a node tells about itself, until its peer id is known
@@ -117,14 +122,14 @@ final class TelemetryConnection: WebSocketDelegate {
     private func learn(_ info: NodeInfo?, nodeID: Int64, node: Node) {
         guard !node.knowsPeerID, let info else { return }
         nodes[nodeID]?.knowsPeerID = true
-        ingestion.peers.record(info, forRow: node.peerConnectionID)
+        context.peers.record(info, forRow: node.peerConnectionID)
     }
 
     /// Ids that sent nothing for NODE_ID_IDLE_S give their slot back, so a
     /// node inventing ids cannot keep the connection's state growing. A
     /// forgotten id that speaks again gets a new peer_connections row.
     private func forgetIdleNodes(now: UInt64) {
-        let idleMs = ingestion.options.nodeIDIdleMs
+        let idleMs = context.rules.nodeIDIdleMs
         nodes = nodes.filter { now &- $0.value.lastMessageMs < idleMs }
     }
 
@@ -132,24 +137,24 @@ final class TelemetryConnection: WebSocketDelegate {
         let first = !parked.contains { $0.nodeID == nodeID }
         parked.append((nodeID, createdAt, Array(document), info))
         guard first else { return }
-        socket?.pauseReading(.awaitingStorage)
-        ingestion.peers.createRetrying(ipAddress: ipAddress, audit: audit) { [weak self] peerConnectionID in
+        socket?.pauseReading(.awaitingPeerConnection)
+        context.peers.createRetrying(ipAddress: ipAddress, audit: audit) { [weak self] peerConnectionID in
             self?.rowCreated(peerConnectionID, forNode: nodeID)
         }
     }
 
     private func rowCreated(_ peerConnectionID: Int32, forNode nodeID: Int64) {
-        nodes[nodeID] = Node(peerConnectionID: peerConnectionID, lastMessageMs: ingestion.nowMilliseconds)
+        nodes[nodeID] = Node(peerConnectionID: peerConnectionID, lastMessageMs: context.loop.nowMilliseconds)
         let ready = parked.filter { $0.nodeID == nodeID }
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
-            ingestion.metrics.rowsBatched += 1
+            context.counters.rowsBatched += 1
             message.document.withUnsafeBytes {
                 batcher.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: message.createdAt, document: $0)
             }
         }
-        if parked.isEmpty { socket?.resumeReading(.awaitingStorage) }
+        if parked.isEmpty { socket?.resumeReading(.awaitingPeerConnection) }
     }
 
     private func reject(_ status: Int32, payload: UnsafeRawBufferPointer) {
@@ -160,8 +165,8 @@ final class TelemetryConnection: WebSocketDelegate {
         case TS_JSON_EBADID.rawValue: reason = .badID
         default: reason = .invalidJSON
         }
-        ingestion.metrics.reject(reason)
-        ingestion.logRejection(reason, ipAddress: ipAddress, size: payload.count)
+        context.counters.reject(reason)
+        context.rejections.record(reason, ipAddress: ipAddress, size: payload.count, nowMs: context.loop.nowMilliseconds)
     }
 }
 
@@ -186,4 +191,11 @@ extension ts_json_str {
         guard let ptr else { return nil }
         return String(decoding: UnsafeRawBufferPointer(start: ptr, count: len), as: UTF8.self)
     }
+}
+
+extension WebSocketConnection.PauseReason {
+    /// A node id's peer_connections row is being created: its messages wait.
+    static let awaitingPeerConnection = Self("awaiting peer connection")
+    /// The loop's rows are over MAX_BUFFERED_BYTES (BufferBudget).
+    static let backpressure = Self("backpressure")
 }

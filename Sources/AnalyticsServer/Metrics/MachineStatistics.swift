@@ -63,3 +63,27 @@ struct MachineStatistics: Equatable {
         return (received, sent)
     }
 }
+
+extension MachineStatistics {
+    static let loadOne = MetricFamily(.gauge, "load_avg_one", help: "The machine's load average over 1 minute.")
+    static let loadFive = MetricFamily(.gauge, "load_avg_five", help: "The machine's load average over 5 minutes.")
+    static let loadFifteen = MetricFamily(.gauge, "load_avg_fifteen", help: "The machine's load average over 15 minutes.")
+    static let memoryTotal = MetricFamily(.gauge, "total_mem", help: "The machine's memory in KiB.")
+    static let memoryUsed = MetricFamily(.gauge, "used_mem", help: "The machine's memory in use in KiB (total less available).")
+    static let swapTotal = MetricFamily(.gauge, "total_swap", help: "The machine's swap space in KiB.")
+    static let swapUsed = MetricFamily(.gauge, "used_swap", help: "The machine's swap space in use in KiB.")
+    static let received = MetricFamily(.untyped, "bytes_received", help: "Bytes received by the machine on all its network interfaces.")
+    static let sent = MetricFamily(.untyped, "bytes_sent", help: "Bytes sent by the machine on all its network interfaces.")
+
+    func record(into readings: inout MetricReadings) {
+        readings.record(Self.loadOne, loadAverageOne)
+        readings.record(Self.loadFive, loadAverageFive)
+        readings.record(Self.loadFifteen, loadAverageFifteen)
+        readings.record(Self.memoryTotal, memoryTotalKiB)
+        readings.record(Self.memoryUsed, memoryUsedKiB)
+        readings.record(Self.swapTotal, swapTotalKiB)
+        readings.record(Self.swapUsed, swapUsedKiB)
+        readings.record(Self.received, networkReceivedBytes)
+        readings.record(Self.sent, networkSentBytes)
+    }
+}

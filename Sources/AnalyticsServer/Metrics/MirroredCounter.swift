@@ -5,25 +5,23 @@ import Prometheus
 /// the registry is touched once per scrape, never once per event.
 final class MirroredCounter {
     private let counter: Counter
-    private var mirrored: Int64 = 0
-    private var mirroredSeconds = 0.0
+    private var mirrored = 0.0
 
     init(_ counter: Counter) {
         self.counter = counter
     }
 
-    func mirror(_ value: Int) {
-        let value = Int64(value)
+    /// `value` is the source's total now; whole-number families are
+    /// mirrored as integers so that they print without a fraction.
+    func mirror(_ value: Double, integral: Bool) {
         // Sources only grow; swift-prometheus traps on a negative increment.
         guard value > mirrored else { return }
-        counter.increment(by: value - mirrored)
+        if integral {
+            counter.increment(by: Int64(value) - Int64(mirrored))
+        } else {
+            counter.increment(by: value - mirrored)
+        }
         mirrored = value
-    }
-
-    func mirror(seconds: Double) {
-        guard seconds > mirroredSeconds else { return }
-        counter.increment(by: seconds - mirroredSeconds)
-        mirroredSeconds = seconds
     }
 }
 

@@ -51,3 +51,22 @@ struct ProcessStatistics: Equatable {
         return nil
     }
 }
+
+extension ProcessStatistics {
+    static let cpuSeconds = MetricFamily(.counter, "process_cpu_seconds_total", help: "User and system CPU time spent by the process.",
+                                         isIntegral: false)
+    static let residentBytes = MetricFamily(.gauge, "process_resident_memory_bytes", help: "Resident memory of the process.")
+    static let virtualBytes = MetricFamily(.gauge, "process_virtual_memory_bytes", help: "Virtual memory size of the process.")
+    static let startTime = MetricFamily(.gauge, "process_start_time_seconds", help: "Start time of the process since the Unix epoch.")
+    static let openFDs = MetricFamily(.gauge, "process_open_fds", help: "File descriptors the process has open.")
+    static let maxFDs = MetricFamily(.gauge, "process_max_fds", help: "The process's limit of open file descriptors.")
+
+    func record(into readings: inout MetricReadings) {
+        readings.record(Self.cpuSeconds, cpuSeconds)
+        readings.record(Self.residentBytes, residentBytes)
+        readings.record(Self.virtualBytes, virtualBytes)
+        readings.record(Self.startTime, startTimeSeconds)
+        readings.record(Self.openFDs, openFileDescriptors)
+        readings.record(Self.maxFDs, maxFileDescriptors)
+    }
+}

@@ -13,7 +13,7 @@ final class Shard {
     let index: Int
     let loop: EventLoop
     let mailbox: Mailbox
-    let counters: LoopCounters
+    let httpCounters = HTTPCounters()
     private unowned let group: ShardGroup
     private let settings: Settings
     private let logger: Logger
@@ -44,7 +44,6 @@ final class Shard {
         if settings.numThreads > 1 { logger[metadataKey: "loop"] = "\(index)" }
         self.logger = logger
         mailbox = Mailbox(loop: loop)
-        counters = group.metrics.makeLoopCounters()
 
         let loops = settings.numThreads
         writePool = PGPool(loop: loop, conninfo: group.conninfo,
@@ -56,13 +55,12 @@ final class Shard {
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
-        ingestion = Ingestion(loop: loop, writePool: writePool, options: Shard.ingestionOptions(settings),
-                              metrics: counters.ingestion, admission: group.admission,
-                              instanceID: "\(group.instanceID)-\(index)", logger: logger)
+        ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
+                              histograms: group.batchHistograms, batchIDPrefix: "\(group.instanceID)-\(index)", logger: logger)
         feed = Feed(loop: loop, queue: queryQueue, options: Feed.Options(
             updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
             expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
-            metrics: counters.feed, logger: logger)
+            logger: logger)
         ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
 
         let router = try makeRouter()
@@ -70,12 +68,14 @@ final class Shard {
             clientTimeoutMs: UInt64(settings.clientTimeoutS) * 1000,
             heartbeatIntervalMs: UInt64(settings.heartbeatIntervalS) * 1000,
             maxMessageBytes: settings.wsMaxPayload), logger: logger)
-        http.onResponse = { [counters] path, status in
-            counters.http.recordResponse(route: router.routePattern(forPath: path), status: status)
+        http.onResponse = { [httpCounters] path, status in
+            httpCounters.recordResponse(route: router.routePattern(forPath: path), status: status)
         }
-        http.onWebSocketClosed = { [counters] code in
-            counters.http.recordClose(code: code)
-            counters.ingestion.webSocketClosed(code: code)
+        http.onWebSocketClosed = { [httpCounters, ingestion] code in
+            httpCounters.recordClose(code: code)
+            // 1009: the server failed the connection for a message over
+            // WS_MAX_PAYLOAD, which is a rejected message.
+            if code == 1009 { ingestion.counters.reject(.tooLarge) }
         }
         self.http = http
         boundPort = try http.listen(host: settings.host, port: port,
@@ -91,21 +91,6 @@ final class Shard {
     private static func withStatementTimeout(_ conninfo: String, _ milliseconds: Int) -> String {
         guard conninfo.contains("://") else { return conninfo + " options='-c statement_timeout=\(milliseconds)'" }
         return conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D\(milliseconds)"
-    }
-
-    private static func ingestionOptions(_ settings: Settings) -> Ingestion.Options {
-        var options = Ingestion.Options(
-            batchSize: settings.dbBatchSize, batchBytes: settings.dbBatchBytes, maxBatchLatencyMs: UInt64(settings.dbSaveLatencyMs),
-            maxBufferedBytes: settings.maxBufferedBytes, maxBatchesInFlightPerConnection: settings.dbMaxBatchesInFlight,
-            maxNodeIDsPerConnection: settings.maxNodeIDsPerConnection, trustProxyHeaders: settings.trustProxyHeaders)
-        options.nodeIDIdleMs = UInt64(settings.nodeIDIdleS) * 1000
-        options.admission.allowlist = settings.ingestAllow
-        options.admission.maxConnections = settings.maxConnections
-        options.admission.maxConnectionsPerIP = settings.maxConnectionsPerIP
-        options.admission.maxBytesPerSecond = settings.ingestMaxBytesPerS
-        options.admission.rateWindowSeconds = settings.ingestRateWindowS
-        options.admission.blockSeconds = settings.ingestBlockS
-        return options
     }
 
     private func makeRouter() throws -> Router {
@@ -150,25 +135,16 @@ final class Shard {
     // MARK: Read by other loops (through the mailbox, on this loop)
 
     /// This loop's counters and gauges, copied for the scraping loop.
-    func metricsSnapshot() -> (counters: LoopCounters, state: ServerState) {
-        var state = ServerState()
-        state.telemetryConnections = ingestion.openConnections
-        state.loopConnections = [ingestion.openConnections]
-        state.bufferedBytes = ingestion.bufferedBytes
-        state.backpressureActive = ingestion.budget.isOverLimit
-        for (name, pool) in [("write", writePool), ("query", queryPool)] {
-            state.pools.append(ServerState.Pool(name: name, open: pool.readyCount, busy: pool.busyCount,
-                                                reconnects: pool.reconnectCount))
-        }
-        if let purger {
-            state.purgeRuns = purger.runs
-            state.purgedRows = purger.rowsPurged
-            state.purgedConnections = purger.connectionsPurged
-            state.purgedPartitions = purger.partitionsDropped
-        }
-        state.partitionsMade = partitioner?.partitionsMade ?? 0
-        state.feedCaches = feed.cacheCount
-        return (counters.snapshot(), state)
+    func metricReadings() -> MetricReadings {
+        var readings = MetricReadings()
+        ingestion.record(into: &readings, loopIndex: index)
+        feed.record(into: &readings)
+        httpCounters.readCounters(into: &readings)
+        PoolReadings.record(writePool, into: &readings)
+        PoolReadings.record(queryPool, into: &readings)
+        purger?.counters.readCounters(into: &readings)
+        partitioner?.readCounters(into: &readings)
+        return readings
     }
 
     /// peer_connections ids of the nodes connected to this loop.

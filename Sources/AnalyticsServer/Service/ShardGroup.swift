@@ -16,13 +16,15 @@ final class ShardGroup {
     /// Tells this process's batches from other instances' (exactly-once markers).
     let instanceID = String(UInt64.random(in: 1...UInt64.max), radix: 36)
     let metrics = MetricsRegistry()
+    /// Observed by every loop's writer, once per batch (with its lock).
+    let batchHistograms: BatchHistograms
     /// One scrape renders at a time: the registry mirrors into itself.
     private let scrapeLock = Mutex(())
     private let migrated = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
     /// The last snapshot of each shard that has stopped, by index: its
     /// counts stay in the totals (a Prometheus counter never goes down).
-    private let finalSnapshots = Mutex<[Int: (counters: LoopCounters, state: ServerState)]>([:])
+    private let finalReadings = Mutex<[Int: MetricReadings]>([:])
     /// Filled before any loop thread starts, never changed after.
     private(set) var shards: [Shard] = []
 
@@ -30,14 +32,8 @@ final class ShardGroup {
         self.settings = settings
         self.logger = logger
         self.conninfo = conninfo
-        var policy = AdmissionPolicy()
-        policy.allowlist = settings.ingestAllow
-        policy.maxConnections = settings.maxConnections
-        policy.maxConnectionsPerIP = settings.maxConnectionsPerIP
-        policy.maxBytesPerSecond = settings.ingestMaxBytesPerS
-        policy.rateWindowSeconds = settings.ingestRateWindowS
-        policy.blockSeconds = settings.ingestBlockS
-        admission = Admission(policy: policy)
+        admission = Admission(policy: AdmissionPolicy(settings))
+        batchHistograms = BatchHistograms(registry: metrics.prometheus)
     }
 
     func add(_ shard: Shard) {
@@ -52,8 +48,8 @@ final class ShardGroup {
 
     /// On the shard's loop, as it stops.
     func recordFinalSnapshot(of shard: Shard) {
-        let snapshot = shard.metricsSnapshot()
-        finalSnapshots.withLock { $0[shard.index] = snapshot }
+        let readings = shard.metricReadings()
+        finalReadings.withLock { $0[shard.index] = readings }
     }
 
     /// Runs `read` on every shard's own loop and calls `completion` on the
@@ -85,15 +81,15 @@ final class ShardGroup {
 
     /// The /metrics exposition of the whole process, on the requester's loop.
     func scrape(from requester: Shard, _ respond: @escaping ([UInt8]) -> Void) {
-        collect(from: requester, { $0.metricsSnapshot() }) { [self] snapshots in
-            var state = ServerState()
-            var counters: [LoopCounters] = []
-            for (index, answered) in snapshots.enumerated() {
-                guard let snapshot = answered ?? finalSnapshots.withLock({ $0[index] }) else { continue }
-                state.add(snapshot.state)
-                counters.append(snapshot.counters)
+        collect(from: requester, { $0.metricReadings() }) { [self] answers in
+            var total = MetricReadings()
+            for (index, answered) in answers.enumerated() {
+                guard let readings = answered ?? finalReadings.withLock({ $0[index] }) else { continue }
+                total.add(readings)
             }
-            let body = scrapeLock.withLock { _ in metrics.exposition(state, loops: counters) }
+            ProcessStatistics.read()?.record(into: &total)
+            MachineStatistics.read().record(into: &total)
+            let body = scrapeLock.withLock { _ in metrics.exposition(total) }
             respond(body)
         }
     }

@@ -15,6 +15,20 @@ import PostgresClient
 ///   is not the rows' fault: the batch waits and is retried with backoff,
 ///   never dropped.
 final class BatchWriter {
+    /// What the writer did, for /metrics.
+    final class Counters: CounterSet {
+        var rowsWritten = EventCounter(.init(.counter, "tetcore_rows_written_total",
+                                             help: "Telemetry rows committed to PostgreSQL, each once."))
+        var rowsRejected = EventCounter(.init(.counter, "tetcore_rows_rejected_total",
+                                              help: "Telemetry rows PostgreSQL refused (a value jsonb cannot hold); logged."))
+        var batchesWritten = EventCounter(.init(.counter, "tetcore_batches_written_total", help: "Insert batches committed."))
+        var batchRetries = EventCounter(.init(.counter, "tetcore_batch_retries_total",
+                                              help: "Batch sends repeated after a lost connection or a database error."))
+        /// Rows whose batch has left memory; not a family itself (see
+        /// Ingestion.bufferedRows).
+        var rowsReleased = 0
+    }
+
     static let insertStatement = """
         WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
         INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
@@ -24,7 +38,8 @@ final class BatchWriter {
     private let loop: EventLoop
     private let queue: StatementQueue
     private let budget: BufferBudget
-    private let metrics: IngestionMetrics
+    let counters = Counters()
+    private let histograms: BatchHistograms
     private let logger: Logger
     private let retryTimer: LoopTimer
     private var waitingForRetry: [MessageBatch] = []
@@ -35,11 +50,11 @@ final class BatchWriter {
     /// A batch committed (the feed's low-latency path for this instance's rows).
     var onCommitted: (() -> Void)?
 
-    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, metrics: IngestionMetrics, logger: Logger) {
+    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger) {
         self.loop = loop
         self.queue = queue
         self.budget = budget
-        self.metrics = metrics
+        self.histograms = histograms
         self.logger = logger
         retryTimer = LoopTimer(loop: loop)
     }
@@ -61,14 +76,20 @@ final class BatchWriter {
 
     private func completed(_ batch: MessageBatch, sentAt: UInt64, result: Result<PGRows, PGError>) {
         switch result {
-        case .success:
+        case .success(let result):
             retryDelayMs = 0
-            metrics.batchCommitted(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
+            // A retry whose first attempt had committed inserts nothing (its
+            // marker exists): count what this statement inserted, not the batch.
+            counters.rowsWritten += result.affectedRows
+            if result.affectedRows > 0 {
+                counters.batchesWritten += 1
+                histograms.observe(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
                                    ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
+            }
             finished(batch)
             onCommitted?()
         case .failure(let error) where error.kind == .connection:
-            metrics.batchRetries += 1
+            counters.batchRetries += 1
             send(batch)
         case .failure(let error) where error.isDataError && batch.count > 1:
             let (first, second) = batch.halves()
@@ -78,14 +99,14 @@ final class BatchWriter {
             send(first)
             send(second)
         case .failure(let error) where error.isDataError:
-            metrics.rowsRejectedByDatabase += 1
+            counters.rowsRejected += 1
             logger.warning("row rejected by PostgreSQL", metadata: [
                 "peer_connection_id": "\(batch.peerConnectionID(ofRow: 0))",
                 "sqlstate": "\(error.sqlState ?? "?")", "error": "\(error.message)",
             ])
             finished(batch)
         case .failure(let error):
-            metrics.batchRetries += 1
+            counters.batchRetries += 1
             retryDelayMs = min(max(retryDelayMs * 2, 250), 30_000)
             logger.warning("batch write failed; keeping the rows and retrying", metadata: [
                 "rows": "\(batch.count)", "retry_in_ms": "\(retryDelayMs)", "error": "\(error)",
@@ -103,7 +124,10 @@ final class BatchWriter {
         batches.forEach(send)
     }
 
+    /// The batch left memory: committed (by this attempt or an earlier
+    /// one) or its single row rejected.
     private func finished(_ batch: MessageBatch) {
+        counters.rowsReleased += batch.count
         finishedWithoutCommit(batch)
         outstandingBatches -= 1
         if outstandingBatches == 0 { onDrained?() }

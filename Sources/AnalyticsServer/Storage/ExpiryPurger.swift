@@ -61,10 +61,7 @@ final class ExpiryPurger {
     private let logger: Logger
     private let timer: LoopTimer
     private var running = false
-    private(set) var runs = 0
-    private(set) var rowsPurged = 0
-    private(set) var partitionsDropped = 0
-    private(set) var connectionsPurged = 0
+    private(set) var counters = Counters()
 
     init(loop: EventLoop, queue: StatementQueue, expiryHours: Int,
          openPeerConnectionIDs: @escaping (@escaping ([Int32]) -> Void) -> Void, logger: Logger) {
@@ -89,7 +86,7 @@ final class ExpiryPurger {
     func run(_ completion: (() -> Void)? = nil) {
         guard !running else { return }
         running = true
-        runs += 1
+        counters.runs += 1
         dropExpiredPartitions { [weak self] in
             self?.deleteLogs { [weak self] in
                 self?.deleteConnections { [weak self] in
@@ -110,8 +107,8 @@ final class ExpiryPurger {
             case .success(let rows):
                 let partitions = Int(rows.string(0, 1) ?? "0") ?? 0
                 let dropped = Int(rows.string(0, 2) ?? "0") ?? 0
-                self.partitionsDropped += partitions
-                self.rowsPurged += dropped
+                self.counters.partitionsDropped += partitions
+                self.counters.rowsPurged += dropped
                 if partitions > 0 {
                     self.logger.info("dropped expired log partitions", metadata: ["partitions": "\(partitions)", "rows": "\(dropped)"])
                 }
@@ -130,7 +127,7 @@ final class ExpiryPurger {
             case .success(let rows):
                 let held = rows.string(0, 0) == "t"
                 let deleted = Int(rows.string(0, 1) ?? "0") ?? 0
-                self.rowsPurged += deleted
+                self.counters.rowsPurged += deleted
                 if held && deleted >= ExpiryPurger.chunkRows {
                     self.deleteLogs(then: next) // more to go: next chunk
                 } else {
@@ -156,7 +153,7 @@ final class ExpiryPurger {
             guard let self else { return }
             switch result {
             case .success(let rows):
-                self.connectionsPurged += Int(rows.string(0, 1) ?? "0") ?? 0
+                self.counters.connectionsPurged += Int(rows.string(0, 1) ?? "0") ?? 0
             case .failure(let error):
                 self.logger.warning("purge of connection rows failed", metadata: ["error": "\(error)"])
             }
@@ -167,5 +164,17 @@ final class ExpiryPurger {
     /// `{1,2,3}`: an int4[] in text form (integers only, nothing to escape).
     static func arrayLiteral(_ ids: [Int32]) -> String {
         "{" + ids.map(String.init).joined(separator: ",") + "}"
+    }
+}
+
+extension ExpiryPurger {
+    /// What the purge passes did, for /metrics.
+    struct Counters: CounterSet {
+        var runs = EventCounter(.init(.counter, "tetcore_purge_runs_total", help: "Purge passes started."))
+        var rowsPurged = EventCounter(.init(.counter, "tetcore_purged_rows_total", help: "Expired telemetry rows deleted."))
+        var partitionsDropped = EventCounter(.init(.counter, "tetcore_purged_partitions_total",
+                                                   help: "Expired daily telemetry partitions dropped."))
+        var connectionsPurged = EventCounter(.init(.counter, "tetcore_purged_connections_total",
+                                                   help: "Expired peer connections deleted."))
     }
 }

@@ -14,7 +14,8 @@ final class PartitionMaker {
     private let queue: StatementQueue
     private let logger: Logger
     private let timer: LoopTimer
-    private(set) var partitionsMade = 0
+    private(set) var partitionsMade = EventCounter(.init(.counter, "tetcore_log_partitions_made_total",
+                                                         help: "Daily telemetry partitions made ahead."))
 
     init(loop: EventLoop, queue: StatementQueue, logger: Logger) {
         self.queue = queue
@@ -48,3 +49,4 @@ final class PartitionMaker {
         }, priority: .bulk)
     }
 }
+extension PartitionMaker: CounterSet {}

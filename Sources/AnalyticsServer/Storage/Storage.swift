@@ -1,0 +1,7 @@
+// Storage: this application's work on its own tables, over PostgresClient.
+//
+// BatchWriter: the batch insert with its exactly-once marker, retries and
+// the split that isolates a row PostgreSQL refuses. Migrator: Migrations/*.sql
+// in order under an advisory lock. ExpiryPurger: LOG_EXPIRY_H (partitions
+// dropped whole, connections deleted). PartitionMaker: daily partitions made
+// ahead. Feed and API queries live with their routes.
