@@ -5,9 +5,6 @@ import XCTest
 @testable import PostgresClient
 
 final class MigratorTests: StorageTestCase {
-    private static let repositoryMigrations = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Migrations").path
 
     /// A temporary directory holding `files` (name → SQL), removed at teardown.
     private func migrationDirectory(_ files: [String: String]) throws -> String {

@@ -8,18 +8,6 @@ import XCTest
 /// level by 0004): an existing database keeps its rows, rows land in their
 /// day's partition, audit rows apart, and expiry drops whole days.
 final class PartitionedLogsTests: StorageTestCase {
-    private static let repositoryMigrations = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent().appendingPathComponent("Migrations").path
-
-    private func migrate(_ directory: String) throws {
-        let migrator = try Migrator(directory: directory, logger: logger)
-        var outcome: Result<[String], PGError>?
-        migrator.run(on: connect()) { outcome = $0 }
-        LoopRunner.run(loop) { outcome != nil }
-        _ = try XCTUnwrap(outcome).get()
-    }
-
     private func rows(_ sql: String) throws -> [String] {
         try database.query(sql).map { $0.map { $0 ?? "NULL" }.joined(separator: "|") }
     }
