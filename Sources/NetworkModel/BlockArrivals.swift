@@ -103,6 +103,12 @@ package struct BlockArrivals: Sendable {
         return changed
     }
 
+    /// Hands these blocks out again at the next `takeChanged()` (a write of
+    /// them failed).
+    package mutating func markChanged(_ keys: [BlockKey]) {
+        for key in keys where records[key] != nil { records[key]?.changed = true }
+    }
+
     /// Forgets blocks first seen more than the window ago (no import can
     /// count for them any more) that have nothing left to hand out.
     package mutating func expire(nowMs: Int64) {

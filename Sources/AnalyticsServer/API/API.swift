@@ -8,11 +8,15 @@ struct API {
     let database: APIDatabase
     let assetsPath: String
     let writes: WriteAuthorization
+    let network: NetworkView?
+    let seriesStepS: Int64
 
-    init(queue: StatementQueue, assetsPath: String, apiToken: String?, logger: Logger) {
+    init(queue: StatementQueue, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
         database = APIDatabase(queue: queue, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
+        self.network = network
+        self.seriesStepS = seriesStepS
     }
 
     func install(in router: inout Router) {
@@ -21,6 +25,7 @@ struct API {
         StatsAPI(database: database).install(in: &router)
         HostSystemsAPI(database: database, writes: writes).install(in: &router)
         BenchmarksAPI(database: database, writes: writes).install(in: &router)
+        if let network { NetworkAPI(database: database, view: network, seriesStepS: seriesStepS).install(in: &router) }
         OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
     }
 }

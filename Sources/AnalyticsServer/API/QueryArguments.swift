@@ -33,6 +33,16 @@ struct QueryArguments {
         return value
     }
 
+    /// nil when absent; otherwise `true` or `false`.
+    func boolean(_ name: String) throws(APIError) -> Bool? {
+        guard let text = query[name] else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw .badRequest("parameter '\(name)' must be true or false")
+        }
+    }
+
     /// A timestamp as `2020-03-25T13:17:09[.ffffff]` (UTC) or RFC 3339,
     /// returned in the naive UTC form PostgreSQL's `timestamp` reads.
     func timestamp(_ name: String) throws(APIError) -> String? {

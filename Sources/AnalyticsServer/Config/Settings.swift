@@ -37,6 +37,11 @@ package struct Settings: Equatable, Sendable {
     package var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
     package var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
     package var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
+    package var networkState: Bool = SettingsTable.networkState.defaultValue
+    package var networkStaleS: Int = SettingsTable.networkStaleS.defaultValue
+    package var networkSeriesStepS: Int = SettingsTable.networkSeriesStepS.defaultValue
+    package var networkHistoryExpiryH: Int = SettingsTable.networkHistoryExpiryH.defaultValue
+    package var networkMetricsPerNodeMax: Int = SettingsTable.networkMetricsPerNodeMax.defaultValue
     package var assetsPath: String = SettingsTable.assetsPath.defaultValue
     package var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
     package var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue

@@ -10,7 +10,8 @@ enum SettingsTable {
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
-        feedMaxClientBacklogBytes,
+        feedMaxClientBacklogBytes, networkState, networkStaleS, networkSeriesStepS, networkHistoryExpiryH,
+        networkMetricsPerNodeMax,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
 
@@ -122,6 +123,26 @@ enum SettingsTable {
         name: "FEED_MAX_CLIENT_BACKLOG_BYTES", defaultValue: 8 << 20, parser: .integer((64 << 10)...(1 << 30)),
         property: \.feedMaxClientBacklogBytes,
         meaning: "Bytes of feed messages a /feed client may leave unread; past this it is disconnected with 1008.")
+    static let networkState = Setting(
+        name: "NETWORK_STATE", defaultValue: true, parser: .boolean, property: \.networkState,
+        meaning: "Keep the network's state (nodes, chains, block propagation, history) from the telemetry: the /chains and "
+            + "/nodes/{peer_id} routes, /subscribe and the chain metrics. Off: telemetry is only stored.")
+    static let networkStaleS = Setting(
+        name: "NETWORK_STALE_S", defaultValue: 120, parser: .integer(1...86_400), property: \.networkStaleS,
+        meaning: "An online node whose best block has not risen for this many seconds, while its chain's has, is stale.")
+    static let networkSeriesStepS = Setting(
+        name: "NETWORK_SERIES_STEP_S", defaultValue: 60, parser: .integer(1...3600), property: \.networkSeriesStepS,
+        meaning: "Seconds between two rows of a node's stored history: the finest step /nodes/{peer_id}/series can give.")
+    static let networkHistoryExpiryH = Setting(
+        name: "NETWORK_HISTORY_EXPIRY_H", defaultValue: 8760, parser: .integer(1...10_000_000),
+        property: \.networkHistoryExpiryH,
+        meaning: "Hours that the network's history (per-node series, block propagation, node sessions) is kept, "
+            + "whatever LOG_EXPIRY_H is.")
+    static let networkMetricsPerNodeMax = Setting(
+        name: "NETWORK_METRICS_PER_NODE_MAX", defaultValue: 0, parser: .integer(0...100_000),
+        property: \.networkMetricsPerNodeMax,
+        meaning: "/metrics also gives per-node series (label peer_id) for up to this many online nodes; 0 keeps the "
+            + "network metrics per chain only.")
     static let assetsPath = Setting(
         name: "ASSETS_PATH", defaultValue: "./static", parser: .path, property: \.assetsPath,
         meaning: "Directory of the static files the server serves.")

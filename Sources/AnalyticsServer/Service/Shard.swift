@@ -24,8 +24,11 @@ final class Shard {
     private let queryPool: PGPool
     private let queryQueue: StatementQueue
     private let feed: Feed
+    /// Every node and recent block of the network (NETWORK_STATE); nil when off.
+    private let network: NetworkView?
     private var purger: ExpiryPurger?
     private var partitioner: PartitionMaker?
+    private var historyKeeper: NetworkHistoryKeeper?
     private var isFinished = false
     private(set) var boundPort = 0
     /// Called once, on this loop, when the shard has stopped: whether
@@ -62,6 +65,16 @@ final class Shard {
             expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
             logger: logger)
         ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
+        if settings.networkState {
+            let view = NetworkView(loop: loop, queue: queryQueue, options: .init(rules: settings.livenessRules), logger: logger)
+            if let tracker = ingestion.context.network {
+                tracker.chainBest = { [unowned view] genesis in view.chainBest(genesis) }
+                view.onBlockSeen = { [unowned tracker] key, firstSeenMs in tracker.learn(firstSeenMs: firstSeenMs, of: key) }
+            }
+            network = view
+        } else {
+            network = nil
+        }
 
         let router = try makeRouter()
         let http = HTTPServer(loop: loop, router: router, limits: HTTPServer.Limits(
@@ -112,7 +125,8 @@ final class Shard {
                                      body: body))
             }
         }
-        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, logger: logger).install(in: &router)
+        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+            seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
                                    "description": "Telemetry analytics server for Tetcore nodes"]))
@@ -144,6 +158,9 @@ final class Shard {
         PoolReadings.record(queryPool, into: &readings)
         purger?.counters.readCounters(into: &readings)
         partitioner?.readCounters(into: &readings)
+        historyKeeper?.counters.readCounters(into: &readings)
+        ingestion.context.network?.counters.readCounters(into: &readings)
+        network?.counters.readCounters(into: &readings)
         return readings
     }
 
@@ -167,8 +184,15 @@ final class Shard {
             let partitioner = PartitionMaker(loop: loop, queue: queryQueue, logger: logger)
             partitioner.start()
             self.partitioner = partitioner
+            if settings.networkState {
+                let keeper = NetworkHistoryKeeper(loop: loop, queue: queryQueue, expiryHours: settings.networkHistoryExpiryH, logger: logger)
+                keeper.start(purgeIntervalSeconds: settings.purgeIntervalS)
+                historyKeeper = keeper
+            }
         }
         feed.start()
+        ingestion.context.network?.start()
+        network?.start()
     }
 
     /// Shutdown: refuse new WebSockets (HTTP still answers, /readyz with
@@ -179,6 +203,7 @@ final class Shard {
         guard !isFinished else { return }
         purger?.stop()
         partitioner?.stop()
+        historyKeeper?.stop()
         http?.beginDraining()
         http?.closeAll(code: 1001, reason: "server shutting down")
         waitForDrain(deadline: loop.nowMilliseconds + timeoutMs)
@@ -209,7 +234,10 @@ final class Shard {
         http?.stopTimers()
         purger?.stop()
         partitioner?.stop()
+        historyKeeper?.stop()
         feed.stop()
+        ingestion.context.network?.stop()
+        network?.stop()
         writePool.close()
         queryPool.close()
         group.recordFinalSnapshot(of: self)

@@ -1,0 +1,270 @@
+import CSupport
+import Logging
+import NetworkModel
+import PostgresClient
+import Reactor
+
+/// The state of the nodes connected to one event loop, kept as their
+/// messages arrive and shared through PostgreSQL.
+///
+/// Per message it costs a dictionary lookup and NetworkModel's rules, for
+/// the few kinds that carry state; nothing waits on the database. Once a
+/// second (`flushIntervalMs`) the nodes that changed are written in one
+/// statement, their imports of recent blocks in another; a node whose only
+/// news is that it spoke is written every `lastSeenRefreshMs`. At each
+/// series step the loop's online nodes get a history row and their
+/// session's last sighting. One flush runs at a time, so two writes of one
+/// node never race; what a failed flush held is written by the next.
+final class NetworkTracker {
+    struct Options {
+        var rules: LivenessRules
+        var seriesStepMs: Int64
+        var flushIntervalMs: UInt64 = 1000
+        /// Below NODE_ID_IDLE_S, so readers never take a speaking node for
+        /// a silent one.
+        var lastSeenRefreshMs: Int64
+    }
+
+    final class Counters: CounterSet {
+        var flushes = EventCounter(.init(.counter, "tetcore_network_flushes_total",
+                                         help: "Network state flushes sent (at most one per event loop per second)."))
+        var flushFailures = EventCounter(.init(.counter, "tetcore_network_flush_failures_total",
+                                               help: "Network state statements that failed; their rows go with the next flush."))
+        var nodeRowsWritten = EventCounter(.init(.counter, "tetcore_network_node_rows_written_total",
+                                                 help: "Node state rows written (network_nodes)."))
+        var blockImports = EventCounter(.init(.counter, "tetcore_network_block_imports_total",
+                                              help: "Block imports counted for propagation."))
+        var seriesRowsWritten = EventCounter(.init(.counter, "tetcore_network_series_rows_written_total",
+                                                   help: "Per-node history rows written (network_node_series)."))
+    }
+
+    private struct Tracked {
+        var state: NodeState
+        /// Something a reader would see changed since the last write.
+        var dirty = true
+        /// Identity or hardware changed: the session row too.
+        var sessionDirty = true
+        var writtenLastMessageAtMs: Int64 = 0
+        /// The connection closed (or forgot the node id): written offline
+        /// once, then forgotten.
+        var closed = false
+    }
+
+    let counters = Counters()
+    private let loop: EventLoop
+    private let queue: StatementQueue
+    private let writerID: String
+    private let options: Options
+    private let logger: Logger
+    private var nodes: [Int32: Tracked] = [:]
+    private(set) var arrivals = BlockArrivals()
+    private let flushTimer: LoopTimer
+    private let stepTimer: LoopTimer
+    private var statementsInFlight = 0
+    /// Delays of imports counted since the last flush, per chain.
+    private var pendingDelays: [String: [Int64]] = [:]
+    /// The best height of a chain as the whole network knows it (the view).
+    var chainBest: (String) -> Int64? = { _ in nil }
+    /// Handed the delays counted since the last flush, per chain.
+    var onDelays: (([String: [Int64]]) -> Void)?
+
+    /// `writerID` names this loop's block-import rows (instance and loop).
+    init(loop: EventLoop, queue: StatementQueue, writerID: String, options: Options, logger: Logger) {
+        self.loop = loop
+        self.queue = queue
+        self.writerID = writerID
+        self.options = options
+        self.logger = logger
+        flushTimer = LoopTimer(loop: loop)
+        stepTimer = LoopTimer(loop: loop)
+    }
+
+    func start() {
+        flushTimer.start(after: options.flushIntervalMs, repeat: options.flushIntervalMs) { [unowned self] in self.flush() }
+        scheduleStep()
+    }
+
+    func stop() {
+        flushTimer.stop()
+        stepTimer.stop()
+    }
+
+    var trackedNodes: Int { nodes.count }
+
+    // MARK: Messages
+
+    /// A pre-parsed message of node `peerConnectionID`, received now.
+    func receive(_ message: inout ts_json_message, peerConnectionID: Int32) {
+        guard let report = NodeReport(reading: &message) else { return }
+        observe(report, peerConnectionID: peerConnectionID, atMs: NetworkTime.nowMs())
+    }
+
+    /// A report of node `peerConnectionID` received at `atMs`. A node
+    /// starts with system.connected (as on the reference server); reports
+    /// before it are not kept.
+    func observe(_ report: NodeReport, peerConnectionID: Int32, atMs: Int64) {
+        guard let index = nodes.index(forKey: peerConnectionID) else {
+            guard report.kind == .connected, let identity = report.identity else { return }
+            var state = NodeState(identity: NodeIdentity(peerID: identity.peerID), connectedAtMs: atMs)
+            state.apply(report, atMs: atMs)
+            nodes[peerConnectionID] = Tracked(state: state)
+            return
+        }
+        let change = nodes.values[index].state.apply(report, atMs: atMs)
+        if report.kind == .blockImport, !change.isDisjoint(with: [.bestRaised, .bestForked]),
+           !(report.origin?.isCatchingUp ?? false), let block = report.best, let hash = block.hash,
+           let genesis = nodes.values[index].state.genesisHash {
+            let delay = arrivals.record(BlockKey(genesisHash: genesis, height: block.height, hash: hash),
+                                        peerID: nodes.values[index].state.identity.peerID, atMs: atMs)
+            if change.contains(.bestRaised) { nodes.values[index].state.propagationMs = delay }
+            if let delay {
+                counters.blockImports += 1
+                pendingDelays[genesis, default: []].append(delay)
+            }
+        }
+        if !change.isDisjoint(with: .visible) { nodes.values[index].dirty = true }
+        if !change.isDisjoint(with: [.identity, .hardware]) { nodes.values[index].sessionDirty = true }
+    }
+
+    /// The nodes' connection closed, or it forgot their ids.
+    func closed(_ peerConnectionIDs: [Int32]) {
+        for id in peerConnectionIDs {
+            guard let index = nodes.index(forKey: id) else { continue }
+            nodes.values[index].state.online = false
+            nodes.values[index].closed = true
+            nodes.values[index].dirty = true
+        }
+    }
+
+    /// Sightings of blocks elsewhere (other loops and instances).
+    func learn(firstSeenMs: Int64, of key: BlockKey) {
+        arrivals.learn(firstSeenMs: firstSeenMs, of: key)
+    }
+
+    // MARK: Writes
+
+    /// Writes what changed; nothing while the previous flush is in flight.
+    func flush() {
+        guard statementsInFlight == 0 else { return }
+        let now = NetworkTime.nowMs()
+        var nodeRows = JSONWriter(), sessionRows = JSONWriter()
+        nodeRows.beginArray()
+        sessionRows.beginArray()
+        var written: [Int32] = [], sessions: [Int32] = []
+        for (id, tracked) in nodes {
+            let spoke = tracked.state.lastMessageAtMs - tracked.writtenLastMessageAtMs >= options.lastSeenRefreshMs
+            guard tracked.dirty || spoke else { continue }
+            NetworkStore.encode(tracked.state, peerConnectionID: id, into: &nodeRows)
+            written.append(id)
+            if tracked.sessionDirty {
+                NetworkStore.encode(tracked.state, peerConnectionID: id, lastSeenAtMs: now, into: &sessionRows)
+                sessions.append(id)
+            }
+        }
+        nodeRows.endArray()
+        sessionRows.endArray()
+        for id in written {
+            nodes[id]?.dirty = false
+            nodes[id]?.sessionDirty = false
+            if let spoke = nodes[id]?.state.lastMessageAtMs { nodes[id]?.writtenLastMessageAtMs = spoke }
+        }
+        let blocks = arrivals.takeChanged()
+        arrivals.expire(nowMs: now)
+        if !pendingDelays.isEmpty {
+            onDelays?(pendingDelays)
+            pendingDelays = [:]
+        }
+        guard !written.isEmpty || !blocks.isEmpty else { return }
+        counters.flushes += 1
+        if !written.isEmpty {
+            run(NetworkStore.upsertNodes, [.text(nodeRows.text)]) { [weak self] ok in
+                guard let self else { return }
+                if ok {
+                    self.counters.nodeRowsWritten += written.count
+                    // Closed nodes are gone once written offline.
+                    for id in written where self.nodes[id]?.closed == true { self.nodes[id] = nil }
+                } else {
+                    for id in written { self.nodes[id]?.dirty = true }
+                }
+            }
+        }
+        if !sessions.isEmpty {
+            run(NetworkStore.upsertSessions, [.text(sessionRows.text)]) { [weak self] ok in
+                if !ok { for id in sessions { self?.nodes[id]?.sessionDirty = true } }
+            }
+        }
+        if !blocks.isEmpty {
+            var rows = JSONWriter()
+            rows.beginArray()
+            for (key, record) in blocks { NetworkStore.encode(key, record, into: &rows) }
+            rows.endArray()
+            run(NetworkStore.upsertArrivals, [.text(rows.text), .text(writerID)]) { [weak self] ok in
+                if !ok { self?.arrivals.markChanged(blocks.map(\.key)) }
+            }
+        }
+    }
+
+    private func run(_ sql: String, _ parameters: [PGParameter], _ done: @escaping (Bool) -> Void) {
+        statementsInFlight += 1
+        queue.submit(StatementQueue.Job(sql: sql, parameters: parameters) { [weak self] result in
+            guard let self else { return }
+            self.statementsInFlight -= 1
+            if case .failure(let error) = result {
+                self.counters.flushFailures += 1
+                self.logger.warning("writing network state failed; retrying with the next flush", metadata: ["error": "\(error)"])
+                done(false)
+            } else {
+                done(true)
+            }
+        }, priority: .bulk)
+    }
+
+    /// Arms the step timer for just after the next step boundary (UTC,
+    /// aligned on the epoch), so that every loop and instance writes the
+    /// same `at` for a step.
+    private func scheduleStep() {
+        let now = NetworkTime.nowMs(), step = options.seriesStepMs
+        let next = (now / step + 1) * step
+        stepTimer.start(after: UInt64(next - now) + 50) { [weak self] in
+            self?.writeStep(start: next - step)
+            self?.scheduleStep()
+        }
+    }
+
+    /// History rows of the step that began at `start` for every online
+    /// node, and their sessions' last sighting.
+    private func writeStep(start: Int64) {
+        let now = NetworkTime.nowMs()
+        var ownBest: [String: Int64] = [:]
+        for tracked in nodes.values {
+            guard let genesis = tracked.state.genesisHash, let height = tracked.state.best?.height else { continue }
+            ownBest[genesis] = max(ownBest[genesis] ?? height, height)
+        }
+        var series = JSONWriter(), sessions = JSONWriter()
+        series.beginArray()
+        sessions.beginArray()
+        var count = 0
+        for (id, tracked) in nodes where !tracked.closed && tracked.state.isOnline(nowMs: now, idleMs: options.rules.idleMs) {
+            let genesis = tracked.state.genesisHash
+            let best = [genesis.flatMap(chainBest), genesis.flatMap { ownBest[$0] }].compactMap { $0 }.max()
+            NetworkStore.encodeStep(tracked.state, chainBest: best, into: &series)
+            NetworkStore.encode(tracked.state, peerConnectionID: id, lastSeenAtMs: now, into: &sessions)
+            count += 1
+        }
+        series.endArray()
+        sessions.endArray()
+        guard count > 0, let at = NetworkTime.format(start) else { return }
+        let logger = self.logger
+        queue.submit(StatementQueue.Job(sql: NetworkStore.insertSeries, parameters: [.text(series.text), .text(at)]) { [weak self] result in
+            switch result {
+            case .success: self?.counters.seriesRowsWritten += count
+            case .failure(let error):
+                self?.counters.flushFailures += 1
+                logger.warning("writing a history step failed; the step is lost", metadata: ["error": "\(error)"])
+            }
+        }, priority: .bulk)
+        queue.submit(StatementQueue.Job(sql: NetworkStore.upsertSessions, parameters: [.text(sessions.text)]) { [weak self] result in
+            if case .failure = result { self?.counters.flushFailures += 1 }
+        }, priority: .bulk)
+    }
+}
