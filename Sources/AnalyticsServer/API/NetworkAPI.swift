@@ -250,16 +250,17 @@ struct NetworkAPI {
             guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'end_time' is out of range") }
             return ms
         } ?? now
+        let givenStep = try arguments.optionalInteger("step", in: 1...(366 * 86_400))
+        // Without start_time: defaultSteps steps back, or a day.
         let startMs = try arguments.timestamp("start_time").map { text throws(APIError) in
             guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'start_time' is out of range") }
             return ms
-        } ?? endMs - 86_400_000
+        } ?? endMs - (givenStep.map { $0 * NetworkAPI.defaultSteps * 1000 } ?? 86_400_000)
         guard startMs < endMs else { throw .badRequest("parameter 'end_time' must be after 'start_time'") }
-        // By default the finest step that gives at most defaultSteps steps.
+        // Without step: the finest that gives at most defaultSteps steps.
         let windowS = max(1, (endMs - startMs) / 1000)
         let fitting = (windowS + NetworkAPI.defaultSteps - 1) / NetworkAPI.defaultSteps
-        let defaultStep = max(seriesStepS, (fitting + seriesStepS - 1) / seriesStepS * seriesStepS)
-        let step = try arguments.integer("step", default: defaultStep, in: 1...(366 * 86_400))
+        let step = givenStep ?? max(seriesStepS, (fitting + seriesStepS - 1) / seriesStepS * seriesStepS)
         guard (endMs - startMs) / 1000 / step < NetworkAPI.maxSteps else {
             throw .badRequest("parameter 'step' is too small for the window: at most \(NetworkAPI.maxSteps) steps")
         }

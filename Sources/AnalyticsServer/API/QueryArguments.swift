@@ -33,6 +33,12 @@ struct QueryArguments {
         return value
     }
 
+    /// nil when absent; otherwise an integer in `range`.
+    func optionalInteger(_ name: String, in range: ClosedRange<Int64>) throws(APIError) -> Int64? {
+        guard query[name] != nil else { return nil }
+        return try integer(name, default: range.lowerBound, in: range)
+    }
+
     /// nil when absent; otherwise `true` or `false`.
     func boolean(_ name: String) throws(APIError) -> Bool? {
         guard let text = query[name] else { return nil }

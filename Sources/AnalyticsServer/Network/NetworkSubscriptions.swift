@@ -12,9 +12,12 @@ import WebServer
 /// (a node is sent at most once per view refresh, a second, however often
 /// it changed), a message holds at most `nodesPerMessage` nodes, and
 /// messages are built only as the socket takes them, so a slow client
-/// costs a set of peer ids, not a queue of copies. A client that leaves more
-/// than FEED_MAX_CLIENT_BACKLOG_BYTES unread in its socket is closed with
-/// 1008, as /feed does.
+/// costs a set of peer ids, not a queue of copies. As on /feed, the first
+/// node list does not count against the client; once it is sent, a client
+/// that has not taken, by the next refresh, updates worth more than
+/// FEED_MAX_CLIENT_BACKLOG_BYTES (each node counted at the size it was last
+/// sent) is closed with 1008. A client that takes nothing at all is closed
+/// by the HTTP layer after CLIENT_TIMEOUT_S, as any connection.
 final class NetworkSubscriptions {
     static let nodesPerMessage = 500
 
@@ -77,9 +80,12 @@ final class NetworkSubscriber: WebSocketDelegate {
         var removed: Set<String> = []
         var blocks: [(key: BlockKey, firstSeenMs: Int64)] = []
         var chainDirty = true
-        /// What the client was last told of each node's liveness, and which
-        /// nodes it knows.
-        var sent: [String: (online: Bool, stale: Bool)] = [:]
+        /// What the client was last told of each node's liveness and how
+        /// many bytes that took; the nodes it knows.
+        var sent: [String: (online: Bool, stale: Bool, bytes: Int)] = [:]
+
+        /// The bytes the pending nodes will take, roughly.
+        var backlogBytes: Int { pending.reduce(0) { $0 + (sent[$1]?.bytes ?? 1024) } }
     }
 
     private unowned let subscriptions: NetworkSubscriptions
@@ -132,6 +138,17 @@ final class NetworkSubscriber: WebSocketDelegate {
         let rules = view.options.rules
         for genesis in order {
             guard var subscription = chains[genesis] else { continue }
+            // Asked for before the view had loaded: judged now.
+            if subscription.inSnapshot, subscription.sent.isEmpty, view.peersByChain[genesis] == nil {
+                chains[genesis] = nil
+                order.removeAll { $0 == genesis }
+                sendError("unknown chain \(genesis)")
+                continue
+            }
+            // Updates of a refresh ago still unsent: the client does not keep up.
+            if !subscription.inSnapshot, subscription.backlogBytes > subscriptions.maxBacklogBytes {
+                return tooSlow(subscription.backlogBytes)
+            }
             let peers = view.peersByChain[genesis] ?? []
             let summary = view.summary(of: genesis, nowMs: now)
             for peer in changes.nodes where peers.contains(peer) { subscription.pending.insert(peer) }
@@ -153,17 +170,18 @@ final class NetworkSubscriber: WebSocketDelegate {
         pump()
     }
 
+    private func tooSlow(_ bytes: Int) {
+        subscriptions.counters.tooSlow += 1
+        chains = [:]
+        order = []
+        socket?.fail(code: 1008, reason: "subscriber too slow: backlog over the limit")
+    }
+
     // MARK: Sending
 
     /// Builds and sends messages while the socket takes them.
     private func pump() {
         guard let socket else { return }
-        if socket.pendingWriteBytes > subscriptions.maxBacklogBytes {
-            subscriptions.counters.tooSlow += 1
-            chains = [:]
-            socket.fail(code: 1008, reason: "subscriber too slow: backlog over the limit")
-            return
-        }
         let pacingBytes = min(subscriptions.maxBacklogBytes / 2, 1 << 20)
         while socket.state == .open, socket.pendingWriteBytes < pacingBytes, var message = nextMessage() {
             subscriptions.counters.messagesSent += 1
@@ -217,9 +235,11 @@ final class NetworkSubscriber: WebSocketDelegate {
                 var taken = 0
                 while taken < NetworkSubscriptions.nodesPerMessage, let peer = subscription.pending.popFirst() {
                     guard let node = view.nodes[peer], node.genesisHash == genesis else { continue }
+                    let before = json.bytes.count
                     NetworkJSON.node(node, chain: summary, nowMs: now, rules: rules, into: &json)
                     subscription.sent[peer] = (node.isOnline(nowMs: now, idleMs: rules.idleMs),
-                                               summary?.isStale(node, nowMs: now, rules: rules) ?? false)
+                                               summary?.isStale(node, nowMs: now, rules: rules) ?? false,
+                                               json.bytes.count - before)
                     taken += 1
                 }
                 json.endArray()

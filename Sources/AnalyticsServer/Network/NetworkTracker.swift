@@ -136,9 +136,23 @@ final class NetworkTracker {
         }
     }
 
-    /// Sightings of blocks elsewhere (other loops and instances).
+    /// Sightings of blocks elsewhere (other loops and instances). One
+    /// earlier than this loop's own corrects the propagation of the nodes
+    /// whose best it is: it was counted from a later sighting.
     func learn(firstSeenMs: Int64, of key: BlockKey) {
+        let own = arrivals.firstSeenMs(of: key)
         arrivals.learn(firstSeenMs: firstSeenMs, of: key)
+        guard let own, firstSeenMs < own else { return }
+        for index in nodes.indices {
+            let state = nodes.values[index].state
+            guard state.propagationMs != nil, state.best?.height == key.height, state.best?.hash == key.hash,
+                  state.genesisHash == key.genesisHash, let bestAt = state.bestAtMs else { continue }
+            let corrected = max(0, bestAt - firstSeenMs)
+            if corrected != state.propagationMs {
+                nodes.values[index].state.propagationMs = corrected
+                nodes.values[index].dirty = true
+            }
+        }
     }
 
     // MARK: Writes

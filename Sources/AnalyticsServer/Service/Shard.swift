@@ -26,6 +26,7 @@ final class Shard {
     private let feed: Feed
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
+    private let subscriptions: NetworkSubscriptions?
     private var purger: ExpiryPurger?
     private var partitioner: PartitionMaker?
     private var historyKeeper: NetworkHistoryKeeper?
@@ -72,8 +73,10 @@ final class Shard {
                 view.onBlockSeen = { [unowned tracker] key, firstSeenMs in tracker.learn(firstSeenMs: firstSeenMs, of: key) }
             }
             network = view
+            subscriptions = NetworkSubscriptions(view: view, maxBacklogBytes: settings.feedMaxClientBacklogBytes)
         } else {
             network = nil
+            subscriptions = nil
         }
 
         let router = try makeRouter()
@@ -110,6 +113,7 @@ final class Shard {
         var router = Router()
         ingestion.install(in: &router)
         feed.install(in: &router)
+        subscriptions?.install(in: &router)
         let assets: StaticFiles
         do {
             assets = try StaticFiles(directory: settings.assetsPath)
@@ -161,6 +165,7 @@ final class Shard {
         historyKeeper?.counters.readCounters(into: &readings)
         ingestion.context.network?.counters.readCounters(into: &readings)
         network?.counters.readCounters(into: &readings)
+        subscriptions?.record(into: &readings)
         return readings
     }
 

@@ -36,9 +36,13 @@ final class SettingsTests: XCTestCase {
         ("INGEST_RATE_WINDOW_S", \.ingestRateWindowS, 1...600),
         ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
         ("FEED_MAX_CLIENT_BACKLOG_BYTES", \.feedMaxClientBacklogBytes, 65536...1_073_741_824),
+        ("NETWORK_STALE_S", \.networkStaleS, 1...86_400),
+        ("NETWORK_SERIES_STEP_S", \.networkSeriesStepS, 1...3600),
+        ("NETWORK_HISTORY_EXPIRY_H", \.networkHistoryExpiryH, 1...10_000_000),
+        ("NETWORK_METRICS_PER_NODE_MAX", \.networkMetricsPerNodeMax, 0...100_000),
     ]
     static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
-                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN"]
+                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN", "NETWORK_STATE"]
 
     func testDefaultsAreTheDocumentedOnes() throws {
         let defaults = Settings.defaults
@@ -73,6 +77,11 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.ingestAllow, .everyone)
         XCTAssertEqual(defaults.ingestMaxBytesPerS, 262_144)
         XCTAssertEqual(defaults.ingestBlockS, 60)
+        XCTAssertEqual(defaults.networkState, true)
+        XCTAssertEqual(defaults.networkStaleS, 120)
+        XCTAssertEqual(defaults.networkSeriesStepS, 60)
+        XCTAssertEqual(defaults.networkHistoryExpiryH, 8760, "a year, whatever LOG_EXPIRY_H is")
+        XCTAssertEqual(defaults.networkMetricsPerNodeMax, 0)
         XCTAssertEqual(try load([:]), defaults, "no variables, no file: every default")
     }
 

@@ -2,14 +2,14 @@ import Foundation
 @testable import TestSupport
 import XCTest
 
-/// A /feed client over a RawClient: sends subscriptions, answers pings,
-/// and returns each text message parsed.
+/// A /feed (or /subscribe) client over a RawClient: sends subscriptions,
+/// answers pings, and returns each text message parsed.
 final class FeedTestClient {
     let raw: RawClient
 
-    init(port: Int) throws {
-        raw = try RawClient(port: port)
-        let status = try raw.upgrade(path: "/feed")
+    init(port: Int, path: String = "/feed", receiveBufferBytes: Int32? = nil) throws {
+        raw = try RawClient(port: port, receiveBufferBytes: receiveBufferBytes)
+        let status = try raw.upgrade(path: path)
         guard status == 101 else { throw TestFailure("feed upgrade answered \(status)") }
     }
 

@@ -21,12 +21,21 @@ final class SyntheticNode {
     init(port: Int, path: String = "/", peerID: String, name: String? = nil, chain: String = "Tetcore",
          genesis: String = SyntheticNode.genesisA, version: String = "0.9.43-5a1f7c2e9b4", id: Int = 1,
          clockSkew: TimeInterval = 0, sysinfo: String? = nil, hwbench: Bool = true) throws {
+        let client = try RawClient(port: port)
+        XCTAssertEqual(try client.upgrade(path: path), 101)
+        try self.init(client: client, peerID: peerID, name: name, chain: chain, genesis: genesis, version: version, id: id,
+                      clockSkew: clockSkew, sysinfo: sysinfo, hwbench: hwbench)
+    }
+
+    /// Another node (`id`) on an open socket, as a collator's relay node is.
+    init(client: RawClient, peerID: String, name: String? = nil, chain: String = "Tetcore",
+         genesis: String = SyntheticNode.genesisA, version: String = "0.9.43-5a1f7c2e9b4", id: Int,
+         clockSkew: TimeInterval = 0, sysinfo: String? = nil, hwbench: Bool = true) throws {
         self.peerID = peerID
         self.genesis = genesis
         self.id = id
         self.clockSkew = clockSkew
-        client = try RawClient(port: port)
-        XCTAssertEqual(try client.upgrade(path: path), 101)
+        self.client = client
         let system = sysinfo ?? #"{"cpu":"AMD Ryzen 9 7950X3D 16-Core Processor","memory":67108864000,"core_count":16,"linux_kernel":"6.1.0-27-amd64","linux_distro":"Debian GNU/Linux 12 (bookworm)","is_virtual_machine":false}"#
         try send(#"{"msg":"system.connected","name":"\#(name ?? peerID)","implementation":"Tetcore Node","version":"\#(version)","config":"","chain":"\#(chain)","genesis_hash":"\#(genesis)","authority":true,"startup_time":"1764580000123","network_id":"\#(peerID)","target_os":"linux","target_arch":"x86_64","target_env":"gnu","sysinfo":\#(system)}"#)
         if hwbench {
