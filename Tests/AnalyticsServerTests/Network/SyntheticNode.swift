@@ -18,7 +18,7 @@ final class SyntheticNode {
     let id: Int
 
     /// Connects and sends system.connected (and sysinfo.hwbench).
-    init(port: Int, path: String = "/", peerID: String, name: String? = nil, chain: String = "Tetcore",
+    convenience init(port: Int, path: String = "/", peerID: String, name: String? = nil, chain: String = "Tetcore",
          genesis: String = SyntheticNode.genesisA, version: String = "0.9.43-5a1f7c2e9b4", id: Int = 1,
          clockSkew: TimeInterval = 0, sysinfo: String? = nil, hwbench: Bool = true) throws {
         let client = try RawClient(port: port)
