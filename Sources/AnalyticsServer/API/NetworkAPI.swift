@@ -145,7 +145,7 @@ struct NetworkAPI {
             guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'start_time' is out of range") }
             return ms
         } ?? endMs - 86_400_000
-        guard startMs < endMs else { throw .badRequest("parameter 'end_time' must be after 'start_time'") }
+        // A window that ends before it starts holds no node.
         let live = view.summary(of: genesis, nowMs: now)
         let logger = database.logger
         database.queue.submit(StatementQueue.Job(sql: NetworkAPI.windowSQL, parameters: [
@@ -233,7 +233,7 @@ struct NetworkAPI {
         case best_lag, finality_lag, peers, txcount, block_time_ms, bandwidth_download, bandwidth_upload, online
     }
 
-    /// Most steps one answer may hold.
+    /// Most steps an `online` answer holds (it lists every step).
     static let maxSteps: Int64 = 10_000
     /// Steps of an answer without `step`: a day at one minute.
     static let defaultSteps: Int64 = 1440
@@ -256,15 +256,14 @@ struct NetworkAPI {
             guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'start_time' is out of range") }
             return ms
         } ?? endMs - (givenStep.map { $0 * NetworkAPI.defaultSteps * 1000 } ?? 86_400_000)
-        guard startMs < endMs else { throw .badRequest("parameter 'end_time' must be after 'start_time'") }
         // Without step: the finest that gives at most defaultSteps steps.
         let windowS = max(1, (endMs - startMs) / 1000)
         let fitting = (windowS + NetworkAPI.defaultSteps - 1) / NetworkAPI.defaultSteps
         let step = givenStep ?? max(seriesStepS, (fitting + seriesStepS - 1) / seriesStepS * seriesStepS)
-        guard (endMs - startMs) / 1000 / step < NetworkAPI.maxSteps else {
-            throw .badRequest("parameter 'step' is too small for the window: at most \(NetworkAPI.maxSteps) steps")
-        }
-        var parameters: [PGParameter] = [.text(peerID), .int64(startMs), .int64(endMs), .int64(step)]
+        // A window that ends before it starts is empty. `online` lists
+        // every step, so at most the last maxSteps of them.
+        let firstMs = metric == .online ? max(startMs, endMs - NetworkAPI.maxSteps * step * 1000) : startMs
+        var parameters: [PGParameter] = [.text(peerID), .int64(firstMs), .int64(endMs), .int64(step)]
         if metric == .online { parameters.append(.int64(seriesStepS)) }
         database.respondWithJSON(metric == .online ? NetworkAPI.onlineSQL : NetworkAPI.seriesSQL(column: metric.rawValue),
                                  parameters, route: "/nodes/{peer_id}/series", whenNoRow: .error(404, "unknown node"), respond)

@@ -93,11 +93,10 @@ final class NetworkStateTests: ServerTestCase {
             ("/chains/\(g)/blocks?limit=0", "limit"),
             ("/chains/\(g)/blocks?start_time=yesterday", "start_time"),
             ("/chains/\(g)?end_time=x", "end_time"),
-            ("/chains/\(g)?start_time=2026-01-02T00:00:00&end_time=2026-01-01T00:00:00", "end_time"),
             ("/nodes/p/series", "metric"),
             ("/nodes/p/series?metric=cpu", "metric"),
             ("/nodes/p/series?metric=peers&step=0", "step"),
-            ("/nodes/p/series?metric=peers&step=1&start_time=2020-01-01T00:00:00", "step"),
+            ("/nodes/p/series?metric=peers&step=99999999", "step"),
         ]
         for (target, parameter) in cases {
             let response = try get(target)
