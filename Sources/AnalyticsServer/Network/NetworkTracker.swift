@@ -61,12 +61,13 @@ final class NetworkTracker {
     private let flushTimer: LoopTimer
     private let stepTimer: LoopTimer
     private var statementsInFlight = 0
-    /// Delays of imports counted since the last flush, per chain.
-    private var pendingDelays: [String: [Int64]] = [:]
+    /// Delays of imports counted since the last flush, per chain, with the
+    /// chain name one of its nodes gave.
+    private var pendingDelays: [String: (name: String?, delaysMs: [Int64])] = [:]
     /// The best height of a chain as the whole network knows it (the view).
     var chainBest: (String) -> Int64? = { _ in nil }
     /// Handed the delays counted since the last flush, per chain.
-    var onDelays: (([String: [Int64]]) -> Void)?
+    var onDelays: (([String: (name: String?, delaysMs: [Int64])]) -> Void)?
 
     /// `writerID` names this loop's block-import rows (instance and loop).
     init(loop: EventLoop, queue: StatementQueue, writerID: String, options: Options, logger: Logger) {
@@ -119,7 +120,7 @@ final class NetworkTracker {
             if change.contains(.bestRaised) { nodes.values[index].state.propagationMs = delay }
             if let delay {
                 counters.blockImports += 1
-                pendingDelays[genesis, default: []].append(delay)
+                pendingDelays[genesis, default: (nodes.values[index].state.identity.chain, [])].delaysMs.append(delay)
             }
         }
         if !change.isDisjoint(with: .visible) { nodes.values[index].dirty = true }

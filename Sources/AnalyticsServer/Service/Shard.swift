@@ -71,6 +71,14 @@ final class Shard {
             if let tracker = ingestion.context.network {
                 tracker.chainBest = { [unowned view] genesis in view.chainBest(genesis) }
                 view.onBlockSeen = { [unowned tracker] key, firstSeenMs in tracker.learn(firstSeenMs: firstSeenMs, of: key) }
+                let histograms = group.propagationHistograms
+                tracker.onDelays = { [unowned view] delays in
+                    let now = NetworkTime.nowMs()
+                    for (genesis, chain) in delays {
+                        let name = view.summary(of: genesis, nowMs: now)?.name ?? chain.name ?? ""
+                        histograms.observe(genesis: genesis, name: name, delaysMs: chain.delaysMs)
+                    }
+                }
             }
             network = view
             subscriptions = NetworkSubscriptions(view: view, maxBacklogBytes: settings.feedMaxClientBacklogBytes)
@@ -171,6 +179,12 @@ final class Shard {
 
     /// peer_connections ids of the nodes connected to this loop.
     var openPeerConnectionIDs: [Int32] { ingestion.openPeerConnectionIDs }
+
+    /// The network's gauges, from this loop's view (on this loop).
+    func recordNetwork(into readings: inout MetricReadings) {
+        guard let network else { return }
+        NetworkMetrics.record(network, perNodeMax: settings.networkMetricsPerNodeMax, into: &readings)
+    }
 
     // MARK: Lifecycle (each on this loop)
 

@@ -18,6 +18,8 @@ final class ShardGroup {
     let metrics = MetricsRegistry()
     /// Observed by every loop's writer, once per batch (with its lock).
     let batchHistograms: BatchHistograms
+    /// Observed by every loop's network tracker, once per flush.
+    let propagationHistograms: PropagationHistograms
     /// One scrape renders at a time: the registry mirrors into itself.
     private let scrapeLock = Mutex(())
     private let migrated = Atomic<Bool>(false)
@@ -34,6 +36,7 @@ final class ShardGroup {
         self.conninfo = conninfo
         admission = Admission(policy: AdmissionPolicy(settings))
         batchHistograms = BatchHistograms(registry: metrics.prometheus)
+        propagationHistograms = PropagationHistograms(registry: metrics.prometheus)
     }
 
     func add(_ shard: Shard) {
@@ -87,6 +90,9 @@ final class ShardGroup {
                 guard let readings = answered ?? finalReadings.withLock({ $0[index] }) else { continue }
                 total.add(readings)
             }
+            // The network gauges: every loop's view is the same network, so
+            // the answering loop's alone.
+            requester.recordNetwork(into: &total)
             ProcessStatistics.read()?.record(into: &total)
             MachineStatistics.read().record(into: &total)
             let body = scrapeLock.withLock { _ in metrics.exposition(total) }
