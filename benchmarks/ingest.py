@@ -17,7 +17,9 @@ With --threads N (N > 1) two servers run side by side on two databases, one
 with NUM_THREADS=1 and one with NUM_THREADS=N; every round loads both, one
 after the other (the order alternates between rounds), so the two
 configurations are compared on the same machine at the same time, against
-the same COPY ceiling.
+the same COPY ceiling. --compare-network-state does the same with
+NETWORK_STATE=true against NETWORK_STATE=false (node state kept at
+ingestion, or telemetry only stored).
 
     swift build -c release --product tetcore-analytics --product tetcore-loadgen
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/ingest.py --nodes 100 --messages 4000
@@ -76,9 +78,16 @@ def main():
     parser.add_argument("--wrapped", action="store_true", help="send the wrapped form in binary frames")
     parser.add_argument("--threads", type=int, default=1,
                         help="NUM_THREADS of the server; above 1, a NUM_THREADS=1 server is measured in the same rounds")
+    parser.add_argument("--compare-network-state", action="store_true",
+                        help="measure NETWORK_STATE=true and NETWORK_STATE=false servers in the same rounds")
     args = parser.parse_args()
     admin = os.environ.get("ADMIN_DATABASE_URL") or sys.exit("set ADMIN_DATABASE_URL (a database to create the benchmark database from)")
-    thread_counts = sorted({1, args.threads})
+    # (label, settings) of each server measured in every round.
+    if args.compare_network_state:
+        configurations = [(f"NETWORK_STATE={on}", {"NETWORK_STATE": on, "NUM_THREADS": str(args.threads)})
+                          for on in ("true", "false")]
+    else:
+        configurations = [(f"NUM_THREADS={threads}", {"NUM_THREADS": str(threads)}) for threads in sorted({1, args.threads})]
 
     mix, mix_file = build_mix(args)
     kinds = ",".join(m["msg"] for m in mix)
@@ -91,17 +100,17 @@ def main():
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     loadgen = os.environ.get("LOADGEN_BINARY", os.path.join(ROOT, ".build/release/tetcore-loadgen"))
     servers = []
-    results = {threads: [] for threads in thread_counts}
+    results = {label: [] for label, _ in configurations}
     copy_rates = []
     try:
-        for threads in thread_counts:
-            db_name = f"bench_{os.getpid()}_t{threads}"
+        for index, (label, settings) in enumerate(configurations):
+            db_name = f"bench_{os.getpid()}_c{index}"
             db_url = admin.rsplit("/", 1)[0] + "/" + db_name
             psql(admin, f"CREATE DATABASE {db_name}")
             port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
             env = dict(os.environ, DATABASE_URL=db_url, PORT=str(free), HOST="127.0.0.1", LOG_LEVEL="warning",
-                       CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40), NUM_THREADS=str(threads))
-            servers.append({"threads": threads, "db_name": db_name, "db_url": db_url, "port": free,
+                       CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40), **settings)
+            servers.append({"label": label, "db_name": db_name, "db_url": db_url, "port": free,
                             "process": subprocess.Popen([binary, "serve"], cwd=ROOT, env=env)})
         for server in servers:
             for _ in range(300):
@@ -132,10 +141,10 @@ def main():
                 client_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
                 stored = int(psql(server["db_url"], "SELECT count(*) FROM tetcore_logs"))
                 if stored != target:
-                    raise RuntimeError(f"round {round_number + 1}, NUM_THREADS={server['threads']}: "
+                    raise RuntimeError(f"round {round_number + 1}, {server['label']}: "
                                        f"{stored} rows stored, {target} expected")
-                results[server["threads"]].append((total / elapsed, cpu * 1e6 / total, client_cpu * 1e6 / total))
-                print(f"round {round_number + 1}, NUM_THREADS={server['threads']}: {total / elapsed:,.0f} rows/s end to end, "
+                results[server["label"]].append((total / elapsed, cpu * 1e6 / total, client_cpu * 1e6 / total))
+                print(f"round {round_number + 1}, {server['label']}: {total / elapsed:,.0f} rows/s end to end, "
                       f"server CPU {cpu * 1e6 / total:.2f} us/message, loadgen CPU {client_cpu * 1e6 / total:.2f} us/message",
                       flush=True)
 
@@ -163,13 +172,18 @@ def main():
     print(f"workload: {args.nodes} nodes x {args.messages} messages x {args.rounds} rounds ({kind}, {form}), "
           f"{json_bytes / 1e6:.1f} MB of JSON per round, {json_bytes / total / 1e3:.2f} KB per message")
     print(f"COPY of the same rows (median): {copy_rate:,.0f} rows/s, {copy_rate * json_bytes / total / 1e6:.1f} MB/s")
-    for threads in thread_counts:
-        rounds = results[threads]
+    for label, _ in configurations:
+        rounds = results[label]
         rate, cpu = median([r[0] for r in rounds]), median([r[1] for r in rounds])
         ratio = median([r[0] / c for r, c in zip(rounds, copy_rates)])
-        print(f"NUM_THREADS={threads}: end to end (median) {rate:,.0f} rows/s, {rate * json_bytes / total / 1e6:.1f} MB/s of JSON; "
+        print(f"{label}: end to end (median) {rate:,.0f} rows/s, {rate * json_bytes / total / 1e6:.1f} MB/s of JSON; "
               f"ratio end to end / COPY (median of rounds) {ratio:.2f}; server CPU (median) {cpu:.2f} us per message; "
               f"tetcore-loadgen's {median([r[2] for r in rounds]):.2f} us per message")
+    if args.compare_network_state:
+        on, off = (results[label] for label, _ in configurations)
+        print("NETWORK_STATE=true / NETWORK_STATE=false, same round (median of rounds): "
+              f"rate {median([a[0] / b[0] for a, b in zip(on, off)]):.3f}, "
+              f"server CPU per message {median([a[1] / b[1] for a, b in zip(on, off)]):.3f}")
 
 
 if __name__ == "__main__":

@@ -60,15 +60,16 @@ package struct BlockArrivals: Sendable {
         if key.height > (tip ?? Int64.min) { tips[key.genesisHash] = key.height }
         let learntFirst = learnt[key]
         if let learntFirst, atMs - learntFirst > windowMs { return nil }
-        guard var record = records[key] else {
+        guard let index = records.index(forKey: key) else {
             records[key] = Record(firstSeenMs: atMs, firstPeerID: peerID, arrivalsMs: [atMs], peerIDs: [peerID], changed: true)
             return learntFirst.map { max(0, atMs - $0) } ?? 0
         }
-        let first = min(record.firstSeenMs, learntFirst ?? Int64.max)
-        guard atMs - first <= windowMs, record.peerIDs.insert(peerID).inserted else { return nil }
-        record.arrivalsMs.append(atMs)
-        record.changed = true
-        records[key] = record
+        // In place: a copy of the record would copy its thousands of imports
+        // at every import.
+        let first = min(records.values[index].firstSeenMs, learntFirst ?? Int64.max)
+        guard atMs - first <= windowMs, records.values[index].peerIDs.insert(peerID).inserted else { return nil }
+        records.values[index].arrivalsMs.append(atMs)
+        records.values[index].changed = true
         return max(0, atMs - first)
     }
 
@@ -96,9 +97,9 @@ package struct BlockArrivals: Sendable {
     /// imports (so a write of them is idempotent), and marks them handed out.
     package mutating func takeChanged() -> [(key: BlockKey, record: Record)] {
         var changed: [(key: BlockKey, record: Record)] = []
-        for (key, record) in records where record.changed {
-            changed.append((key, record))
-            records[key]?.changed = false
+        for index in records.indices where records.values[index].changed {
+            records.values[index].changed = false
+            changed.append((records.keys[index], records.values[index]))
         }
         return changed
     }

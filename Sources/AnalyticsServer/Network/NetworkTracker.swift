@@ -213,8 +213,10 @@ final class NetworkTracker {
             rows.beginArray()
             for (key, record) in blocks { NetworkStore.encode(key, record, into: &rows) }
             rows.endArray()
+            // Only the keys are kept: a kept record would be copied at its next import.
+            let keys = blocks.map(\.key)
             run(NetworkStore.upsertArrivals, [.text(rows.text), .text(writerID)]) { [weak self] ok in
-                if !ok { self?.arrivals.markChanged(blocks.map(\.key)) }
+                if !ok { self?.arrivals.markChanged(keys) }
             }
         }
     }
