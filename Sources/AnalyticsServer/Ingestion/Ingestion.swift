@@ -55,9 +55,10 @@ package final class Ingestion {
             auditBatcher: MessageBatcher(loop: loop, audit: true, limits: limits, writer: writer, budget: budget,
                                          batchIDPrefix: batchIDPrefix + "-audit"))
         if settings.networkState {
+            let lastSeenRefreshMs = min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)
             context.network = NetworkTracker(loop: loop, queue: queue, writerID: batchIDPrefix, options: .init(
                 rules: settings.livenessRules, seriesStepMs: Int64(settings.networkSeriesStepS) * 1000,
-                lastSeenRefreshMs: min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)), logger: logger)
+                lastSeenRefreshMs: lastSeenRefreshMs, lazyDelayMs: min(5000, lastSeenRefreshMs)), logger: logger)
         }
         context.onClosed = { [unowned self] connection in self.connectionClosed(connection) }
         context.onRateExceeded = { [unowned self] connection, rate in self.rateExceeded(connection, bytesPerSecond: rate) }

@@ -28,25 +28,36 @@ enum NetworkStore {
         "parallel_cpu_hashrate_score", "memory_memcpy_score", "disk_sequential_write_score", "disk_random_write_score",
     ]
 
-    private static let stateNames = identityNames + [
+    /// Columns written at every write of a node; identityNames only when
+    /// the identity changed (the first write, or system.connected or
+    /// sysinfo.hwbench again).
+    private static let stateNames = [
         "peer_connection_id", "startup_time", "online", "best_height", "best_hash", "finalized_height", "finalized_hash",
         "block_time_ms", "propagation_ms", "peers", "txcount", "bandwidth_download", "bandwidth_upload", "state_cache_size",
     ]
 
     /// Upserts node rows ($1). A row that goes offline (a closed
     /// connection) changes the stored row only if that connection still
-    /// owns it; an online row always wins. Peer ids new to the network get
-    /// their number (network_node_ids) in the same statement.
+    /// owns it; an online row always wins. A row without its identity
+    /// (`with_identity` false) keeps the stored one: most writes are a
+    /// node's blocks and counters, and the identity is half of the row.
+    /// Peer ids new to the network get their number (network_node_ids).
+    ///
+    /// The table has a fillfactor of 50 and its identity columns first, so
+    /// an update usually stays on its page (no index entry, HOT) and its WAL
+    /// record leaves out the unchanged identity (prefix compression).
     static let upsertNodes = """
-        WITH input AS (SELECT DISTINCT ON (peer_id) * FROM jsonb_to_recordset($1::jsonb) AS r(\(nodeColumns)) \
+        WITH input AS (SELECT DISTINCT ON (peer_id) * FROM jsonb_to_recordset($1::jsonb) AS r(\(nodeColumns), with_identity boolean) \
                        ORDER BY peer_id, online DESC, connected_at_ms DESC), \
-        ids AS (INSERT INTO network_node_ids (peer_id) SELECT peer_id FROM input ON CONFLICT (peer_id) DO NOTHING) \
-        INSERT INTO network_nodes AS n (\(stateNames.joined(separator: ", ")), peer_id, connected_at, last_message_at, best_at) \
-        SELECT \(stateNames.joined(separator: ", ")), peer_id, \(NetworkTime.sqlTimestamp("connected_at_ms")), \
-               \(NetworkTime.sqlTimestamp("last_message_at_ms")), \(NetworkTime.sqlTimestamp("best_at_ms")) \
-        FROM input \
+        ids AS (INSERT INTO network_node_ids (peer_id) SELECT peer_id FROM input WHERE with_identity ON CONFLICT (peer_id) DO NOTHING) \
+        INSERT INTO network_nodes AS n (\(identityNames.joined(separator: ", ")), \(stateNames.joined(separator: ", ")), peer_id, \
+               connected_at, last_message_at, best_at) \
+        SELECT \(identityNames.map { "CASE WHEN i.with_identity THEN i.\($0) ELSE stored.\($0) END" }.joined(separator: ", ")), \
+               \(stateNames.map { "i.\($0)" }.joined(separator: ", ")), peer_id, \(NetworkTime.sqlTimestamp("i.connected_at_ms")), \
+               \(NetworkTime.sqlTimestamp("i.last_message_at_ms")), \(NetworkTime.sqlTimestamp("i.best_at_ms")) \
+        FROM input i LEFT JOIN network_nodes stored USING (peer_id) \
         ON CONFLICT (peer_id) DO UPDATE SET \
-        \(stateNames.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")), \
+        \((identityNames + stateNames).map { "\($0) = excluded.\($0)" }.joined(separator: ", ")), \
         connected_at = excluded.connected_at, last_message_at = excluded.last_message_at, best_at = excluded.best_at, \
         updated_at = now() AT TIME ZONE 'utc', change_xid = pg_current_xact_id() \
         WHERE n.peer_connection_id = excluded.peer_connection_id OR excluded.online
@@ -64,33 +75,18 @@ enum NetworkStore {
         last_seen_at = greatest(s.last_seen_at, excluded.last_seen_at)
         """
 
-    /// One JSON object of a node for the two statements above.
-    static func encode(_ node: NodeState, peerConnectionID: Int32, lastSeenAtMs: Int64? = nil, into json: inout JSONWriter) {
+    /// One JSON object of a node for the two statements above; without
+    /// `withIdentity`, the identity is left out (the node statement keeps
+    /// the stored one).
+    static func encode(_ node: NodeState, peerConnectionID: Int32, withIdentity: Bool = true, lastSeenAtMs: Int64? = nil,
+                       into json: inout JSONWriter) {
         let identity = node.identity, system = identity.system, hardware = node.hardware
         json.beginObject()
         json.field("peer_id", identity.peerID)
         json.field("peer_connection_id", Int64(peerConnectionID))
-        json.field("genesis_hash", identity.genesisHash)
-        json.field("chain", identity.chain)
-        json.field("name", identity.name)
-        json.field("implementation", identity.implementation)
-        json.field("version", identity.version)
-        json.field("target_os", identity.os)
-        json.field("target_arch", identity.arch)
-        json.field("target_env", identity.env)
-        json.field("authority", identity.authority)
         json.field("startup_time", identity.startupTimeMs)
-        json.field("cpu", system.cpu)
-        json.field("memory", system.memory)
-        json.field("core_count", system.coreCount)
-        json.field("linux_kernel", system.linuxKernel)
-        json.field("linux_distro", system.linuxDistro)
-        json.field("is_virtual_machine", system.isVirtualMachine)
-        json.field("cpu_hashrate_score", hardware.cpuHashrate)
-        json.field("parallel_cpu_hashrate_score", hardware.parallelCPUHashrate)
-        json.field("memory_memcpy_score", hardware.memoryMemcpy)
-        json.field("disk_sequential_write_score", hardware.diskSequentialWrite)
-        json.field("disk_random_write_score", hardware.diskRandomWrite)
+        json.field("with_identity", withIdentity)
+        if withIdentity { encodeIdentity(identity, system, hardware, into: &json) }
         json.field("online", node.online)
         json.field("connected_at_ms", node.connectedAtMs)
         json.field("last_message_at_ms", node.lastMessageAtMs)
@@ -108,6 +104,30 @@ enum NetworkStore {
         json.field("state_cache_size", node.stateCacheSize)
         if let lastSeenAtMs { json.field("last_seen_at_ms", lastSeenAtMs) }
         json.endObject()
+    }
+
+    private static func encodeIdentity(_ identity: NodeIdentity, _ system: SystemInfo, _ hardware: HardwareScores,
+                                       into json: inout JSONWriter) {
+        json.field("genesis_hash", identity.genesisHash)
+        json.field("chain", identity.chain)
+        json.field("name", identity.name)
+        json.field("implementation", identity.implementation)
+        json.field("version", identity.version)
+        json.field("target_os", identity.os)
+        json.field("target_arch", identity.arch)
+        json.field("target_env", identity.env)
+        json.field("authority", identity.authority)
+        json.field("cpu", system.cpu)
+        json.field("memory", system.memory)
+        json.field("core_count", system.coreCount)
+        json.field("linux_kernel", system.linuxKernel)
+        json.field("linux_distro", system.linuxDistro)
+        json.field("is_virtual_machine", system.isVirtualMachine)
+        json.field("cpu_hashrate_score", hardware.cpuHashrate)
+        json.field("parallel_cpu_hashrate_score", hardware.parallelCPUHashrate)
+        json.field("memory_memcpy_score", hardware.memoryMemcpy)
+        json.field("disk_sequential_write_score", hardware.diskSequentialWrite)
+        json.field("disk_random_write_score", hardware.diskRandomWrite)
     }
 
     /// One step of series ($1: rows, $2: the step's start as a UTC

@@ -9,12 +9,16 @@ import Reactor
 ///
 /// Per message it costs a dictionary lookup and NetworkModel's rules, for
 /// the few kinds that carry state; nothing waits on the database. Once a
-/// second (`flushIntervalMs`) the nodes that changed are written in one
-/// statement, their imports of recent blocks in another; a node whose only
-/// news is that it spoke is written every `lastSeenRefreshMs`. At each
-/// series step the loop's online nodes get a history row and their
-/// session's last sighting. One flush runs at a time, so two writes of one
-/// node never race; what a failed flush held is written by the next.
+/// second (`flushIntervalMs`) the nodes whose best rose (or whose identity
+/// or connection changed) are written in one statement, their imports of
+/// recent blocks in another. A node whose finalized block or counters
+/// changed is written with its next rise, or after `lazyDelayMs`: a node
+/// then costs about one row write per block instead of three (import,
+/// finality, interval). A node whose only news is that it spoke is written
+/// every `lastSeenRefreshMs`. At each series step the loop's online nodes
+/// get a history row and their session's last sighting. One flush runs at
+/// a time, so two writes of one node never race; what a failed flush held
+/// is written by the next.
 final class NetworkTracker {
     struct Options {
         var rules: LivenessRules
@@ -23,6 +27,9 @@ final class NetworkTracker {
         /// Below NODE_ID_IDLE_S, so readers never take a speaking node for
         /// a silent one.
         var lastSeenRefreshMs: Int64
+        /// The longest a finalized block or counter change waits for a rise
+        /// of the node's best to be written with.
+        var lazyDelayMs: Int64 = 5000
     }
 
     final class Counters: CounterSet {
@@ -40,10 +47,14 @@ final class NetworkTracker {
 
     private struct Tracked {
         var state: NodeState
-        /// Something a reader would see changed since the last write.
+        /// Its best rose (or it closed) since the last write: written at
+        /// the next flush.
         var dirty = true
-        /// Identity or hardware changed: the session row too.
-        var sessionDirty = true
+        /// Since when a finalized block or counter change waits.
+        var lazySinceMs: Int64?
+        /// Identity or hardware changed (or never written): the node row's
+        /// identity columns and the session row are written too.
+        var identityDirty = true
         var writtenLastMessageAtMs: Int64 = 0
         /// The connection closed (or forgot the node id): written offline
         /// once, then forgotten.
@@ -123,8 +134,11 @@ final class NetworkTracker {
                 pendingDelays[genesis, default: (nodes.values[index].state.identity.chain, [])].delaysMs.append(delay)
             }
         }
-        if !change.isDisjoint(with: .visible) { nodes.values[index].dirty = true }
-        if !change.isDisjoint(with: [.identity, .hardware]) { nodes.values[index].sessionDirty = true }
+        if !change.isDisjoint(with: [.bestRaised, .identity, .hardware]) { nodes.values[index].dirty = true }
+        if !change.isDisjoint(with: [.finalizedRaised, .counters]), nodes.values[index].lazySinceMs == nil {
+            nodes.values[index].lazySinceMs = atMs
+        }
+        if !change.isDisjoint(with: [.identity, .hardware]) { nodes.values[index].identityDirty = true }
     }
 
     /// The nodes' connection closed, or it forgot their ids.
@@ -168,10 +182,11 @@ final class NetworkTracker {
         var written: [Int32] = [], sessions: [Int32] = []
         for (id, tracked) in nodes {
             let spoke = tracked.state.lastMessageAtMs - tracked.writtenLastMessageAtMs >= options.lastSeenRefreshMs
-            guard tracked.dirty || spoke else { continue }
-            NetworkStore.encode(tracked.state, peerConnectionID: id, into: &nodeRows)
+            let waited = tracked.lazySinceMs.map { now - $0 >= options.lazyDelayMs } ?? false
+            guard tracked.dirty || spoke || waited || tracked.identityDirty else { continue }
+            NetworkStore.encode(tracked.state, peerConnectionID: id, withIdentity: tracked.identityDirty, into: &nodeRows)
             written.append(id)
-            if tracked.sessionDirty {
+            if tracked.identityDirty {
                 NetworkStore.encode(tracked.state, peerConnectionID: id, lastSeenAtMs: now, into: &sessionRows)
                 sessions.append(id)
             }
@@ -180,7 +195,8 @@ final class NetworkTracker {
         sessionRows.endArray()
         for id in written {
             nodes[id]?.dirty = false
-            nodes[id]?.sessionDirty = false
+            nodes[id]?.lazySinceMs = nil
+            nodes[id]?.identityDirty = false
             if let spoke = nodes[id]?.state.lastMessageAtMs { nodes[id]?.writtenLastMessageAtMs = spoke }
         }
         let blocks = arrivals.takeChanged()
@@ -200,12 +216,13 @@ final class NetworkTracker {
                     for id in written where self.nodes[id]?.closed == true { self.nodes[id] = nil }
                 } else {
                     for id in written { self.nodes[id]?.dirty = true }
+                    for id in sessions { self.nodes[id]?.identityDirty = true }
                 }
             }
         }
         if !sessions.isEmpty {
             run(NetworkStore.upsertSessions, [.text(sessionRows.text)]) { [weak self] ok in
-                if !ok { for id in sessions { self?.nodes[id]?.sessionDirty = true } }
+                if !ok { for id in sessions { self?.nodes[id]?.identityDirty = true } }
             }
         }
         if !blocks.isEmpty {
@@ -257,13 +274,15 @@ final class NetworkTracker {
             guard let genesis = tracked.state.genesisHash, let height = tracked.state.best?.height else { continue }
             ownBest[genesis] = max(ownBest[genesis] ?? height, height)
         }
+        // Once per chain, not per node.
+        var bests: [String: Int64] = [:]
+        for genesis in ownBest.keys { bests[genesis] = [chainBest(genesis), ownBest[genesis]].compactMap { $0 }.max() }
         var series = JSONWriter(), sessions = JSONWriter()
         series.beginArray()
         sessions.beginArray()
         var count = 0
         for (id, tracked) in nodes where !tracked.closed && tracked.state.isOnline(nowMs: now, idleMs: options.rules.idleMs) {
-            let genesis = tracked.state.genesisHash
-            let best = [genesis.flatMap(chainBest), genesis.flatMap { ownBest[$0] }].compactMap { $0 }.max()
+            let best = tracked.state.genesisHash.flatMap { bests[$0] }
             NetworkStore.encodeStep(tracked.state, chainBest: best, into: &series)
             NetworkStore.encode(tracked.state, peerConnectionID: id, lastSeenAtMs: now, into: &sessions)
             count += 1

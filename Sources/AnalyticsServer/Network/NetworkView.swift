@@ -101,9 +101,10 @@ final class NetworkView {
         (peersByChain[genesis] ?? []).compactMap { nodes[$0] }
     }
 
-    /// The chain's best height as the network knows it.
+    /// The chain's best height as the network knows it (from the summary
+    /// cached for this second, so asking for every node costs nothing).
     func chainBest(_ genesis: String) -> Int64? {
-        let fromNodes = (peersByChain[genesis] ?? []).compactMap { nodes[$0]?.best?.height }.max()
+        let fromNodes = summary(of: genesis, nowMs: NetworkTime.nowMs())?.best?.height
         let fromBlocks = blocks[genesis]?.newest?.height
         return [fromNodes, fromBlocks].compactMap { $0 }.max()
     }
