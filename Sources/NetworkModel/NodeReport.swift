@@ -55,8 +55,14 @@ package struct NodeReport: Sendable, Equatable {
     package var bandwidthUpload: Int64?
     package var stateCacheSize: Int64?
     package var hardware: HardwareScores?
-    /// Only for `.connected`.
-    package var identity: NodeIdentity?
+    /// Only for `.connected`. Boxed: a report is made and dropped for every
+    /// state-bearing message, and an identity inline would make each of
+    /// them copy and destroy a dozen empty strings.
+    package var identity: NodeIdentity? {
+        get { identityBox?.value }
+        set { identityBox = newValue.map(IdentityBox.init) }
+    }
+    private var identityBox: IdentityBox?
 
     package init(kind: ReportKind, best: BlockRef? = nil, origin: BlockOrigin? = nil, finalized: BlockRef? = nil,
                  transactions: Int64? = nil, peers: Int64? = nil, bandwidthDownload: Int64? = nil,
@@ -72,6 +78,23 @@ package struct NodeReport: Sendable, Equatable {
         self.bandwidthUpload = bandwidthUpload
         self.stateCacheSize = stateCacheSize
         self.hardware = hardware
-        self.identity = identity
+        identityBox = identity.map(IdentityBox.init)
+    }
+}
+
+extension NodeReport {
+    package static func == (lhs: NodeReport, rhs: NodeReport) -> Bool {
+        lhs.kind == rhs.kind && lhs.best == rhs.best && lhs.origin == rhs.origin && lhs.finalized == rhs.finalized
+            && lhs.transactions == rhs.transactions && lhs.peers == rhs.peers
+            && lhs.bandwidthDownload == rhs.bandwidthDownload && lhs.bandwidthUpload == rhs.bandwidthUpload
+            && lhs.stateCacheSize == rhs.stateCacheSize && lhs.hardware == rhs.hardware && lhs.identity == rhs.identity
+    }
+}
+
+private final class IdentityBox: Sendable {
+    let value: NodeIdentity
+
+    init(_ value: NodeIdentity) {
+        self.value = value
     }
 }

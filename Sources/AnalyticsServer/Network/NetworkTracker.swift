@@ -122,24 +122,34 @@ final class NetworkTracker {
             nodes[peerConnectionID] = Tracked(state: state)
             return
         }
-        let change = nodes.values[index].state.apply(report, atMs: atMs)
-        if report.kind == .blockImport, !change.isDisjoint(with: [.bestRaised, .bestForked]),
+        // Bit masks, not OptionSet algebra: NetworkModel's option set is
+        // generic code from another module here, and its set operations
+        // cost more than the rest of this function (measured with perf).
+        let change = nodes.values[index].state.apply(report, atMs: atMs).rawValue
+        if report.kind == .blockImport, change & Self.newBlock != 0,
            !(report.origin?.isCatchingUp ?? false), let block = report.best, let hash = block.hash,
            let genesis = nodes.values[index].state.genesisHash {
             let delay = arrivals.record(BlockKey(genesisHash: genesis, height: block.height, hash: hash),
                                         peerID: nodes.values[index].state.identity.peerID, atMs: atMs)
-            if change.contains(.bestRaised) { nodes.values[index].state.propagationMs = delay }
+            if change & NodeState.Change.bestRaised.rawValue != 0 { nodes.values[index].state.propagationMs = delay }
             if let delay {
                 counters.blockImports += 1
                 pendingDelays[genesis, default: (nodes.values[index].state.identity.chain, [])].delaysMs.append(delay)
             }
         }
-        if !change.isDisjoint(with: [.bestRaised, .identity, .hardware]) { nodes.values[index].dirty = true }
-        if !change.isDisjoint(with: [.finalizedRaised, .counters]), nodes.values[index].lazySinceMs == nil {
-            nodes.values[index].lazySinceMs = atMs
-        }
-        if !change.isDisjoint(with: [.identity, .hardware]) { nodes.values[index].identityDirty = true }
+        if change & Self.urgent != 0 { nodes.values[index].dirty = true }
+        if change & Self.lazy != 0, nodes.values[index].lazySinceMs == nil { nodes.values[index].lazySinceMs = atMs }
+        if change & Self.identity != 0 { nodes.values[index].identityDirty = true }
     }
+
+    /// A block the node had not reported: its best rose, or a fork.
+    private static let newBlock = NodeState.Change.bestRaised.rawValue | NodeState.Change.bestForked.rawValue
+    /// Written at the next flush.
+    private static let urgent = NodeState.Change.bestRaised.rawValue | NodeState.Change.identity.rawValue
+        | NodeState.Change.hardware.rawValue
+    /// Written with the next urgent change, or after lazyDelayMs.
+    private static let lazy = NodeState.Change.finalizedRaised.rawValue | NodeState.Change.counters.rawValue
+    private static let identity = NodeState.Change.identity.rawValue | NodeState.Change.hardware.rawValue
 
     /// The nodes' connection closed, or it forgot their ids.
     func closed(_ peerConnectionIDs: [Int32]) {

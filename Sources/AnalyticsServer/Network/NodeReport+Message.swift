@@ -13,18 +13,21 @@ extension NodeReport {
     /// ts_json_read_node_info builds (kept in the message until it is
     /// released, and built at most once).
     init?(reading message: inout ts_json_message) {
-        var state = message.state
-        func number(_ id: ts_json_state_number_id) -> Int64? {
-            var value: Int64 = 0
-            guard ts_json_state_number(&state, id, &value) == 1, value >= 0 else { return nil }
-            return value
+        let kind = message.state.kind
+        if kind == TS_JSON_STATE_CONNECTED {
+            self.init(kind: .connected, identity: NodeIdentity(reading: &message))
+            return
         }
-        func hash(_ id: ts_json_state_string_id) -> String? {
-            let text = ts_json_state_string(&state, id)
-            guard text.len > 0, text.len <= NodeReport.maxHashBytes else { return nil }
-            return text.string
-        }
-        switch state.kind {
+        // Read in place through a pointer: a copy of the state (and the
+        // exclusivity checks of a captured copy) cost more than the reads.
+        guard let report = withUnsafePointer(to: &message.state, { NodeReport(kind: kind, state: $0) }) else { return nil }
+        self = report
+    }
+
+    private init?(kind: ts_json_state_kind, state: UnsafePointer<ts_json_state>) {
+        let number = { (id: ts_json_state_number_id) in NodeReport.number(state, id) }
+        let hash = { (id: ts_json_state_string_id) in NodeReport.hash(state, id) }
+        switch kind {
         case TS_JSON_STATE_INTERVAL:
             self.init(kind: .interval, best: number(TS_JSON_N_HEIGHT).map { BlockRef(height: $0, hash: hash(TS_JSON_S_BEST)) },
                       finalized: number(TS_JSON_N_FINALIZED_HEIGHT).map { BlockRef(height: $0, hash: hash(TS_JSON_S_FINALIZED_HASH)) },
@@ -46,11 +49,23 @@ extension NodeReport {
                 cpuHashrate: number(TS_JSON_N_CPU_HASHRATE_SCORE), parallelCPUHashrate: number(TS_JSON_N_PARALLEL_CPU_HASHRATE_SCORE),
                 memoryMemcpy: number(TS_JSON_N_MEMORY_MEMCPY_SCORE), diskSequentialWrite: number(TS_JSON_N_DISK_SEQUENTIAL_WRITE_SCORE),
                 diskRandomWrite: number(TS_JSON_N_DISK_RANDOM_WRITE_SCORE)))
-        case TS_JSON_STATE_CONNECTED:
-            self.init(kind: .connected, identity: NodeIdentity(reading: &message))
         default:
             return nil
         }
+    }
+
+    /// A non-negative integer member, or nil.
+    private static func number(_ state: UnsafePointer<ts_json_state>, _ id: ts_json_state_number_id) -> Int64? {
+        var value: Int64 = 0
+        guard ts_json_state_number(state, id, &value) == 1, value >= 0 else { return nil }
+        return value
+    }
+
+    /// A hash or origin: a non-empty string up to maxHashBytes, or nil.
+    private static func hash(_ state: UnsafePointer<ts_json_state>, _ id: ts_json_state_string_id) -> String? {
+        let text = ts_json_state_string(state, id)
+        guard text.len > 0, text.len <= maxHashBytes else { return nil }
+        return text.string
     }
 }
 
