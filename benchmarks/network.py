@@ -71,10 +71,16 @@ def fill_nodes(db_url, nodes):
         """)
 
 
+BINARY = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
+
+
+def migrate(db_url):
+    subprocess.run([BINARY, "migrate"], cwd=ROOT, env=dict(os.environ, DATABASE_URL=db_url, LOG_LEVEL="warning"), check=True)
+
+
 def start_server(db_url, extra=None):
-    binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
+    binary = BINARY
     env = dict(os.environ, DATABASE_URL=db_url, LOG_LEVEL="warning", NODE_ID_IDLE_S="3600", **(extra or {}))
-    subprocess.run([binary, "migrate"], cwd=ROOT, env=env, check=True)
     port = free_port()
     process = subprocess.Popen([binary, "serve"], cwd=ROOT, env=dict(env, PORT=str(port), HOST="127.0.0.1"))
     for _ in range(300):
@@ -91,10 +97,11 @@ def get(port, path):
     begin = time.perf_counter()
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n".encode())
-        data = b""
-        while chunk := s.recv(1 << 20):
-            data += chunk
+        chunks = []
+        while chunk := s.recv(1 << 22):
+            chunks.append(chunk)
     elapsed = time.perf_counter() - begin
+    data = b"".join(chunks)
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split(b" ")[1]), body, elapsed
 
@@ -127,6 +134,7 @@ class Updater(threading.Thread):
 
 
 def command_nodes(args, db_url):
+    migrate(db_url)
     fill_nodes(db_url, args.nodes)
     server, port = start_server(db_url)
     try:
@@ -164,9 +172,7 @@ def command_nodes(args, db_url):
 def command_series(args, db_url):
     days = 30
     nodes = max(1, args.rows // (days * 1440))
-    start_server_and_migrate = start_server(db_url)  # migrates, then serves
-    server, port = start_server_and_migrate
-    server.terminate(); server.wait(timeout=60)
+    migrate(db_url)
     # Monthly partitions for the 30 days (the server makes this month's and
     # the next; older months exist on a server that has run that long).
     psql(db_url, """
@@ -247,6 +253,7 @@ def read_frames(sock, buffer):
 
 
 def command_subscribe(args, db_url):
+    migrate(db_url)
     fill_nodes(db_url, args.nodes)
     server, port = start_server(db_url)
     try:

@@ -31,48 +31,74 @@ package enum Distributions {
     static let top = 10
 
     package static func compute<Nodes: Collection>(_ nodes: Nodes) -> [Distribution] where Nodes.Element == NodeState {
-        func ranked(_ name: String, _ value: (NodeState) -> String?) -> Distribution {
-            Distribution(name: name, entries: topEntries(nodes.map(value)))
+        // One pass counting raw values; derived ones (vendor, kernel
+        // release, buckets) are worked out once per distinct value, not per
+        // node: a fleet has far fewer CPUs and kernels than nodes.
+        var version: [String?: Int] = [:], implementation: [String?: Int] = [:], os: [String?: Int] = [:]
+        var arch: [String?: Int] = [:], cpu: [String?: Int] = [:], cores: [Int64?: Int] = [:]
+        var memory: [Int64?: Int] = [:], vm: [Bool?: Int] = [:], kernel: [String?: Int] = [:], distro: [String?: Int] = [:]
+        var scores = [[Int64?: Int]](repeating: [:], count: 5)
+        for node in nodes {
+            let identity = node.identity, system = identity.system, hardware = node.hardware
+            version[identity.version, default: 0] += 1
+            implementation[identity.implementation, default: 0] += 1
+            os[identity.os, default: 0] += 1
+            arch[identity.arch, default: 0] += 1
+            cpu[system.cpu, default: 0] += 1
+            cores[system.coreCount, default: 0] += 1
+            memory[system.memory, default: 0] += 1
+            vm[system.isVirtualMachine, default: 0] += 1
+            kernel[system.linuxKernel, default: 0] += 1
+            distro[system.linuxDistro, default: 0] += 1
+            scores[0][hardware.cpuHashrate, default: 0] += 1
+            scores[1][hardware.parallelCPUHashrate, default: 0] += 1
+            scores[2][hardware.memoryMemcpy, default: 0] += 1
+            scores[3][hardware.diskSequentialWrite, default: 0] += 1
+            scores[4][hardware.diskRandomWrite, default: 0] += 1
         }
-        func bucketed(_ name: String, order: [String], _ value: (NodeState) -> String?) -> Distribution {
-            var counts: [String: Int] = [:]
-            for node in nodes { counts[value(node) ?? unknown, default: 0] += 1 }
-            let entries = (order + [unknown]).compactMap { label in counts[label].map { Distribution.Entry(label, $0) } }
+        func regroup<Key: Hashable>(_ counts: [Key?: Int], _ label: (Key) -> String?) -> [String?: Int] {
+            var grouped: [String?: Int] = [:]
+            for (key, count) in counts { grouped[key.flatMap(label), default: 0] += count }
+            return grouped
+        }
+        func ranked(_ name: String, _ counts: [String?: Int]) -> Distribution {
+            Distribution(name: name, entries: topEntries(counts))
+        }
+        func bucketed(_ name: String, order: [String], _ counts: [String?: Int]) -> Distribution {
+            var byLabel: [String: Int] = [:]
+            for (label, count) in counts { byLabel[label ?? unknown, default: 0] += count }
+            let entries = (order + [unknown]).compactMap { label in byLabel[label].map { Distribution.Entry(label, $0) } }
             return Distribution(name: name, entries: entries)
         }
         let scoreOrder = HardwareScore.bucketLabels
+        let references = [HardwareScore.cpuReference, HardwareScore.cpuReference, HardwareScore.memoryReference,
+                          HardwareScore.diskSequentialReference, HardwareScore.diskRandomReference]
+        let scoreNames = ["cpu_hashrate_score", "parallel_cpu_hashrate_score", "memory_memcpy_score",
+                          "disk_sequential_write_score", "disk_random_write_score"]
         return [
-            ranked("version") { $0.identity.version },
-            ranked("implementation") { $0.identity.implementation },
-            ranked("os") { $0.identity.os },
-            ranked("arch") { $0.identity.arch },
-            ranked("cpu") { $0.identity.system.cpu },
-            ranked("cpu_vendor") { $0.identity.system.cpu.map(CPUVendor.of) },
-            ranked("core_count") { $0.identity.system.coreCount.map(String.init) },
-            bucketed("memory", order: MemoryBucket.labels) { $0.identity.system.memory.map(MemoryBucket.label) },
-            bucketed("is_virtual_machine", order: ["true", "false"]) { $0.identity.system.isVirtualMachine.map { $0 ? "true" : "false" } },
-            ranked("linux_kernel") { $0.identity.system.linuxKernel.map(kernelRelease) },
-            ranked("linux_distro") { $0.identity.system.linuxDistro },
-            bucketed("cpu_hashrate_score", order: scoreOrder) {
-                $0.hardware.cpuHashrate.map { HardwareScore.label($0, reference: HardwareScore.cpuReference) } },
-            bucketed("parallel_cpu_hashrate_score", order: scoreOrder) {
-                $0.hardware.parallelCPUHashrate.map { HardwareScore.label($0, reference: HardwareScore.cpuReference) } },
-            bucketed("memory_memcpy_score", order: scoreOrder) {
-                $0.hardware.memoryMemcpy.map { HardwareScore.label($0, reference: HardwareScore.memoryReference) } },
-            bucketed("disk_sequential_write_score", order: scoreOrder) {
-                $0.hardware.diskSequentialWrite.map { HardwareScore.label($0, reference: HardwareScore.diskSequentialReference) } },
-            bucketed("disk_random_write_score", order: scoreOrder) {
-                $0.hardware.diskRandomWrite.map { HardwareScore.label($0, reference: HardwareScore.diskRandomReference) } },
-        ]
+            ranked("version", version),
+            ranked("implementation", implementation),
+            ranked("os", os),
+            ranked("arch", arch),
+            ranked("cpu", cpu),
+            ranked("cpu_vendor", regroup(cpu) { CPUVendor.of($0) }),
+            ranked("core_count", regroup(cores) { String($0) }),
+            bucketed("memory", order: MemoryBucket.labels, regroup(memory) { MemoryBucket.label($0) }),
+            bucketed("is_virtual_machine", order: ["true", "false"], regroup(vm) { $0 ? "true" : "false" }),
+            ranked("linux_kernel", regroup(kernel) { kernelRelease($0) }),
+            ranked("linux_distro", distro),
+        ] + (0..<5).map { index in
+            bucketed(scoreNames[index], order: scoreOrder, regroup(scores[index]) { HardwareScore.label($0, reference: references[index]) })
+        }
     }
 
     /// The `top` most common values, then "other" (the rest) and "unknown"
     /// (absent or empty), each only when non-zero.
-    static func topEntries(_ values: [String?]) -> [Distribution.Entry] {
+    static func topEntries(_ values: [String?: Int]) -> [Distribution.Entry] {
         var counts: [String: Int] = [:]
         var unknownCount = 0
-        for value in values {
-            if let value, !value.isEmpty { counts[value, default: 0] += 1 } else { unknownCount += 1 }
+        for (value, count) in values {
+            if let value, !value.isEmpty { counts[value, default: 0] += count } else { unknownCount += count }
         }
         let sorted = counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         var entries = sorted.prefix(top).map { Distribution.Entry($0.key, $0.value) }

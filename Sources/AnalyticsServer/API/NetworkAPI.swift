@@ -69,8 +69,8 @@ struct NetworkAPI {
             guard let node = view.nodes[peerID] else { throw APIError(404, "unknown node") }
             let now = NetworkTime.nowMs()
             var json = JSONWriter()
-            NetworkJSON.node(node, chain: node.genesisHash.flatMap { view.summary(of: $0, nowMs: now) }, nowMs: now,
-                             rules: view.options.rules, into: &json)
+            NetworkJSON.node(node, members: view.members(of: node), chain: node.genesisHash.flatMap { view.summary(of: $0, nowMs: now) },
+                             nowMs: now, rules: view.options.rules, into: &json)
             respond(.json(body: json.bytes))
         }
         router.addAPI("GET", "/nodes/{peer_id}/series") { (request, respond) throws(APIError) in
@@ -99,31 +99,43 @@ struct NetworkAPI {
     private func chain(_ genesis: String) -> [UInt8]? {
         let now = NetworkTime.nowMs()
         guard let summary = view.summary(of: genesis, nowMs: now) else { return nil }
+        refreshCache(now)
+        let cacheKey = "chain|\(genesis)"
+        if let body = cache.bodies[cacheKey] { return body }
         var json = JSONWriter()
         json.beginObject()
         NetworkJSON.chainFields(summary, nowMs: now, into: &json)
         json.key("distributions")
         NetworkJSON.distributions(Distributions.compute(view.nodes(of: genesis)), into: &json)
         json.endObject()
+        if cache.bodies.count < 64 { cache.bodies[cacheKey] = json.bytes }
         return json.bytes
+    }
+
+    /// Bodies are kept while the view has not changed, for a second at most.
+    private func refreshCache(_ now: Int64) {
+        if cache.key?.generation != view.generation || cache.key?.second != now / 1000 {
+            cache.key = (view.generation, now / 1000)
+            cache.bodies = [:]
+        }
     }
 
     private func nodeList(_ genesis: String, online: Bool?, order: NodeOrder) -> [UInt8]? {
         let now = NetworkTime.nowMs()
         guard let summary = view.summary(of: genesis, nowMs: now) else { return nil }
-        if cache.key?.generation != view.generation || cache.key?.second != now / 1000 {
-            cache.key = (view.generation, now / 1000)
-            cache.bodies = [:]
-        }
-        let cacheKey = "\(genesis)|\(online.map(String.init) ?? "")|\(order.descending ? "-" : "")\(order.field.rawValue)"
+        refreshCache(now)
+        let cacheKey = "nodes|\(genesis)|\(online.map(String.init) ?? "")|\(order.descending ? "-" : "")\(order.field.rawValue)"
         if let body = cache.bodies[cacheKey] { return body }
         let rules = view.options.rules
         var nodes = view.nodes(of: genesis)
         if let online { nodes = nodes.filter { $0.isOnline(nowMs: now, idleMs: rules.idleMs) == online } }
-        nodes = order.sorted(nodes, stale: { summary.isStale($0, nowMs: now, rules: rules) }, nowMs: now)
-        var json = JSONWriter(capacity: nodes.count * 900 + 2)
+        let sorted = order.order(nodes, stale: { summary.isStale($0, nowMs: now, rules: rules) }, nowMs: now)
+        var json = JSONWriter(capacity: nodes.count * 1300 + 2)
         json.beginArray()
-        for node in nodes { NetworkJSON.node(node, chain: summary, nowMs: now, rules: rules, into: &json) }
+        for index in sorted {
+            let node = nodes[index]
+            NetworkJSON.node(node, members: view.members(of: node), chain: summary, nowMs: now, rules: rules, into: &json)
+        }
         json.endArray()
         if cache.bodies.count < 64 { cache.bodies[cacheKey] = json.bytes }
         return json.bytes

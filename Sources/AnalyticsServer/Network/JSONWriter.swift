@@ -1,3 +1,5 @@
+import CSupport
+
 /// Writes compact JSON into a byte array, for the network API's and the
 /// subscription's bodies, which are built per request or per update from
 /// memory (up to tens of thousands of nodes) rather than by PostgreSQL.
@@ -77,7 +79,23 @@ struct JSONWriter {
     mutating func value(_ number: Int64?) {
         guard let number else { return null() }
         separate()
-        bytes.append(contentsOf: String(number).utf8)
+        appendDecimal(number)
+    }
+
+    /// The digits of `number`, without a String in between.
+    private mutating func appendDecimal(_ number: Int64) {
+        if number == Int64.min {
+            bytes.append(contentsOf: "-9223372036854775808".utf8)
+            return
+        }
+        var value = number.magnitude
+        if number < 0 { bytes.append(UInt8(ascii: "-")) }
+        let start = bytes.count
+        repeat {
+            bytes.append(UInt8(truncatingIfNeeded: 48 + value % 10))
+            value /= 10
+        } while value > 0
+        bytes[start...].reverse()
     }
 
     mutating func value(_ number: Int?) {
@@ -102,6 +120,32 @@ struct JSONWriter {
         bytes.append(contentsOf: json)
     }
 
+    /// Already-serialised members (`"a":1,"b":2`) into the open object.
+    mutating func rawMembers(_ json: [UInt8]) {
+        guard !json.isEmpty else { return }
+        separate()
+        bytes.append(contentsOf: json)
+    }
+
+    /// A time (Unix ms) as the API writes it, `"2020-03-25T13:17:09.008000"`,
+    /// formatted straight into the output; null when nil or out of range.
+    mutating func timestamp(_ ms: Int64?) {
+        guard let ms, case let (us, overflow) = ms.multipliedReportingOverflow(by: 1000), !overflow else { return null() }
+        var out: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0) // 32 bytes: the 26 characters and a NUL
+        let written = withUnsafeMutableBytes(of: &out) { buffer -> Bool in
+            guard let base = buffer.baseAddress?.assumingMemoryBound(to: CChar.self),
+                  ts_time_format(us, base) == 0 else { return false }
+            separate()
+            bytes.append(UInt8(ascii: "\""))
+            bytes.append(contentsOf: UnsafeRawBufferPointer(start: base, count: Int(TS_TIME_FORMAT_LEN)))
+            bytes.append(UInt8(ascii: "\""))
+            return true
+        }
+        if !written { null() }
+    }
+
+    mutating func field(_ name: StaticString, timestampMs: Int64?) { key(name); timestamp(timestampMs) }
+
     /// `key: value` shorthands.
     mutating func field(_ name: StaticString, _ text: String?) { key(name); value(text) }
     mutating func field(_ name: StaticString, _ number: Int64?) { key(name); value(number) }
@@ -111,6 +155,12 @@ struct JSONWriter {
 
     private mutating func appendQuoted(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        // Most text needs no escape: copied in one piece.
+        if !text.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            bytes.append(contentsOf: text.utf8)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])

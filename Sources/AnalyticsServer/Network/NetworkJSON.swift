@@ -5,8 +5,25 @@ import NetworkModel
 enum NetworkJSON {
     /// One node as the API shows it. `chain` gives its chain's best and best
     /// time (for the lag and staleness); nil when its chain is unknown.
-    static func node(_ node: NodeState, chain: ChainSummary?, nowMs: Int64, rules: LivenessRules, into json: inout JSONWriter) {
+    /// `members` is the node's `nodeMembers` when the caller keeps them
+    /// (NetworkView.members(of:)); they are made here otherwise.
+    static func node(_ node: NodeState, members: [UInt8]? = nil, chain: ChainSummary?, nowMs: Int64, rules: LivenessRules,
+                     into json: inout JSONWriter) {
+        json.beginObject()
+        json.field("online", node.isOnline(nowMs: nowMs, idleMs: rules.idleMs))
+        json.field("stale", chain?.isStale(node, nowMs: nowMs, rules: rules) ?? false)
+        json.field("best_lag", node.lag(behind: chain?.best?.height))
+        json.field("uptime_s", node.identity.startupTimeMs.map { max(0, (nowMs - $0) / 1000) })
+        json.rawMembers(members ?? nodeMembers(node))
+        json.endObject()
+    }
+
+    /// The members of a node's object that depend on the node alone (not
+    /// on the time or its chain), without the braces: encoded once per
+    /// change of the node, not once per request.
+    static func nodeMembers(_ node: NodeState) -> [UInt8] {
         let identity = node.identity, system = identity.system, hardware = node.hardware
+        var json = JSONWriter(capacity: 1024)
         json.beginObject()
         json.field("peer_id", identity.peerID)
         json.field("name", identity.name)
@@ -18,16 +35,12 @@ enum NetworkJSON {
         json.field("arch", identity.arch)
         json.field("env", identity.env)
         json.field("authority", identity.authority)
-        json.field("online", node.isOnline(nowMs: nowMs, idleMs: rules.idleMs))
-        json.field("stale", chain?.isStale(node, nowMs: nowMs, rules: rules) ?? false)
-        json.field("connected_at", NetworkTime.format(node.connectedAtMs))
-        json.field("last_seen", NetworkTime.format(node.lastMessageAtMs))
+        json.field("connected_at", timestampMs: node.connectedAtMs)
+        json.field("last_seen", timestampMs: node.lastMessageAtMs)
         json.field("startup_time", identity.startupTimeMs)
-        json.field("uptime_s", identity.startupTimeMs.map { max(0, (nowMs - $0) / 1000) })
         json.field("best_height", node.best?.height)
         json.field("best_hash", node.best?.hash)
-        json.field("best_at", NetworkTime.format(node.bestAtMs))
-        json.field("best_lag", node.lag(behind: chain?.best?.height))
+        json.field("best_at", timestampMs: node.bestAtMs)
         json.field("finalized_height", node.finalized?.height)
         json.field("finalized_hash", node.finalized?.hash)
         json.field("finality_lag", node.finalityLag)
@@ -56,6 +69,7 @@ enum NetworkJSON {
         json.field("disk_random_write_score", hardware.diskRandomWrite)
         json.endObject()
         json.endObject()
+        return Array(json.bytes.dropFirst().dropLast())
     }
 
     /// The fields of one chain, inside an object the caller opened.
@@ -72,7 +86,7 @@ enum NetworkJSON {
         json.field("nodes_stale", chain.nodesStale)
         json.field("nodes_total", chain.nodesTotal)
         json.field("average_block_time_ms", chain.averageBlockTimeMs)
-        json.field("last_block_at", NetworkTime.format(chain.lastBlockAtMs))
+        json.field("last_block_at", timestampMs: chain.lastBlockAtMs)
         json.field("ms_since_last_block", chain.lastBlockAtMs.map { max(0, nowMs - $0) })
     }
 
@@ -121,42 +135,51 @@ struct NodeOrder {
         descending = false
     }
 
-    /// Sorts `nodes`; `stale` tells a node's staleness (default order).
-    func sorted(_ nodes: [NodeState], stale: (NodeState) -> Bool, nowMs: Int64) -> [NodeState] {
-        func tieBreak(_ a: NodeState, _ b: NodeState) -> Bool {
-            (a.identity.name ?? "", a.identity.peerID) < (b.identity.name ?? "", b.identity.peerID)
-        }
-        func compare<T: Comparable>(_ key: @escaping (NodeState) -> T?) -> (NodeState, NodeState) -> Bool {
-            { a, b in
-                switch (key(a), key(b)) {
-                case let (x?, y?): return x == y ? tieBreak(a, b) : (descending ? x > y : x < y)
+    /// The order of `nodes` as indices into it; `stale` tells a node's
+    /// staleness (default order). Keys are taken once per node and indices
+    /// sorted, so no node state is moved.
+    func order(_ nodes: [NodeState], stale: (NodeState) -> Bool, nowMs: Int64) -> [Int] {
+        let names = nodes.map { ($0.identity.name ?? "", $0.identity.peerID) }
+        func byNumber(_ key: (NodeState) -> Int64?) -> [Int] {
+            let keys = nodes.map(key)
+            return nodes.indices.sorted { a, b in
+                switch (keys[a], keys[b]) {
+                case let (x?, y?) where x != y: return descending ? x > y : x < y
                 case (.some, nil): return true
                 case (nil, .some): return false
-                case (nil, nil): return tieBreak(a, b)
+                default: return names[a] < names[b]
+                }
+            }
+        }
+        func byText(_ key: (NodeState) -> String?) -> [Int] {
+            let keys = nodes.map(key)
+            return nodes.indices.sorted { a, b in
+                switch (keys[a], keys[b]) {
+                case let (x?, y?) where x != y: return descending ? x > y : x < y
+                case (.some, nil): return true
+                case (nil, .some): return false
+                default: return names[a] < names[b]
                 }
             }
         }
         switch field {
         case .default:
-            let decorated = nodes.map { (node: $0, stale: stale($0)) }
-            return decorated.sorted { a, b in
-                if a.stale != b.stale { return !a.stale }
-                let (ha, hb) = (a.node.best?.height ?? Int64.min, b.node.best?.height ?? Int64.min)
-                if ha != hb { return ha > hb }
-                let (pa, pb) = (a.node.propagationMs ?? Int64.max, b.node.propagationMs ?? Int64.max)
-                if pa != pb { return pa < pb }
-                return tieBreak(a.node, b.node)
-            }.map(\.node)
-        case .name: return nodes.sorted(by: compare { $0.identity.name })
-        case .best_height: return nodes.sorted(by: compare { $0.best?.height })
-        case .finalized_height: return nodes.sorted(by: compare { $0.finalized?.height })
-        case .propagation_ms: return nodes.sorted(by: compare { $0.propagationMs })
-        case .block_time_ms: return nodes.sorted(by: compare { $0.blockTimeMs })
-        case .peers: return nodes.sorted(by: compare { $0.peers })
-        case .txcount: return nodes.sorted(by: compare { $0.transactions })
-        case .last_seen: return nodes.sorted(by: compare { $0.lastMessageAtMs })
-        case .version: return nodes.sorted(by: compare { $0.identity.version })
-        case .uptime_s: return nodes.sorted(by: compare { $0.identity.startupTimeMs.map { nowMs - $0 } })
+            let keys = nodes.map { node in
+                (stale(node) ? 1 : 0, -(node.best?.height ?? -1), node.propagationMs ?? Int64.max)
+            }
+            return nodes.indices.sorted { a, b in
+                keys[a] != keys[b] ? keys[a] < keys[b] : names[a] < names[b]
+            }
+        case .name: return byText { $0.identity.name }
+        case .version: return byText { $0.identity.version }
+        case .best_height: return byNumber { $0.best?.height }
+        case .finalized_height: return byNumber { $0.finalized?.height }
+        case .propagation_ms: return byNumber { $0.propagationMs }
+        case .block_time_ms: return byNumber { $0.blockTimeMs }
+        case .peers: return byNumber { $0.peers }
+        case .txcount: return byNumber { $0.transactions }
+        case .last_seen: return byNumber { $0.lastMessageAtMs }
+        case .uptime_s: return byNumber { $0.identity.startupTimeMs.map { nowMs - $0 } }
         }
     }
 }

@@ -236,7 +236,7 @@ final class NetworkSubscriber: WebSocketDelegate {
                 while taken < NetworkSubscriptions.nodesPerMessage, let peer = subscription.pending.popFirst() {
                     guard let node = view.nodes[peer], node.genesisHash == genesis else { continue }
                     let before = json.bytes.count
-                    NetworkJSON.node(node, chain: summary, nowMs: now, rules: rules, into: &json)
+                    NetworkJSON.node(node, members: view.members(of: node), chain: summary, nowMs: now, rules: rules, into: &json)
                     subscription.sent[peer] = (node.isOnline(nowMs: now, idleMs: rules.idleMs),
                                                summary?.isStale(node, nowMs: now, rules: rules) ?? false,
                                                json.bytes.count - before)

@@ -57,6 +57,9 @@ final class NetworkView {
     private(set) var generation = 0
     private(set) var isLoaded = false
     private var summaryCache: (generation: Int, second: Int64, summaries: [String: ChainSummary])?
+    /// Each node's JSON members (NetworkJSON.nodeMembers), made when first
+    /// asked for after a change.
+    private var members: [String: [UInt8]] = [:]
 
     /// After each refresh, with what it changed.
     var onRefreshed: [(Changes) -> Void] = []
@@ -99,6 +102,15 @@ final class NetworkView {
 
     func nodes(of genesis: String) -> [NodeState] {
         (peersByChain[genesis] ?? []).compactMap { nodes[$0] }
+    }
+
+    /// The node's JSON members, encoded once per change.
+    func members(of node: NodeState) -> [UInt8] {
+        let peer = node.identity.peerID
+        if let cached = members[peer] { return cached }
+        let made = NetworkJSON.nodeMembers(node)
+        members[peer] = made
+        return made
     }
 
     /// The chain's best height as the network knows it (from the summary
@@ -147,6 +159,7 @@ final class NetworkView {
                 if old.genesisHash != node.genesisHash, let genesis = old.genesisHash { peersByChain[genesis]?.remove(peer) }
             }
             nodes[peer] = node
+            members[peer] = nil
             if let genesis = node.genesisHash { peersByChain[genesis, default: []].insert(peer) }
             changes.nodes.insert(peer)
         }
@@ -154,6 +167,7 @@ final class NetworkView {
         let now = NetworkTime.nowMs()
         for (peer, node) in nodes where now - node.lastMessageAtMs > options.offlineRetentionMs {
             nodes[peer] = nil
+            members[peer] = nil
             if let genesis = node.genesisHash { peersByChain[genesis]?.remove(peer) }
             changes.removed.insert(peer)
             changes.nodes.remove(peer)
