@@ -14,6 +14,7 @@ measures, and drops the database.
     benchmarks/network.py nodes --nodes 20000 --seconds 30
     benchmarks/network.py series --rows 50000000 --requests 200
     benchmarks/network.py subscribe --nodes 20000 --updates-per-second 4000 --seconds 30
+    benchmarks/network.py sizes
 
 nodes: the chain's node rows change like a live network's (UPDATE_RATE rows
 a second, by SQL, as another instance would write them), so the server's
@@ -188,7 +189,8 @@ def command_series(args, db_url):
         END $$""")
     psql(db_url, f"INSERT INTO network_node_ids (peer_id) SELECT '12D3KooWBench' || lpad(n::text, 8, '0') FROM generate_series(0, {nodes} - 1) n")
     begin = time.monotonic()
-    # One node-day per statement batch keeps each transaction small.
+    anchor = psql(db_url, "SELECT date_trunc('minute', now() AT TIME ZONE 'utc')")
+    # Five days per statement keeps each transaction moderate.
     step = 5
     for first_day in range(0, days, step):
         psql(db_url, f"""
@@ -197,7 +199,7 @@ def command_series(args, db_url):
             SELECT i.id, m.at, (i.id + m.k) % 3, 2 + (m.k % 3), 20 + (i.id + m.k) % 25, m.k % 9, 6000 + m.k % 400,
                    150000 + m.k % 50000, 90000 + m.k % 20000
             FROM network_node_ids i
-            CROSS JOIN LATERAL (SELECT k, date_trunc('minute', now() AT TIME ZONE 'utc') - make_interval(mins => k) AS at
+            CROSS JOIN LATERAL (SELECT k, '{anchor}'::timestamp - make_interval(mins => k) AS at
                                 FROM generate_series({first_day * 1440}, {min(days, first_day + step) * 1440} - 1) k) m""")
         print(f"  days {first_day}-{min(days, first_day + step) - 1} filled ({time.monotonic() - begin:.0f} s)", flush=True)
     psql(db_url, "VACUUM ANALYZE network_node_series")
@@ -225,6 +227,36 @@ def command_series(args, db_url):
     finally:
         server.terminate()
         server.wait(timeout=60)
+
+
+def command_sizes(args, db_url):
+    """Bytes a block row and a session row take, table and indexes, as the
+    server writes them (series rows: the series command prints theirs)."""
+    migrate(db_url)
+    psql(db_url, f"""
+        INSERT INTO network_blocks
+        SELECT '{GENESIS}', h, '0x' || md5(h::text) || md5((h + 1)::text),
+               (now() AT TIME ZONE 'utc') - make_interval(secs => ({args.blocks} - h) * 6),
+               '12D3KooWBench' || lpad((h % 1000)::text, 8, '0'), 900 + h % 200, 180 + h % 50, 400 + h % 90,
+               900 + h % 300, 1200 + h % 500
+        FROM generate_series(1, {args.blocks}) h;
+        INSERT INTO network_node_sessions (peer_connection_id, peer_id, genesis_hash, chain, name, implementation, version,
+            target_os, target_arch, target_env, authority, cpu, memory, core_count, linux_kernel, linux_distro,
+            is_virtual_machine, cpu_hashrate_score, parallel_cpu_hashrate_score, memory_memcpy_score,
+            disk_sequential_write_score, disk_random_write_score, connected_at, last_seen_at)
+        SELECT n, '12D3KooWBench' || lpad(n::text, 8, '0'), '{GENESIS}', 'Tetcore', 'bench-node-' || n, 'Tetcore Node',
+               '0.9.43-5a1f7c2e9b4', 'linux', 'x86_64', 'gnu', false, 'AMD Ryzen 9 7950X3D 16-Core Processor',
+               67108864000, 16, '6.1.0-27-amd64', 'Debian GNU/Linux 12 (bookworm)', false, 1712, 21540, 24880, 2210, 640,
+               now() AT TIME ZONE 'utc', now() AT TIME ZONE 'utc'
+        FROM generate_series(1, {args.sessions}) n""")
+    psql(db_url, "VACUUM ANALYZE network_blocks")
+    psql(db_url, "VACUUM ANALYZE network_node_sessions")
+    for table, rows in [("network_blocks", args.blocks), ("network_node_sessions", args.sessions)]:
+        size = int(psql(db_url, f"SELECT pg_total_relation_size('{table}')"))
+        print(f"{table}: {rows:,} rows, {size / 1e6:.1f} MB with indexes: {size / rows:.0f} bytes a row")
+    per_block = int(psql(db_url, "SELECT pg_total_relation_size('network_blocks')")) / args.blocks
+    print(f"blocks: {per_block * 14400 / 1e6:.1f} MB per chain per day at 6-second blocks "
+          "(one row per block, shared by all its nodes)")
 
 
 def ws_frame(payload, opcode=1):
@@ -338,6 +370,9 @@ def main():
     series = commands.add_parser("series")
     series.add_argument("--rows", type=int, default=50_000_000)
     series.add_argument("--requests", type=int, default=200)
+    sizes = commands.add_parser("sizes")
+    sizes.add_argument("--blocks", type=int, default=100_000)
+    sizes.add_argument("--sessions", type=int, default=100_000)
     subscribe = commands.add_parser("subscribe")
     subscribe.add_argument("--nodes", type=int, default=20_000)
     subscribe.add_argument("--updates-per-second", type=int, default=4000)
@@ -348,7 +383,7 @@ def main():
     db_url = admin.rsplit("/", 1)[0] + "/" + db_name
     psql(admin, f"CREATE DATABASE {db_name}")
     try:
-        {"nodes": command_nodes, "series": command_series, "subscribe": command_subscribe}[args.command](args, db_url)
+        {"nodes": command_nodes, "series": command_series, "subscribe": command_subscribe, "sizes": command_sizes}[args.command](args, db_url)
     finally:
         psql(admin, f"DROP DATABASE {db_name} WITH (FORCE)")
 

@@ -142,7 +142,7 @@ enum NetworkStore {
         SELECT DISTINCT ON (coalesce(known.id, made.id)) coalesce(known.id, made.id), $2::timestamp, \
                least(input.best_lag, 2147483647), least(input.finality_lag, 2147483647), least(input.peers, 2147483647), \
                least(input.txcount, 2147483647), least(input.block_time_ms, 2147483647), \
-               input.bandwidth_download, input.bandwidth_upload \
+               least(input.bandwidth_download, 2147483647), least(input.bandwidth_upload, 2147483647) \
         FROM input LEFT JOIN network_node_ids known USING (peer_id) LEFT JOIN new_ids made USING (peer_id) \
         WHERE coalesce(known.id, made.id) IS NOT NULL \
         ON CONFLICT (node_id, at) DO UPDATE SET best_lag = excluded.best_lag, finality_lag = excluded.finality_lag, \
