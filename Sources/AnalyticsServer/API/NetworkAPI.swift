@@ -160,20 +160,36 @@ struct NetworkAPI {
         // A window that ends before it starts holds no node.
         let live = view.summary(of: genesis, nowMs: now)
         let logger = database.logger
-        database.queue.submit(StatementQueue.Job(sql: NetworkAPI.windowSQL, parameters: [
-            .text(genesis), .int64(startMs), .int64(endMs),
-        ]) { result in
-            switch result {
-            case .failure(let error):
-                logger.error("API query failed", metadata: ["route": "/chains/{genesis_hash}", "error": "\(error)"])
-                respond(.error(500, "database error"))
-            case .success(let rows):
-                let nodes = (0..<rows.count).compactMap { NetworkAPI.sessionNode(rows, $0) }
-                guard live != nil || !nodes.isEmpty else { return respond(.error(404, "unknown chain")) }
-                var summary = live ?? ChainSummary(genesisHash: genesis)
+        let queue = database.queue
+        let rules = view.options.rules
+        let failed = { (error: PGError) in
+            logger.error("API query failed", metadata: ["route": "/chains/{genesis_hash}", "error": "\(error)"])
+            respond(.error(500, "database error"))
+        }
+        queue.submit(StatementQueue.Job(sql: NetworkAPI.windowSQL, parameters: [.text(genesis), .int64(startMs), .int64(endMs)]) { result in
+            guard case .success(let rows) = result else {
+                if case .failure(let error) = result { failed(error) }
+                return
+            }
+            let nodes = (0..<rows.count).compactMap { NetworkAPI.sessionNode(rows, $0) }
+            queue.submit(StatementQueue.Job(sql: NetworkAPI.windowBlocksSQL,
+                                            parameters: [.text(genesis), .int64(startMs), .int64(endMs)]) { result in
+                guard case .success(let blockRows) = result else {
+                    if case .failure(let error) = result { failed(error) }
+                    return
+                }
+                var blocks = ChainBlocks()
+                var newest: (height: Int64, hash: String?)?
+                var seen: Int64 = 0
+                for row in 0..<blockRows.count {
+                    guard let height = blockRows.int64(row, 0), let firstSeen = blockRows.int64(row, 2) else { continue }
+                    blocks.add(height: height, firstSeenMs: firstSeen)
+                    if height > (newest?.height ?? Int64.min) { newest = (height, blockRows.string(row, 1)) }
+                    seen = blockRows.int64(row, 3) ?? 0
+                }
+                guard live != nil || !nodes.isEmpty || newest != nil else { return respond(.error(404, "unknown chain")) }
+                var summary = live ?? ChainSummary.summarize(genesisHash: genesis, nodes: nodes, blocks: nil, nowMs: now, rules: rules)
                 if live == nil {
-                    summary = ChainSummary.summarize(genesisHash: genesis, nodes: nodes, blocks: nil, nowMs: now,
-                                                     rules: view.options.rules)
                     summary.nodesOnline = 0
                     summary.nodesTotal = 0
                     summary.nodesStale = 0
@@ -186,14 +202,38 @@ struct NetworkAPI {
                 json.field("start_time", NetworkTime.format(startMs))
                 json.field("end_time", NetworkTime.format(endMs))
                 json.field("nodes", nodes.count)
+                json.field("blocks", seen)
+                json.field("best_height", newest?.height)
+                json.field("best_hash", newest?.hash)
+                json.field("last_block_at", timestampMs: blocks.newest?.firstSeenMs)
+                json.field("average_block_time_ms", blocks.averageBlockTimeMs())
                 json.endObject()
                 json.key("distributions")
                 NetworkJSON.distributions(Distributions.compute(nodes), into: &json)
                 json.endObject()
                 respond(.json(body: json.bytes))
-            }
+            }, priority: .urgent)
         }, priority: .urgent)
     }
+
+    /// The chain's blocks as of the window's end ($3): the 51 newest heights
+    /// first seen by then (height, hash first seen, first sighting in ms),
+    /// each with the number of heights first seen within the window.
+    static let windowBlocksSQL = """
+        WITH top AS (SELECT height FROM network_block_propagation \
+                     WHERE genesis_hash = $1 AND first_seen <= \(NetworkTime.sqlTimestamp("$3::bigint")) \
+                     ORDER BY first_seen DESC LIMIT 1), \
+        heights AS (SELECT height, (array_agg(hash ORDER BY first_seen))[1] AS hash, min(first_seen) AS seen \
+                    FROM network_block_propagation \
+                    WHERE genesis_hash = $1 AND height BETWEEN (SELECT height FROM top) - 50 AND (SELECT height FROM top) \
+                      AND first_seen <= \(NetworkTime.sqlTimestamp("$3::bigint")) \
+                    GROUP BY height) \
+        SELECT height, hash, \(NetworkTime.sqlMs("seen")), \
+               (SELECT count(DISTINCT height) FROM network_block_propagation \
+                WHERE genesis_hash = $1 AND first_seen > \(NetworkTime.sqlTimestamp("$2::bigint")) \
+                  AND first_seen <= \(NetworkTime.sqlTimestamp("$3::bigint"))) \
+        FROM heights
+        """
 
     static let windowSQL = """
         SELECT DISTINCT ON (peer_id) peer_id, chain, name, implementation, version, target_os, target_arch, target_env, \

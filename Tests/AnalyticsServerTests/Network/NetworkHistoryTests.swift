@@ -49,7 +49,16 @@ final class NetworkHistoryTests: ServerTestCase {
         XCTAssertEqual(blocks.map { $0["height"] as? Int }, [14, 13, 12, 11], "blocks kept")
         // The fleet over the last minute, from the sessions.
         let window = try XCTUnwrap(try object("/chains/\(SyntheticNode.genesisA)?start_time=\(APITime.ago(60))"))
-        XCTAssertEqual((window["window"] as? [String: Any])?["nodes"] as? Int, 1)
+        let period = try XCTUnwrap(window["window"] as? [String: Any])
+        XCTAssertEqual(period["nodes"] as? Int, 1)
+        XCTAssertEqual(period["blocks"] as? Int, 4, "heights 11 to 14 first seen in the window")
+        XCTAssertEqual(period["best_height"] as? Int, 14)
+        XCTAssertNotNil(period["last_block_at"] as? String)
+        let average = try XCTUnwrap(period["average_block_time_ms"] as? Int)
+        XCTAssertTrue((900...1500).contains(average), "a block every 1.1 s: \(average)")
+        // As of a time before any block: none yet.
+        let before = try XCTUnwrap(try object("/chains/\(SyntheticNode.genesisA)?end_time=\(APITime.ago(3600))"))
+        XCTAssertTrue((before["window"] as? [String: Any])?["best_height"] is NSNull)
         let versions = (window["distributions"] as? [String: [[String: Any]]])?["version"]
         XCTAssertEqual(versions?.first?["label"] as? String, "0.9.43-5a1f7c2e9b4")
         withExtendedLifetime(node) {}
