@@ -1,5 +1,5 @@
 import Glibc
-@testable import Reactor
+import Reactor
 @testable import TestSupport
 import XCTest
 @testable import WebServer
@@ -228,7 +228,32 @@ final class WebSocketConnectionTests: XCTestCase {
         LoopRunner.run(loop) { written == 1 }
     }
 
+    func testAHeartbeatPingIsEmptyAndOnlySentWhileOpen() throws {
+        let (socket, peer, _) = try open()
+        socket.sendPing()
+        let ping = nextFrame(peer)
+        XCTAssertEqual(ping?.opcode, 9)
+        XCTAssertEqual(ping?.payload, [])
+        XCTAssertEqual(socket.lastPingMs, loop.nowMilliseconds)
+        socket.close(code: 1001)
+        XCTAssertEqual(nextFrame(peer)?.opcode, 8)
+        socket.sendPing()
+        try peer.client.send(Self.closeFrame(code: 1001))
+        awaitEnd(peer)
+        XCTAssertEqual(peer.received, [], "no ping once closing")
+    }
+
     // MARK: Closing
+
+    func testACloseReasonIsCutToWhatAControlFrameHolds() throws {
+        let (_, peer, recorder) = try open()
+        let socket = sockets[0]
+        socket.fail(code: 1008, reason: String(repeating: "r", count: 200))
+        let close = nextFrame(peer)
+        XCTAssertEqual(close?.payload.count, 125, "2 bytes of code and 123 of reason")
+        XCTAssertEqual(close?.closeReason, String(repeating: "r", count: 123))
+        XCTAssertEqual(recorder.closeCodes, [1008])
+    }
 
     func testACloseFromTheClientIsEchoedWithItsCodeAndEndsTheConnection() throws {
         let (socket, peer, recorder) = try open()

@@ -94,7 +94,7 @@ enum SettingsTable {
     static let maxConnectionsPerIP = Setting(
         name: "MAX_CONNECTIONS_PER_IP", defaultValue: 100_000, parser: .integer(1...10_000_000),
         property: \.maxConnectionsPerIP,
-        meaning: "Telemetry connections open at once from one address; further upgrades get 503. Lower it on a package address.")
+        meaning: "Telemetry connections open at once from one address; further upgrades get 503. Lower it on a public address.")
     static let ingestMaxBytesPerS = Setting(
         name: "INGEST_MAX_BYTES_PER_S", defaultValue: 256 << 10, parser: .integer(1024...(1 << 40)),
         property: \.ingestMaxBytesPerS,
