@@ -1,6 +1,6 @@
 /// Sends statements through a pool as its pipelines have room, urgent ones
 /// before bulk ones (on the write pool: a node's connection row, which a
-/// socket waits for, before log batches). Owns the pool's callbacks; one
+/// socket waits for, before message batches). Owns the pool's callbacks; one
 /// queue per pool.
 package final class StatementQueue {
     package struct Job {

@@ -1,6 +1,6 @@
 import PostgresClient
 import WebServer
-/// Benchmarks, their events, and the log targets of the benchmarked node.
+/// Benchmarks, their events, and the telemetry targets of the benchmarked node.
 struct BenchmarksAPI {
     let database: APIDatabase
     let writes: WriteAuthorization
