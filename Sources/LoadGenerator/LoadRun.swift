@@ -234,7 +234,8 @@ package final class LoadRun {
         }
     }
 
-    /// Sends nothing more; every node closes once its writes are done.
+    /// Sends nothing more; every node sends its close frame behind its
+    /// last message.
     private func stopSending() {
         guard !isStopping else { return }
         isStopping = true
@@ -270,7 +271,9 @@ package final class LoadRun {
             if node.drainAdvanced() { drained = true }
         }
         guard closing > 0 else {
+            // Nothing waits: the next node to close gets the whole timeout.
             closingSinceMs = nil
+            lastDrainMs = now
             return
         }
         if drained { lastDrainMs = now }
