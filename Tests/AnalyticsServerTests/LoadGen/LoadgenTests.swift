@@ -157,7 +157,12 @@ final class LoadgenTests: ServerTestCase {
         ])
         XCTAssertEqual(status, 0)
         XCTAssertEqual(summary["messages"] as? Int, 4 * 501)
-        XCTAssertEqual(summary["nodes"] as? [String: Int], ["target": 4, "connected_peak": 4])
+        let nodes = try XCTUnwrap(summary["nodes"] as? [String: Int])
+        XCTAssertEqual(nodes["target"], 4)
+        // Open at the same time: a node may finish its 500 messages before
+        // the last one's upgrade is answered (the server records each
+        // connection first), with the previous generator as well.
+        XCTAssertTrue((1...4).contains(nodes["connected_peak"] ?? 0), "\(nodes)")
         XCTAssertEqual(summary["requested_per_node"] as? String, "max")
         XCTAssertEqual(summary["wire"] as? String, "wrapped")
         XCTAssertEqual(summary["reconnects"] as? Int, 0)
