@@ -41,6 +41,7 @@ final class WebSocketConnectionTests: XCTestCase {
     /// Connects a client and wraps the accepted stream in a started
     /// WebSocketConnection whose delegate records everything.
     private func open(maxMessageBytes: Int = 64 * 1024, lingerMs: UInt64 = 2000, initial: [UInt8] = [],
+                      pausedAtStart: WebSocketConnection.PauseReason? = nil,
                       file: StaticString = #filePath, line: UInt = #line) throws -> (WebSocketConnection, Peer, Recorder) {
         let peer = try Peer(port: listener.port)
         let before = accepted.count
@@ -52,6 +53,7 @@ final class WebSocketConnectionTests: XCTestCase {
         socket.delegate = recorder
         socket.onClosed = { [unowned self] in self.ended.append($0.id) }
         sockets.append(socket)
+        if let pausedAtStart { socket.pauseReading(pausedAtStart) }
         socket.start(initial: initial)
         return (socket, peer, recorder)
     }
@@ -226,6 +228,25 @@ final class WebSocketConnectionTests: XCTestCase {
         XCTAssertEqual(binary?.opcode, 2)
         XCTAssertEqual(binary?.payload, [9, 8, 7])
         LoopRunner.run(loop) { written == 1 }
+    }
+
+    /// A socket paused before it starts (backpressure at the upgrade) reads
+    /// nothing: the kernel keeps the bytes until the pause ends.
+    func testASocketPausedBeforeItStartsReadsNothingUntilResumed() throws {
+        let (socket, peer, recorder) = try open(pausedAtStart: .first)
+        for index in 0..<50 { try peer.client.send(RawClient.frame(opcode: 1, Array("message \(index)".utf8))) }
+        // The peer stops sending. A socket that read past its pause would
+        // see this end now and drop the 50 messages it holds undecoded.
+        shutdown(peer.client.fd, Int32(SHUT_WR))
+        var turns = 0
+        LoopRunner.run(loop) { turns += 1; return turns > 200 }
+        XCTAssertEqual(recorder.texts, [])
+        XCTAssertEqual(ended, [], "the end of the stream waits in the kernel behind the messages")
+        XCTAssertTrue(socket.isPausedByServer)
+        socket.resumeReading(.first)
+        LoopRunner.run(loop) { recorder.texts.count == 50 }
+        XCTAssertEqual(recorder.texts.first, "message 0")
+        XCTAssertEqual(recorder.texts.last, "message 49")
     }
 
     func testAHeartbeatPingIsEmptyAndOnlySentWhileOpen() throws {
