@@ -11,6 +11,7 @@ public struct RunReport {
     public let reconnects: Int
     public let pingsAnswered: Int
     public let errors: [String: Int]
+    public let lateMaxMs: UInt64
     public let verification: Verification?
     /// Why the run could not happen at all (bad address, database).
     public let failure: String?
@@ -27,6 +28,7 @@ public struct RunReport {
         reconnects = stats.reconnects
         pingsAnswered = stats.pingsAnswered
         errors = stats.errors
+        lateMaxMs = stats.lateMaxMs
         self.verification = verification
         self.failure = failure
     }
@@ -109,6 +111,7 @@ public struct RunReport {
             ("wire", MessageText.quoted(options.wire.rawValue)),
             ("seed", String(options.seed)),
         ]
+        if options.shape != .max { members.append(("late_max_ms", String(lateMaxMs))) }
         if let failure { members.append(("failure", MessageText.quoted(failure))) }
         if let verification {
             var fields: [(String, String)] = []
