@@ -21,6 +21,8 @@ final class ServerProcess {
 
     let process = Process()
     let port: Int
+    /// Just before the process was started.
+    private(set) var launchedAt = Date()
     private let output = Pipe()
     private var collected = Data()
     private let lock = NSLock()
@@ -41,10 +43,11 @@ final class ServerProcess {
             self?.collected.append(data)
             self?.lock.unlock()
         }
+        launchedAt = Date()
         try process.run()
         if waitUntilReady {
-            eventually(30, "server ready on port \(port)") { self.log.contains("database schema is up to date") }
-            eventually(10, "write pool ready") { (try? self.get("/readyz").status) == 200 }
+            eventually(60, "server ready on port \(port)") { self.log.contains("database schema is up to date") }
+            eventually(60, "write pool ready") { (try? self.get("/readyz").status) == 200 }
         }
     }
 
