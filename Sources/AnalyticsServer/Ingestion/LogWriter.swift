@@ -59,15 +59,22 @@ final class LogWriter {
 
     private func completed(_ batch: LogBatch, sentAt: UInt64, result: Result<PGRows, PGError>) {
         switch result {
-        case .success:
+        case .success(let result):
             retryDelayMs = 0
-            metrics.batchCommitted(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
+            // The rows the statement inserted: fewer than the batch when a
+            // trigger or rule kept some out; none when PostgreSQL found the
+            // batch's marker. After a lost answer that means the lost
+            // attempt committed them, and was never counted: count them now.
+            let inserted = result.affectedRows == 0 && batch.answerLost ? batch.count : result.affectedRows
+            metrics.batchCommitted(rows: batch.count, inserted: inserted, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
                                    ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
             finished(batch)
             onCommitted?()
         case .failure(let error) where error.kind == .connection:
             metrics.batchRetries += 1
-            send(batch)
+            var again = batch
+            again.answerLost = true
+            send(again)
         case .failure(let error) where error.isDataError && batch.count > 1:
             let (first, second) = batch.halves()
             outstandingBatches += 1 // the batch becomes two; `finished` runs for each half

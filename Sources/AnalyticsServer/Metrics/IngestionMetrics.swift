@@ -27,8 +27,12 @@ public final class IngestionMetrics {
     /// Rows handed to the batcher; less rows written and rejected, the rows
     /// buffered now.
     public internal(set) var rowsBatched = 0
+    /// Rows the insert statements put in tetcore_logs, each once.
     public internal(set) var rowsWritten = 0
     public internal(set) var rowsRejectedByDatabase = 0
+    /// Rows of committed batches that PostgreSQL did not insert (a trigger
+    /// or rule kept them out).
+    public internal(set) var rowsKeptOutByDatabase = 0
     public internal(set) var batchesWritten = 0
     public internal(set) var batchRetries = 0
     public internal(set) var upgradesRefused = 0
@@ -44,7 +48,7 @@ public final class IngestionMetrics {
     }
 
     /// Rows accepted and not yet committed or rejected by PostgreSQL.
-    public var rowsBuffered: Int { rowsBatched - rowsWritten - rowsRejectedByDatabase }
+    public var rowsBuffered: Int { rowsBatched - rowsWritten - rowsRejectedByDatabase - rowsKeptOutByDatabase }
 
     func reject(_ reason: RejectReason) {
         rejected[reason, default: 0] += 1
@@ -56,10 +60,12 @@ public final class IngestionMetrics {
         if code == 1009 { reject(.tooLarge) }
     }
 
-    /// Once per committed batch; a batch sent again after a lost
-    /// connection is still committed (and counted) once.
-    func batchCommitted(rows: Int, writeNanoseconds: UInt64, ageMilliseconds: UInt64) {
-        rowsWritten += rows
+    /// Once per committed batch of `rows`, of which the statement inserted
+    /// `inserted`; a batch sent again after a lost connection is still
+    /// committed (and counted) once.
+    func batchCommitted(rows: Int, inserted: Int, writeNanoseconds: UInt64, ageMilliseconds: UInt64) {
+        rowsWritten += inserted
+        rowsKeptOutByDatabase += max(0, rows - inserted)
         batchesWritten += 1
         batches.observe(rows: rows, writeNanoseconds: writeNanoseconds, ageMilliseconds: ageMilliseconds)
     }

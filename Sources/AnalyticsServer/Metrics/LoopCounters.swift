@@ -39,6 +39,7 @@ extension IngestionMetrics {
         rowsBatched += other.rowsBatched
         rowsWritten += other.rowsWritten
         rowsRejectedByDatabase += other.rowsRejectedByDatabase
+        rowsKeptOutByDatabase += other.rowsKeptOutByDatabase
         batchesWritten += other.batchesWritten
         batchRetries += other.batchRetries
         upgradesRefused += other.upgradesRefused

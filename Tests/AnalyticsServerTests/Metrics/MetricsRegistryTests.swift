@@ -27,7 +27,7 @@ final class MetricsRegistryTests: XCTestCase {
         loop.ingestion.webSocketClosed(code: 1009)
         loop.ingestion.webSocketClosed(code: 1000)
         loop.ingestion.rowsBatched = 2
-        loop.ingestion.batchCommitted(rows: 2, writeNanoseconds: 3_000_000, ageMilliseconds: 40)
+        loop.ingestion.batchCommitted(rows: 2, inserted: 2, writeNanoseconds: 3_000_000, ageMilliseconds: 40)
         loop.http.recordClose(code: 1009)
         var state = ServerState()
         state.pools = [.init(name: "write", open: 2, busy: 1, reconnects: 4)]
