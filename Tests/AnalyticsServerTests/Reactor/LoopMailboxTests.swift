@@ -19,7 +19,7 @@ final class LoopMailboxTests: XCTestCase {
                 }
             }
         }
-        LoopRunner.run(loop, timeout: 5) { seen.count == 100 }
+        LoopRunner.run(loop, timeout: 60) { seen.count == 100 }
         poster.join()
         XCTAssertEqual(seen, Array(0..<100))
         XCTAssertTrue(onLoopThread)
