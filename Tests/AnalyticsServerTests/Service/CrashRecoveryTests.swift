@@ -44,7 +44,10 @@ final class CrashRecoveryTests: ServerTestCase {
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], run.stderr)
         XCTAssertEqual(summary["reconnects"] as? Int, nodes, "every node came back")
         eventually(60, "every node gone and every row committed") {
-            let scrape = try Scrape.of(self.server)
+            // On `port`: the restarted server listens where the first one did.
+            let client = try RawClient(port: port)
+            try client.send("GET /metrics HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            let scrape = Scrape(try client.readHTTPResponse().body)
             return scrape["current_tetcore_connections"] == 0 && scrape["tetcore_buffered_rows"] == 0
         }
         let stored = count("""
