@@ -54,7 +54,11 @@ final class MetricsEndpointTests: ServerTestCase {
     func testPingsAndPongsAreNotMessages() throws {
         let client = try node()
         for _ in 0..<3 { try client.send(RawClient.frame(opcode: 0x9, Array("ping".utf8))) }
-        for _ in 0..<3 { XCTAssertEqual(try client.readFrame().opcode, 0xA, "a pong for each ping") }
+        for _ in 0..<3 {
+            var frame = try client.readFrame()
+            while frame.opcode == 0x9 { frame = try client.readFrame() } // the server's own heartbeat pings
+            XCTAssertEqual(frame.opcode, 0xA, "a pong for each ping")
+        }
         try client.send(RawClient.frame(opcode: 0xA, []))
         try client.sendText(message(1))
         try client.sendBinary(message(2))
