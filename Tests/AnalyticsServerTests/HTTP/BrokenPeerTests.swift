@@ -190,6 +190,11 @@ final class BrokenPeerTests: ServerTestCase {
                                 _ action: () -> Void) -> Date? {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
+            // A server that is gone holds no socket either: that is no release.
+            guard server.process.isRunning else {
+                XCTFail("the server exited (status \(server.process.terminationStatus)); its log ends:\n\(server.log.suffix(3000))")
+                return nil
+            }
             if !serverHoldsSocket(clientPort: clientPort) { return Date() }
             action()
             if pollEvery > 0 { usleep(useconds_t(pollEvery * 1_000_000)) }

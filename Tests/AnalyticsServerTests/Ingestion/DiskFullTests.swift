@@ -115,7 +115,10 @@ final class DiskFullTests: XCTestCase {
         if !cluster.isRunning { try cluster.start() }
         usleep(500_000)
         let sent = node.stopStreaming()
-        eventually(60, "all \(sent) rows after space returned") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        // A batch retry may be 30 s away by now (its backoff), a pool
+        // reconnect 10 s, and PostgreSQL may be recovering: a generous wait.
+        eventually(180, "all \(sent) rows after space returned") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        XCTAssertTrue(server.process.isRunning, "the server ran to the end; its log ends:\n\(server.log.suffix(3000))")
         XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), sent)
         XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
         XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)

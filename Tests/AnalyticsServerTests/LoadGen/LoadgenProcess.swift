@@ -70,7 +70,8 @@ final class LoadgenProcess {
     /// SIGINT, as Ctrl-C: the generator stops sending, closes its nodes,
     /// verifies if asked and prints its summary.
     func interrupt() {
-        kill(process.processIdentifier, SIGINT)
+        // Only while it runs: once reaped, its pid may be another process's.
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
     }
 
     var stdout: String { collected.text }
