@@ -193,8 +193,11 @@ package final class LoadRun {
                 _ = schedule.pop()
                 let node = nodes[next.node]
                 guard var clock = node.clock else { continue }
+                // Read afresh: `now` is the loop's time as the tick began.
+                let sentAtMs = EventLoop.monotonicNanoseconds / 1_000_000 &- stats.startedMs
                 for slot in clock.due.indices where clock.due[slot] <= now {
                     let kinds = RealisticSchedule.events[clock.events[slot]].kinds
+                    if sentAtMs > clock.due[slot] { stats.lateMaxMs = max(stats.lateMaxMs, sentAtMs - clock.due[slot]) }
                     if node.canSend(kinds.count) { node.sendScheduled(kinds) }
                     // A late tick sends an event once, not once per period missed.
                     while clock.due[slot] <= now { clock.advance(slot) }
@@ -211,6 +214,8 @@ package final class LoadRun {
                 node.rateCredit -= Double(count)
                 if node.canSend(count) { node.sendMix(count) }
             }
+            let doneMs = EventLoop.monotonicNanoseconds / 1_000_000 &- stats.startedMs
+            if doneMs > now { stats.lateMaxMs = max(stats.lateMaxMs, doneMs - now) }
         case .max:
             break
         }

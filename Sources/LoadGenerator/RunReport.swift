@@ -20,6 +20,7 @@ package struct RunReport {
     package let reconnects: Int
     package let pingsAnswered: Int
     package let errors: [String: Int]
+    package let lateMaxMs: UInt64
     package let verification: Verification?
     /// Why the run could not happen at all (bad address, database).
     package let failure: String?
@@ -41,6 +42,7 @@ package struct RunReport {
         reconnects = stats.reconnects
         pingsAnswered = stats.pingsAnswered
         errors = stats.errors
+        lateMaxMs = stats.lateMaxMs
         self.verification = verification
         self.failure = failure
     }
@@ -142,6 +144,7 @@ package struct RunReport {
             ("wire", MessageText.quoted(options.wire.rawValue)),
             ("seed", String(options.seed)),
         ]
+        if options.shape != .max { members.append(("late_max_ms", String(lateMaxMs))) }
         if let failure { members.append(("failure", MessageText.quoted(failure))) }
         if let verification {
             var fields: [(String, String)] = []

@@ -27,6 +27,11 @@ package final class RunStatistics {
     package internal(set) var reconnects = 0
     package internal(set) var pingsAnswered = 0
     package internal(set) var errors: [String: Int] = [:]
+    /// The most a write went out after the time it was for: with the
+    /// realistic profile its event's due time (the tick's granularity plus
+    /// how late the loop ran), with `--rate R` the time of the tick that
+    /// counted it. Not measured with `--rate max`.
+    package internal(set) var lateMaxMs: UInt64 = 0
     /// Loop-clock milliseconds when the run started, when the last write
     /// completed, and when the last node had closed.
     package internal(set) var startedMs: UInt64 = 0

@@ -25,6 +25,9 @@ struct MessageBatch {
     private var documentOffsets: [Int32] = []
     /// Loop time (ms) when the first row was added.
     let createdAtMs: UInt64
+    /// An attempt to write it ended with the connection lost: that attempt
+    /// may have committed, and a later one then finds the marker.
+    var answerLost = false
 
     init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0) {
         self.id = id

@@ -78,19 +78,22 @@ final class BatchWriter {
         switch result {
         case .success(let result):
             retryDelayMs = 0
-            // A retry whose first attempt had committed inserts nothing (its
-            // marker exists): count what this statement inserted, not the batch.
-            counters.rowsWritten += result.affectedRows
-            if result.affectedRows > 0 {
-                counters.batchesWritten += 1
-                histograms.observe(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
-                                   ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
-            }
+            // The rows the statement inserted: fewer than the batch when a
+            // trigger or rule kept some out; none when PostgreSQL found the
+            // batch's marker. After a lost answer that means the lost
+            // attempt committed them, and was never counted: count them now.
+            let inserted = result.affectedRows == 0 && batch.answerLost ? batch.count : result.affectedRows
+            counters.rowsWritten += inserted
+            counters.batchesWritten += 1
+            histograms.observe(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
+                               ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
             finished(batch)
             onCommitted?()
         case .failure(let error) where error.kind == .connection:
             counters.batchRetries += 1
-            send(batch)
+            var again = batch
+            again.answerLost = true
+            send(again)
         case .failure(let error) where error.isDataError && batch.count > 1:
             let (first, second) = batch.halves()
             outstandingBatches += 1 // the batch becomes two; `finished` runs for each half
