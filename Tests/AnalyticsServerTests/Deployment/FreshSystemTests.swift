@@ -11,14 +11,14 @@ import XCTest
 /// then stops it cleanly.
 final class FreshSystemTests: XCTestCase {
     private var directory: URL?
-    private let name = "tetcore-fresh-\(getpid())"
+    private let container = "tetcore-fresh-\(getpid())"
 
     override func setUpWithError() throws {
         try Podman.requireOrSkip()
     }
 
     override func tearDown() {
-        _ = try? Podman.run(["rm", "-f", "-t", "0", name])
+        _ = try? Podman.run(["rm", "-f", "-t", "0", container])
         if let directory { _ = try? ChildProcess.run("/bin/rm", ["-rf", directory.path]) }
     }
 
@@ -62,13 +62,13 @@ final class FreshSystemTests: XCTestCase {
             .tetcore/venv/bin/python3 -c 'import jsonschema, schemathesis, kubernetes_validate; import sys; print("venv python", sys.executable, sys.base_prefix)'
             exec scripts/run
             """
-        let run = try Podman.run(["run", "-d", "--name", name, "--network", "host"] + mounts + trust + [
+        let run = try Podman.run(["run", "-d", "--name", container, "--network", "host"] + mounts + trust + [
             "-w", "/src", "-e", "PORT=\(port)", "-e", "HOST=127.0.0.1", "-e", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "--rootfs", root, "/bin/bash", "-c", script,
         ])
         XCTAssertEqual(run.status, 0, run.output)
-        let logs = { (try? Podman.run(["logs", name]).output) ?? "" }
-        let running = { (try? Podman.inspect(self.name, "{{.State.Running}}")) == "true" }
+        let logs = { [container] in (try? Podman.run(["logs", container]).output) ?? "" }
+        let running = { (try? Podman.inspect(self.container, "{{.State.Running}}")) == "true" }
 
         // Packages, the environment and a release build: minutes.
         let deadline = Date().addingTimeInterval(1500)
@@ -95,8 +95,8 @@ final class FreshSystemTests: XCTestCase {
 
         // scripts/run exec'd the server: SIGTERM reaches it, and it stops
         // its embedded PostgreSQL and exits 0.
-        XCTAssertEqual(try Podman.run(["kill", "--signal", "TERM", name]).status, 0)
-        let exit = try Podman.run(["wait", name])
+        XCTAssertEqual(try Podman.run(["kill", "--signal", "TERM", container]).status, 0)
+        let exit = try Podman.run(["wait", container])
         XCTAssertEqual(exit.output.trimmingCharacters(in: .whitespacesAndNewlines), "0", logs())
     }
 }

@@ -29,6 +29,7 @@ final class InstallTests: XCTestCase {
         self.prefix = prefix
         var environment = ProcessInfo.processInfo.environment
         environment["PREFIX"] = prefix.path
+        environment["SCRATCH_PATH"] = ReleaseBuild.scratchPath
         environment["LSAN_OPTIONS"] = nil
         let install = try ChildProcess.run("/bin/bash", ["scripts/install"], environment: environment, directory: ServerProcess.repositoryRoot)
         XCTAssertEqual(install.status, 0, install.output)

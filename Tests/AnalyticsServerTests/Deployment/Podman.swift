@@ -77,3 +77,10 @@ enum Podman {
 func secondsSince(_ start: Date) -> String {
     String(format: "%.0f s", Date().timeIntervalSince(start))
 }
+
+/// Where the image and install tests build the release binary (the same
+/// command, so the second one finds it built): not .build, whose lock
+/// `swift test` holds while the tests run.
+enum ReleaseBuild {
+    static let scratchPath = ServerProcess.repositoryRoot.appendingPathComponent(".build-release").path
+}
