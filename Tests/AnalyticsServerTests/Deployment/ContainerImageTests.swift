@@ -53,8 +53,10 @@ final class ContainerImageTests: XCTestCase {
             "-e", "DB_BATCH_SIZE=20", "-e", "DB_SAVE_LATENCY_MS=60000", image,
         ])
         XCTAssertEqual(run.status, 0, run.output)
-        let logs = { (try? Podman.run(["logs", name]).output) ?? "" }
-        eventually(60, "the container ready on port \(port)") {
+        // The last lines: the settings the server logs first would fill a failure message.
+        let logs = { ((try? Podman.run(["logs", name]).output) ?? "").split(separator: "\n").suffix(25).joined(separator: "\n")
+            + "\n" + ((try? Podman.inspect(name, "{{.State.Status}} exit {{.State.ExitCode}} {{.State.Error}}")) ?? "") }
+        eventually(60, "the container ready on port \(port): \(logs())") {
             let client = try RawClient(port: port)
             try client.send("GET /readyz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             return try client.readHTTPResponse().status == 200

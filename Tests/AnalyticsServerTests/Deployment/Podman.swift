@@ -52,9 +52,33 @@ enum Podman {
         return environment
     }()
 
+    /// Output goes to a file, and podman starts with no descriptor beyond
+    /// 0-2 (bash closes the others): `podman run -d` leaves conmon behind
+    /// with podman's descriptors, and Foundation's Process learns that its
+    /// child ended only when every holder of its own status descriptor has
+    /// closed it, so without this the call returns only when the container
+    /// is gone.
     @discardableResult
     static func run(_ arguments: [String]) throws -> ChildProcess.Outcome {
-        try ChildProcess.run(executable, arguments, environment: environment)
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("podman-\(getpid())-\(UUID().uuidString).out")
+        guard FileManager.default.createFile(atPath: file.path, contents: nil) else { throw TestFailure("cannot create \(file.path)") }
+        defer { try? FileManager.default.removeItem(at: file) }
+        let output = try FileHandle(forWritingTo: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", """
+            for fd in /proc/$$/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done
+            exec "$0" "$@"
+            """, executable] + arguments
+        process.environment = environment
+        process.standardOutput = output
+        process.standardError = output
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        try output.close()
+        let text = String(decoding: try Data(contentsOf: file), as: UTF8.self)
+        return ChildProcess.Outcome(status: process.terminationStatus, output: text)
     }
 
     /// A bash script with scripts/lib/deps.sh and rootfs.sh sourced, in the
