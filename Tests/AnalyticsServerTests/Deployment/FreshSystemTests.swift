@@ -51,6 +51,7 @@ final class FreshSystemTests: XCTestCase {
         // certificate bundle (PIP_CERT): a machine of this place would have it.
         var trust: [String] = []
         if let bundle = ProcessInfo.processInfo.environment["PIP_CERT"], FileManager.default.isReadableFile(atPath: bundle) {
+            try FileManager.default.createDirectory(atPath: root + "/etc/ssl", withIntermediateDirectories: true)
             try FileManager.default.copyItem(atPath: bundle, toPath: root + "/etc/ssl/host-ca-bundle.crt")
             trust = ["-e", "PIP_CERT=/etc/ssl/host-ca-bundle.crt"]
         }
