@@ -85,7 +85,8 @@ def main():
     if subcommands:
         out.append(".SH COMMANDS")
         for command in subcommands:
-            out += [".TP", f"\\fB{roff(command['commandName'])}\\fR", roff(command.get("abstract", ""))]
+            text = " ".join((command.get("abstract", "") + " " + command.get("discussion", "")).split())
+            out += [".TP", f"\\fB{roff(command['commandName'])}\\fR", roff(text)]
             # --help and --version belong to every command: listed once, under OPTIONS.
             sub_options = [a for a in command.get("arguments", []) if a.get("shouldDisplay", True)
                            and a.get("preferredName", {}).get("name") not in ("help", "version")]
