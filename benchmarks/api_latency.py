@@ -36,8 +36,12 @@ def fill(db_url, nodes, rows, peerset, anchor):
         SELECT setval('peer_connections_id_seq', {2 * nodes});
         """)
     # 50 network states to draw from: PEERSET entries each, mostly peers
-    # that report here, some that do not.
+    # that report here, some that do not. Compressed with tetcore_logs.logs'
+    # method: the fill copies them as they are, compressed.
+    method = psql(db_url, "SELECT CASE attcompression WHEN 'l' THEN 'lz4' ELSE 'pglz' END FROM pg_attribute "
+                          "WHERE attrelid = 'tetcore_logs'::regclass AND attname = 'logs'")
     psql(db_url, f"""
+        SET default_toast_compression = {method};
         CREATE TABLE bench_states AS
         SELECT t, jsonb_build_object(
                  'msg', 'system.network_state',
