@@ -44,14 +44,24 @@ final class BatchWriter {
     private let retryTimer: LoopTimer
     private var waitingForRetry: [MessageBatch] = []
     private var retryDelayMs: UInt64 = 0
+    /// Arrays of batches that have left memory, for the batchers' next
+    /// batches (see MessageBatch.Storage). At most `spareLimit` are kept, of
+    /// at most `spareBytesLimit` each, so an idle shard holds a few MiB at
+    /// most.
+    private var spareStorage: [MessageBatch.Storage] = []
+    static let spareLimit = 4
+    private let spareBytesLimit: Int
     /// Batches handed to the writer and not yet committed or rejected.
     private(set) var outstandingBatches = 0
     var onDrained: (() -> Void)?
     /// A batch committed (the feed's low-latency path for this instance's rows).
     var onCommitted: (() -> Void)?
 
-    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger) {
+    /// `batchBytes`: DB_BATCH_BYTES, the most a batch's arrays hold for long.
+    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger,
+         batchBytes: Int = 4 << 20) {
         self.loop = loop
+        spareBytesLimit = 2 * batchBytes
         self.queue = queue
         self.budget = budget
         self.histograms = histograms
@@ -128,9 +138,18 @@ final class BatchWriter {
     /// one) or its single row rejected.
     private func finished(_ batch: MessageBatch) {
         counters.rowsReleased += batch.count
+        let storage = batch.storage
+        if spareStorage.count < BatchWriter.spareLimit && storage.capacity <= spareBytesLimit {
+            spareStorage.append(storage)
+        }
         finishedWithoutCommit(batch)
         outstandingBatches -= 1
         if outstandingBatches == 0 { onDrained?() }
+    }
+
+    /// Arrays to build a new batch in, when a finished batch left some.
+    func takeSpareStorage() -> MessageBatch.Storage? {
+        spareStorage.popLast()
     }
 
     private func finishedWithoutCommit(_ batch: MessageBatch) {
