@@ -24,6 +24,16 @@ import argparse, json, os, sys, tempfile
 from benchlib import ROOT, psql, migrated_database, parallel_copy
 
 DAY = "2026-11-29"
+
+
+def on_every_partition(clause):
+    """ALTER TABLE tetcore_logs and each of its partitions (PostgreSQL 15
+    does not pass SET COMPRESSION on to existing partitions)."""
+    return (f"ALTER TABLE tetcore_logs {clause}; DO $$DECLARE p regclass; BEGIN FOR p IN SELECT inhrelid::regclass "
+            f"FROM pg_inherits WHERE inhparent = 'tetcore_logs'::regclass LOOP EXECUTE format('ALTER TABLE %s {clause}', p); "
+            "END LOOP; END$$")
+
+
 VARIANTS = [
     ("no index", "DROP INDEX tetcore_logs_connection_time_idx, tetcore_logs_created_at_idx, tetcore_logs_network_state_idx"),
     ("no partial index on network states", "DROP INDEX tetcore_logs_network_state_idx"),
@@ -32,6 +42,10 @@ VARIANTS = [
      "ALTER TABLE tetcore_logs ADD FOREIGN KEY (peer_connection_id) REFERENCES peer_connections (id)"),
     ("+ index on (logs->>'msg')", "CREATE INDEX ON tetcore_logs ((logs->>'msg'))"),
     ("+ GIN index on logs", "CREATE INDEX ON tetcore_logs USING gin (logs jsonb_path_ops)"),
+    # How the JSON is stored (shipped: jsonb, lz4 since Migrations/0010).
+    ("jsonb, pglz (before 0010)", on_every_partition("ALTER COLUMN logs SET COMPRESSION pglz")),
+    ("jsonb, not compressed", on_every_partition("ALTER COLUMN logs SET STORAGE EXTERNAL")),
+    ("json (text), lz4", "ALTER TABLE tetcore_logs ALTER COLUMN logs TYPE json"),
 ]
 
 
@@ -41,6 +55,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--network-state-every", type=int, default=60, metavar="N",
                         help="one row in N is the catalogue's system.network_state (0: none)")
+    parser.add_argument("--peers", type=int, default=0,
+                        help="give system.network_state a peerset of this many entries, as benchmarks/ingest.py does "
+                             "(1800: about 166 KB); 0 keeps the catalogue's 2.5 KB message")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SQL")
     parser.add_argument("--only", help="comma-separated variant names to measure besides shipped")
     args = parser.parse_args()
@@ -53,6 +70,9 @@ def main():
     catalogue = json.load(open(os.path.join(ROOT, "telemetry_messages.json")))
     small = [m for m in catalogue if m["msg"] not in ("system.network_state", "system.connected")]
     state = next(m for m in catalogue if m["msg"] == "system.network_state")
+    if args.peers:
+        nodes = {f"12D3KooW{i:044d}": {"connected": i % 3 == 0, "reputation": -i} for i in range(args.peers)}
+        state = dict(state, state=dict(state["state"], peerset={"message_queue": 0, "nodes": nodes}))
     lines, json_bytes = [], 0
     for i in range(args.rows):
         message = state if args.network_state_every and i % args.network_state_every == 0 else small[i % len(small)]
@@ -100,7 +120,8 @@ def main():
         heap, index, toast = (median([r[k] for r in rounds]) for k in (1, 2, 3))
         total = heap + index + toast
         print(f"{name:40s} {rate:10,.0f} {rate / base:10.2f} {1e6 / rate:7.2f} {heap:7.0f} {index:7.0f} {toast:7.0f} "
-              f"{total:7.0f} {total / text_per_row:6.2f}")
+              f"{total:7.0f} {total / text_per_row:6.2f}  {rate * text_per_row / 1e6:6.1f} MB/s  "
+              f"(rounds {min(r[0] for r in rounds):,.0f} to {max(r[0] for r in rounds):,.0f} rows/s)")
 
 
 if __name__ == "__main__":
