@@ -29,10 +29,16 @@ final class BatchWriter {
         var rowsReleased = 0
     }
 
+    /// A network state's row also gets the hashes of its peerset's peer
+    /// ids, which /reputation/{peer_id} reads instead of the JSON
+    /// (Migrations/0012).
     static let insertStatement = """
         WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
-        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
-        SELECT rows.*, $5::bool FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows WHERE EXISTS (SELECT 1 FROM marker)
+        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit, peerset_hashes) \
+        SELECT rows.peer_connection_id, rows.created_at, rows.logs, $5::bool, \
+        CASE WHEN rows.logs->>'msg' = 'system.network_state' THEN tetcore_peerset_hashes(rows.logs) END \
+        FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows (peer_connection_id, created_at, logs) \
+        WHERE EXISTS (SELECT 1 FROM marker)
         """
 
     private let loop: EventLoop

@@ -4,9 +4,10 @@ import Foundation
 @testable import TestSupport
 import XCTest
 
-/// Migrations 0010 (lz4 for tetcore_logs.logs) and 0011 (the per-peer
-/// reputation walk): rows stored before them stay as they were, and
-/// /reputation/{peer_id} answers exactly as it did, on the same data.
+/// Migrations 0010 (lz4 for tetcore_logs.logs), 0011 (the per-peer
+/// reputation walk) and 0012 (peerset hashes): rows stored before them stay
+/// as they were, and /reputation/{peer_id} answers exactly as it did, on
+/// the same data, whether its rows have hashes or not.
 final class ReputationStorageTests: StorageTestCase {
     /// /reputation/{peer_id}'s statement before 0011, kept verbatim to
     /// compare answers with.
@@ -99,11 +100,42 @@ final class ReputationStorageTests: StorageTestCase {
         XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "the API's statement, on the same rows")
         XCTAssertEqual(try answers(Self.peerSQLBefore), before, "the old statement still reads the rows")
 
-        // The same rows stored again after the migrations (new values, lz4)
-        // answer the same way too.
-        try database.query("UPDATE tetcore_logs SET logs = logs::text::jsonb")
+        // The same rows stored again after the migrations, as the writer
+        // stores them: lz4, and the peerset hashes of network states.
+        try database.query("""
+            UPDATE tetcore_logs SET logs = logs::text::jsonb,
+              peerset_hashes = CASE WHEN logs->>'msg' = 'system.network_state' THEN tetcore_peerset_hashes(logs) END
+            """)
         XCTAssertEqual(try database.scalar("SELECT DISTINCT pg_column_compression(logs) FROM tetcore_logs WHERE pg_column_compression(logs) IS NOT NULL"), "lz4")
-        XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "rows stored with lz4")
+        XCTAssertEqual(try database.scalar("SELECT count(*) FROM tetcore_logs WHERE peerset_hashes IS NOT NULL"), "120")
+        XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "rows stored with lz4 and hashes")
+
+        // A hash is only a filter: a row whose hashes name the peer by
+        // chance is still answered from its JSON (here: not at all).
+        try database.query("UPDATE tetcore_logs SET peerset_hashes = peerset_hashes || hashtext('nobody') WHERE peerset_hashes IS NOT NULL")
+        XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "hashes that match by chance")
+        // And a row whose hashes lack the peer is not read at all.
+        try database.query("UPDATE tetcore_logs SET peerset_hashes = '{}' WHERE peerset_hashes IS NOT NULL")
+        XCTAssertTrue(try answers(ReputationAPI.peerSQL).allSatisfy { $0.hasSuffix(": []") })
+    }
+
+    func testTheWritersStatementStoresTheHashesOfNetworkStatesOnly() throws {
+        try migrate(Self.repositoryMigrations)
+        let connection = connect()
+        var batch = MessageBatch(id: "inst-1", audit: false, createdAtMs: 0)
+        for document in [#"{"msg":"system.network_state","state":{"peerset":{"nodes":{"P1":{},"P2":{"reputation":1}}}}}"#,
+                         #"{"msg":"system.network_state","state":{"peerset":{"nodes":[1]}}}"#,
+                         #"{"msg":"system.network_state"}"#,
+                         #"{"msg":"system.interval","state":{"peerset":{"nodes":{"P1":{}}}}}"#] {
+            Array(document.utf8).withUnsafeBytes {
+                batch.append(peerConnectionID: 1, createdAtUnixMicros: 1_793_536_496_789_012, document: $0)
+            }
+        }
+        batch.seal()
+        rows(connection, BatchWriter.insertStatement, [.text(batch.id)] + batch.parameters())
+        XCTAssertEqual(try database.query("SELECT coalesce(peerset_hashes::text, 'NULL') FROM tetcore_logs ORDER BY id").map { $0[0] }, [
+            try database.scalar("SELECT ARRAY[hashtext('P1'), hashtext('P2')]::text"), "{}", "{}", "NULL",
+        ])
     }
 
     func testStoredRowsAreKeptIntactAndNewOnesUseLZ4() throws {
