@@ -31,15 +31,18 @@ def database_url(admin, name):
     return admin.rsplit("/", 1)[0] + "/" + name
 
 
-def migrated_database(admin, name, binary=SERVER_BINARY, extra_sql=None):
+def migrated_database(admin, name, binary=SERVER_BINARY, extra_sql=None, migrations=None):
     """Creates database `name` with the project's own migrations applied by
-    the server binary (`tetcore-analytics migrate`) and the daily
-    partitions the server makes ahead at start; then runs extra_sql, if
-    any. Returns its URL."""
+    the server binary (`tetcore-analytics migrate`; from the directory
+    `migrations` instead of Migrations/ when given) and the daily partitions
+    the server makes ahead at start; then runs extra_sql, if any. Returns
+    its URL."""
     psql(admin, f"CREATE DATABASE {name}")
     url = database_url(admin, name)
-    subprocess.run([binary, "migrate"], cwd=ROOT, check=True,
-                   env=dict(os.environ, DATABASE_URL=url, LOG_LEVEL="warning"))
+    env = dict(os.environ, DATABASE_URL=url, LOG_LEVEL="warning")
+    if migrations:
+        env["MIGRATIONS_PATH"] = migrations
+    subprocess.run([binary, "migrate"], cwd=ROOT, check=True, env=env)
     psql(url, f"SELECT tetcore_create_log_partitions({PARTITION_DAYS_AHEAD})")
     if extra_sql:
         psql(url, extra_sql)

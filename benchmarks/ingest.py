@@ -27,8 +27,10 @@ own server, database and twin (the order alternates between rounds):
   --threads N          adds a NUM_THREADS=N server beside the NUM_THREADS=1 one;
   --variant NAME=SQL   adds a server whose database (and twin) get SQL after
                        the migrations, e.g. a storage option to compare;
-  --compare-binary P   adds a server run from another build P (its twin is
-                       migrated by that build).
+  --compare-binary P   adds a server run from another build P (its database
+                       and twin are migrated by that build, from
+                       COMPARE_MIGRATIONS_PATH if set: an older build must
+                       not get newer migrations).
 
     swift build -c release --product tetcore-analytics --product tetcore-loadgen
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/ingest.py --nodes 100 --messages 4000
@@ -93,7 +95,8 @@ def configurations(args):
         label, _, sql = variant.partition("=")
         configs.append({"label": label, "threads": 1, "binary": SERVER_BINARY, "sql": sql})
     if args.compare_binary:
-        configs.append({"label": f"build {args.compare_binary}", "threads": 1, "binary": args.compare_binary, "sql": None})
+        configs.append({"label": f"build {args.compare_binary}", "threads": 1, "binary": args.compare_binary, "sql": None,
+                        "migrations": os.environ.get("COMPARE_MIGRATIONS_PATH")})
     return configs
 
 
@@ -129,12 +132,13 @@ def main():
     try:
         for index, config in enumerate(configs):
             name = f"bench_{os.getpid()}_{index}"
-            config["db_url"] = migrated_database(admin, name, config["binary"], config["sql"])
+            config["db_url"] = migrated_database(admin, name, config["binary"], config["sql"], config.get("migrations"))
             created.append(name)
-            config["twin_url"] = migrated_database(admin, name + "_copy", config["binary"], config["sql"])
+            config["twin_url"] = migrated_database(admin, name + "_copy", config["binary"], config["sql"], config.get("migrations"))
             created.append(name + "_copy")
             config["port"] = free_port()
             env = dict(os.environ, DATABASE_URL=config["db_url"], PORT=str(config["port"]), HOST="127.0.0.1",
+                       MIGRATIONS_PATH=config.get("migrations") or os.path.join(ROOT, "Migrations"),
                        LOG_LEVEL="warning", CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40),
                        NUM_THREADS=str(config["threads"]), DB_POOL_SIZE=str(pool_size))
             config["process"] = subprocess.Popen([config["binary"], "serve"], cwd=ROOT, env=env)
