@@ -11,14 +11,16 @@
 -- stops at the `max_rows`-th match. Each visited row's peerset is read
 -- (decompressed) once. Custom plans only: planned for the actual window,
 -- both of its ends bound the index scan (a generic plan would filter the
--- start row by row instead and read every older row).
+-- start row by row instead and read every older row). No JIT: the plan's
+-- cost, estimated for a walk to the end, crosses jit_above_cost, and
+-- compiling it took longer than the walk (seconds at 50 million rows).
 --
 -- Returns each match's row id, time, connection and the peer's own entry,
 -- newest first; the API turns them into JSON.
 CREATE FUNCTION tetcore_peer_reputation_entries(peer text, start_time timestamp, end_time timestamp, max_rows bigint)
 RETURNS TABLE (id bigint, created_at timestamp, peer_connection_id integer, entry jsonb)
 LANGUAGE plpgsql STABLE
-SET enable_sort = off SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan
+SET enable_sort = off SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan SET jit = off
 AS $$
 DECLARE
     found bigint := 0;

@@ -36,14 +36,14 @@ RETURN CASE WHEN jsonb_typeof(logs->'state'->'peerset'->'nodes') = 'object'
 -- whose hashes do not have the peer's, without reading their JSON; the
 -- rows left are checked against the JSON itself. One SQL statement under
 -- the same settings: sorting, sequential and bitmap scans off, custom
--- plans (both ends of the window bound the index scan), so the plan stays
+-- plans (both ends of the window bound the index scan), no JIT, so the plan stays
 -- the walk newest first through tetcore_logs_network_state_idx, and LIMIT
 -- stops it at the `max_rows`-th match. OFFSET 0 keeps the JSON test above
 -- the scan, where it runs only on rows that passed the hashes.
 CREATE OR REPLACE FUNCTION tetcore_peer_reputation_entries(peer text, start_time timestamp, end_time timestamp, max_rows bigint)
 RETURNS TABLE (id bigint, created_at timestamp, peer_connection_id integer, entry jsonb)
 LANGUAGE plpgsql STABLE
-SET enable_sort = off SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan
+SET enable_sort = off SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan SET jit = off
 AS $$
 BEGIN
     RETURN QUERY
