@@ -46,7 +46,11 @@ VARIANTS = [
     # How the JSON is stored (shipped: jsonb, lz4 since Migrations/0010).
     ("jsonb, pglz (before 0010)", on_every_partition("ALTER COLUMN logs SET COMPRESSION pglz")),
     ("jsonb, not compressed", on_every_partition("ALTER COLUMN logs SET STORAGE EXTERNAL")),
-    ("json (text), lz4", "ALTER TABLE tetcore_logs ALTER COLUMN logs TYPE json"),
+    # A change of type resets the column's compression: set again after it.
+    ("json (text), lz4", "ALTER TABLE tetcore_logs ALTER COLUMN logs TYPE json; "
+                         + on_every_partition("ALTER COLUMN logs SET COMPRESSION lz4")),
+    ("json (text), pglz", "ALTER TABLE tetcore_logs ALTER COLUMN logs TYPE json; "
+                          + on_every_partition("ALTER COLUMN logs SET COMPRESSION pglz")),
 ]
 
 
