@@ -29,10 +29,16 @@ final class BatchWriter {
         var rowsReleased = 0
     }
 
+    /// A network state's row also gets the hashes of its peerset's peer
+    /// ids, which /reputation/{peer_id} reads instead of the JSON
+    /// (Migrations/0012).
     static let insertStatement = """
         WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
-        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
-        SELECT rows.*, $5::bool FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows WHERE EXISTS (SELECT 1 FROM marker)
+        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit, peerset_hashes) \
+        SELECT rows.peer_connection_id, rows.created_at, rows.logs, $5::bool, \
+        CASE WHEN rows.logs->>'msg' = 'system.network_state' THEN tetcore_peerset_hashes(rows.logs) END \
+        FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows (peer_connection_id, created_at, logs) \
+        WHERE EXISTS (SELECT 1 FROM marker)
         """
 
     private let loop: EventLoop
@@ -44,14 +50,24 @@ final class BatchWriter {
     private let retryTimer: LoopTimer
     private var waitingForRetry: [MessageBatch] = []
     private var retryDelayMs: UInt64 = 0
+    /// Arrays of batches that have left memory, for the batchers' next
+    /// batches (see MessageBatch.Storage). At most `spareLimit` are kept, of
+    /// at most `spareBytesLimit` each, so an idle shard holds a few MiB at
+    /// most.
+    private var spareStorage: [MessageBatch.Storage] = []
+    static let spareLimit = 4
+    private let spareBytesLimit: Int
     /// Batches handed to the writer and not yet committed or rejected.
     private(set) var outstandingBatches = 0
     var onDrained: (() -> Void)?
     /// A batch committed (the feed's low-latency path for this instance's rows).
     var onCommitted: (() -> Void)?
 
-    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger) {
+    /// `batchBytes`: DB_BATCH_BYTES, the most a batch's arrays hold for long.
+    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger,
+         batchBytes: Int = 4 << 20) {
         self.loop = loop
+        spareBytesLimit = 2 * batchBytes
         self.queue = queue
         self.budget = budget
         self.histograms = histograms
@@ -131,9 +147,18 @@ final class BatchWriter {
     /// one) or its single row rejected.
     private func finished(_ batch: MessageBatch) {
         counters.rowsReleased += batch.count
+        let storage = batch.storage
+        if spareStorage.count < BatchWriter.spareLimit && storage.capacity <= spareBytesLimit {
+            spareStorage.append(storage)
+        }
         finishedWithoutCommit(batch)
         outstandingBatches -= 1
         if outstandingBatches == 0 { onDrained?() }
+    }
+
+    /// Arrays to build a new batch in, when a finished batch left some.
+    func takeSpareStorage() -> MessageBatch.Storage? {
+        spareStorage.popLast()
     }
 
     private func finishedWithoutCommit(_ batch: MessageBatch) {
