@@ -18,6 +18,13 @@ ones), so the newest network state of every node is under a minute old.
 
     swift build -c release --product tetcore-analytics
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/api_latency.py --rows 10000000
+
+--compare-binary PATH runs a second server, built at PATH, on the same
+database, and sends each request to both, alternately (which goes first
+alternates too), so the two builds are measured on the same rows at the
+same moments; it prints one table per build. COMPARE_MIGRATIONS_PATH is the
+MIGRATIONS_PATH of that build (for an older build that must not see newer
+migrations; the database is migrated by SERVER_BINARY first).
 """
 import argparse, http.client, json, os, random, socket, subprocess, sys, time
 from benchlib import ROOT, psql
@@ -36,8 +43,12 @@ def fill(db_url, nodes, rows, peerset, anchor):
         SELECT setval('peer_connections_id_seq', {2 * nodes});
         """)
     # 50 network states to draw from: PEERSET entries each, mostly peers
-    # that report here, some that do not.
+    # that report here, some that do not. Compressed with tetcore_logs.logs'
+    # method: the fill copies them as they are, compressed.
+    method = psql(db_url, "SELECT CASE attcompression WHEN 'l' THEN 'lz4' ELSE 'pglz' END FROM pg_attribute "
+                          "WHERE attrelid = 'tetcore_logs'::regclass AND attname = 'logs'")
     psql(db_url, f"""
+        SET default_toast_compression = {method};
         CREATE TABLE bench_states AS
         SELECT t, jsonb_build_object(
                  'msg', 'system.network_state',
@@ -53,6 +64,12 @@ def fill(db_url, nodes, rows, peerset, anchor):
                       FROM generate_series(1, {peerset}) p)))) AS logs
         FROM generate_series(0, 49) t;
         """)
+    # Since Migrations/0012 the writer also stores a network state's peerset
+    # hashes; so does the fill, when the column exists.
+    hashes = psql(db_url, "SELECT count(*) FROM pg_attribute WHERE attrelid = 'tetcore_logs'::regclass "
+                          "AND attname = 'peerset_hashes'") == "1"
+    if hashes:
+        psql(db_url, "ALTER TABLE bench_states ADD COLUMN hashes integer[]; UPDATE bench_states SET hashes = tetcore_peerset_hashes(logs)")
     kept = psql(db_url, "SELECT string_agg(indexdef, ';') FROM pg_indexes WHERE tablename = 'tetcore_logs' AND indexname <> 'tetcore_logs_pkey'")
     for name in psql(db_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'tetcore_logs' AND indexname <> 'tetcore_logs_pkey'").split():
         psql(db_url, f"DROP INDEX {name}")
@@ -64,7 +81,7 @@ def fill(db_url, nodes, rows, peerset, anchor):
     # Row g is message k of node n, in time order as ingestion writes them.
     psql(db_url, f"""
         SET synchronous_commit = off;
-        INSERT INTO tetcore_logs (created_at, logs, peer_connection_id)
+        INSERT INTO tetcore_logs (created_at, logs, peer_connection_id{", peerset_hashes" if hashes else ""})
         SELECT (to_timestamp({anchor}) AT TIME ZONE 'utc') - make_interval(secs => {per_node} - k) + make_interval(secs => n / 1000.0),
                CASE WHEN k % 60 = n % 60 THEN (SELECT s.logs FROM bench_states s WHERE s.t = (k + n) % 50)
                     ELSE CASE k % 6
@@ -83,6 +100,7 @@ def fill(db_url, nodes, rows, peerset, anchor):
                                                             'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
                END,
                CASE WHEN k < {per_node} / 2 THEN n + 1 ELSE {nodes} + n + 1 END
+               {", CASE WHEN k % 60 = n % 60 THEN (SELECT s.hashes FROM bench_states s WHERE s.t = (k + n) % 50) END" if hashes else ""}
         FROM generate_series(0, {per_node} - 1) k, generate_series(0, {nodes} - 1) n;
         """)
     filled = time.monotonic() - start
@@ -111,6 +129,7 @@ def main():
     parser.add_argument("--requests", type=int, default=200, help="requests per endpoint")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", metavar="DATABASE", help="measure a database filled (and kept) by an earlier run")
+    parser.add_argument("--compare-binary", metavar="PATH", help="also measure the server built at PATH, request by request")
     args = parser.parse_args()
     admin = os.environ.get("ADMIN_DATABASE_URL") or sys.exit("set ADMIN_DATABASE_URL (a database to create the benchmark database from)")
     db_name = args.reuse or f"api_bench_{os.getpid()}"
@@ -118,7 +137,7 @@ def main():
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     if not args.reuse:
         psql(admin, f"CREATE DATABASE {db_name}")
-    server = None
+    servers = []
     try:
         env = dict(os.environ, DATABASE_URL=db_url, LOG_LEVEL="warning")
         subprocess.run([binary, "migrate"], cwd=ROOT, env=env, check=True)
@@ -143,18 +162,28 @@ def main():
             print(f"  index {name} built in {seconds:.1f} s")
         print("  database size:", psql(db_url, "SELECT pg_size_pretty(pg_database_size(current_database()))"))
 
-        port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
-        server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=dict(env, PORT=str(free), HOST="127.0.0.1"))
-        connection = http.client.HTTPConnection("127.0.0.1", free, timeout=60)
-        for _ in range(300):
-            try:
-                connection.request("GET", "/readyz")
-                response = connection.getresponse(); response.read()
-                if response.status == 200:
-                    break
-            except OSError:
-                connection.close()
-            time.sleep(0.1)
+        builds = [("this build", binary, env)]
+        if args.compare_binary:
+            other_env = dict(env)
+            if os.environ.get("COMPARE_MIGRATIONS_PATH"):
+                other_env["MIGRATIONS_PATH"] = os.environ["COMPARE_MIGRATIONS_PATH"]
+            builds.append((args.compare_binary, args.compare_binary, other_env))
+        connections = []
+        for _, path, build_env in builds:
+            port = socket.socket(); port.bind(("127.0.0.1", 0)); free = port.getsockname()[1]; port.close()
+            servers.append(subprocess.Popen([path, "serve"], cwd=ROOT, env=dict(build_env, PORT=str(free), HOST="127.0.0.1")))
+            connection = http.client.HTTPConnection("127.0.0.1", free, timeout=60)
+            for _ in range(300):
+                try:
+                    connection.request("GET", "/readyz")
+                    response = connection.getresponse(); response.read()
+                    if response.status == 200:
+                        break
+                except OSError:
+                    connection.close()
+                time.sleep(0.1)
+            connections.append(connection)
+        connection = connections[0]
         connection.request("POST", "/host_systems", body=json.dumps({"description": "bench", "os": "linux", "cpu_qty": 2,
                            "cpu_clock": 3000, "ram_mb": 8192, "disk_info": "ssd"}), headers={"Content-Type": "application/json"})
         connection.getresponse().read()
@@ -186,26 +215,47 @@ def main():
             ("/stats/db", lambda: "/stats/db"),
             ("/benchmarks/1/targets", lambda: "/benchmarks/1/targets"),
         ]
-        print(f"{'endpoint':<72} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'body kB':>8}")
+        tables = [[] for _ in builds]
         for label, target in endpoints:
-            latencies, size = [], 0
+            latencies, size = [[] for _ in builds], 0
             # A tenth of the requests for the per-peer reputation, which
-            # reads every stored network state in its window (see docs/performance.md).
+            # reads stored network states until enough name the peer (see docs/performance.md).
             count = args.requests if not label.startswith("/reputation/P") else max(20, args.requests // 10)
-            for _ in range(count):
+            for n in range(count):
                 path = target()
-                begin = time.perf_counter()
-                connection.request("GET", path)
-                response = connection.getresponse()
-                body = response.read()
-                latencies.append((time.perf_counter() - begin) * 1000)
-                if response.status != 200:
-                    raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
-                size = max(size, len(body))
-            print(f"{label:<72} {percentile(latencies, 0.5):8.2f} {percentile(latencies, 0.99):8.2f} "
-                  f"{max(latencies):8.2f} {size / 1000:8.1f}")
+                order = list(range(len(builds)))
+                if n % 2:
+                    order.reverse()
+                for b in order:
+                    # A keep-alive connection idle while the other server
+                    # answered may have been closed by its server: the
+                    # request is then sent again on a new one, and only
+                    # that attempt is timed.
+                    for attempt in (1, 2):
+                        try:
+                            begin = time.perf_counter()
+                            connections[b].request("GET", path)
+                            response = connections[b].getresponse()
+                            body = response.read()
+                            break
+                        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                            connections[b].close()
+                            if attempt == 2:
+                                raise
+                    latencies[b].append((time.perf_counter() - begin) * 1000)
+                    if response.status != 200:
+                        raise RuntimeError(f"{path}: {response.status} {body[:200]!r}")
+                    size = max(size, len(body))
+            for b in range(len(builds)):
+                tables[b].append(f"{label:<72} {percentile(latencies[b], 0.5):8.2f} {percentile(latencies[b], 0.99):8.2f} "
+                                 f"{max(latencies[b]):8.2f} {size / 1000:8.1f}")
+        for (name, _, _), rows in zip(builds, tables):
+            if len(builds) > 1:
+                print(f"-- {name}")
+            print(f"{'endpoint':<72} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'body kB':>8}")
+            print("\n".join(rows))
     finally:
-        if server:
+        for server in servers:
             server.terminate()
             server.wait(timeout=60)
         if not args.keep and not args.reuse:

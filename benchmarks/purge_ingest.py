@@ -18,6 +18,16 @@ speed, each timed until /metrics reports every row committed:
      (tetcore_drop_expired_log_partitions) that removes about a third of
      the expired days, the partitioned design's purge.
 
+The phases are interleaved: round i runs one round of each phase, in an
+order that rotates with i, so that no phase always meets the smallest (or
+the largest) partition of fresh rows, and all see the same machine. The
+chunked DELETE runs only during its own rounds.
+
+At the end every stored row is checked, not counted: each node (one
+network_id per node and round) must have exactly one row for each of its
+messages (its system.connected and MESSAGES messages, told apart by
+loadgen_seq), and nothing else may be in the fresh rows.
+
 Prints each round and the median rows/s of each phase, with the ratio to
 the quiet phase measured in the same run.
 
@@ -81,39 +91,59 @@ def main():
                 time.sleep(0.01)
             return per_round / (time.monotonic() - start)
 
-        phases = {}
+        phases = {"nothing else": [], "chunked DELETE": [], "partition drop": []}
+        order = list(phases)
         seed = iter(range(1, 1000))
-        phases["nothing else"] = [ingest_round(next(seed)) for _ in range(args.rounds)]
-
-        stop, deleted = threading.Event(), [0]
+        stop, deleted, drops = threading.Event(), [0], []
 
         def delete_chunks():
             while not stop.is_set() and (n := int(psql(url, NEW_CHUNK))) > 0:
                 deleted[0] += n
-        deleter = threading.Thread(target=delete_chunks)
-        deleter.start()
-        time.sleep(1)
-        phases["chunked DELETE"] = [ingest_round(next(seed)) for _ in range(args.rounds)]
-        stop.set()
-        deleter.join()
 
-        drops, drop_rates = [], []
         for i in range(args.rounds):
-            # Older than 12 - 10 * (i + 1) / rounds days: a share of the days each time.
-            hours = int(24 * (12 - 10 * (i + 1) / args.rounds))
-            result = {}
-            dropper = threading.Thread(target=lambda: result.update(
-                t0=time.monotonic(),
-                rows=int(psql(url, f"SELECT rows_dropped FROM tetcore_drop_expired_log_partitions({hours})")),
-                t1=time.monotonic()))
-            dropper.start()
-            drop_rates.append(ingest_round(next(seed)))
-            dropper.join()
-            drops.append((result["rows"], result["t1"] - result["t0"]))
-        phases["partition drop"] = drop_rates
-        stored = int(psql(url, "SELECT count(*) FROM tetcore_logs WHERE created_at > now() - interval '1 day'"))
-        if stored != committed[0]:
-            raise RuntimeError(f"{stored} fresh rows stored, {committed[0]} sent")
+            for phase in order[i % 3:] + order[:i % 3]:
+                if phase == "nothing else":
+                    phases[phase].append(ingest_round(next(seed)))
+                elif phase == "chunked DELETE":
+                    stop.clear()
+                    deleter = threading.Thread(target=delete_chunks)
+                    deleter.start()
+                    time.sleep(1)
+                    phases[phase].append(ingest_round(next(seed)))
+                    stop.set()
+                    deleter.join()
+                else:
+                    # Older than 12 - 10 * (i + 1) / rounds days: a share of the days each time.
+                    hours = int(24 * (12 - 10 * (i + 1) / args.rounds))
+                    result = {}
+                    dropper = threading.Thread(target=lambda: result.update(
+                        t0=time.monotonic(),
+                        rows=int(psql(url, f"SELECT rows_dropped FROM tetcore_drop_expired_log_partitions({hours})")),
+                        t1=time.monotonic()))
+                    dropper.start()
+                    phases[phase].append(ingest_round(next(seed)))
+                    dropper.join()
+                    drops.append((result["rows"], result["t1"] - result["t0"]))
+                print(f"round {i + 1}, {phase}: {phases[phase][-1]:,.0f} rows/s", flush=True)
+
+        # Exactly once: one row per message of every node, nothing else.
+        nodes_sent = args.nodes * 3 * args.rounds
+        check = psql(url, f"""
+            WITH fresh AS (SELECT pc.peer_id, l.logs->>'loadgen_seq' AS seq FROM tetcore_logs l
+                           JOIN peer_connections pc ON pc.id = l.peer_connection_id
+                           WHERE l.created_at > (now() AT TIME ZONE 'utc') - interval '1 day'),
+                 per_node AS (SELECT peer_id, count(*) AS n, count(DISTINCT seq) AS distinct_seqs,
+                                     min(seq::int8) AS first, max(seq::int8) AS last, count(seq) AS with_seq
+                              FROM fresh GROUP BY peer_id)
+            SELECT (SELECT count(*) FROM fresh), count(*),
+                   count(*) FILTER (WHERE n <> {args.messages + 1} OR distinct_seqs <> with_seq
+                                    OR last - first + 1 <> with_seq OR n - with_seq > 1)
+            FROM per_node""").split("|")
+        rows, nodes, bad = (int(v) for v in check)
+        if rows != committed[0] or nodes != nodes_sent or bad != 0:
+            raise RuntimeError(f"exactly-once check failed: {rows} fresh rows ({committed[0]} sent), "
+                               f"{nodes} nodes ({nodes_sent} expected), {bad} nodes with a missing or duplicated message")
+        print(f"exactly once: {rows:,} fresh rows, one per message of {nodes:,} nodes", flush=True)
     finally:
         os.unlink(mix_file)
         if server:
@@ -123,7 +153,7 @@ def main():
 
     median = lambda values: sorted(values)[len(values) // 2]
     quiet = median(phases["nothing else"])
-    print(f"{args.rounds} rounds per phase of {args.nodes} nodes x {args.messages} messages; {args.rows:,} expired rows")
+    print(f"{args.rounds} interleaved rounds per phase of {args.nodes} nodes x {args.messages} messages; {args.rows:,} expired rows")
     for phase, rates in phases.items():
         print(f"  ingest during {phase:15s}: " + ", ".join(f"{r:,.0f}" for r in rates)
               + f" rows/s; median {median(rates):,.0f} ({median(rates) / quiet:.2f} of quiet)")

@@ -11,8 +11,9 @@ Every --sample-every seconds it records the server's resident memory
 and the client-side error counts, and prints a line of the table.
 
 Rule: the first 20 % of the run is warm-up and is not judged, and at
-least the ramp-up plus 65 s: nodes join over the ramp-up (a twelfth of the
-run, at most 30 s) and the realistic profile's longest period is 60 s
+least until 65 s after the server reported every node connected: nodes join
+over the ramp-up (a twelfth of the run, at most 30 s, later on a busy
+machine) and the realistic profile's longest period is 60 s
 (system.network_state), so before then the server has not yet seen every
 kind of message from every node. Of the samples after it, the first window
 and the last window (a fifth of them each, at least 5 samples) are
@@ -279,9 +280,12 @@ async def soak(args, port, server, db_url):
         metrics = parse_metrics(body.decode())
         rows = int(metrics.get("tetcore_rows_written_total", 0))
         nodes = int(metrics.get("current_tetcore_connections", 0))
-        if not subscribed and t >= ramp_up:
-            # Every node has connected: feed clients follow a few of them
-            # and the API queries ask about all of them in turn.
+        if not subscribed and nodes >= args.nodes:
+            # Every node has connected (as the server counts them, however
+            # long the ramp-up took): feed clients follow a few of them and
+            # the API queries ask about all of them in turn; the warm-up
+            # lasts until every node has sent every kind of message.
+            args.warmup = max(args.warmup, t + 65)
             _, listing = await http_get(port, "/nodes")
             ids = sorted(n["peer_id"] for n in json.loads(listing) if n.get("peer_id"))
             api.peer_ids = ids
@@ -290,7 +294,7 @@ async def soak(args, port, server, db_url):
                 chosen = ids[feed.number * FEED_NODES_PER_CLIENT:(feed.number + 1) * FEED_NODES_PER_CLIENT]
                 await feed.subscribe(chosen)
             subscribed = True
-        if feed_items_at_warmup is None and t >= args.warmup:
+        if feed_items_at_warmup is None and subscribed and t >= args.warmup:
             feed_items_at_warmup = [feed.items for feed in feeds]
         cpu_pct = (cpu - last_cpu) / (t - last_t) * 100 if last_cpu is not None and t > last_t else 0.0
         rate = (rows - last_rows) / (t - last_t) if t > last_t else 0.0
@@ -340,6 +344,9 @@ def summarise(args, samples, report, loadgen_status, api, feeds, feed_items_at_w
         elif growth >= GROWTH_LIMIT_PCT:
             failures.append(f"{name} grew {growth:.2f} % (median {first:g} → {last:g})")
     summary["rss_peak_kib"] = max((s["rss_kib"] for s in samples), default=0)
+    nodes_peak = max((s["nodes"] for s in samples), default=0)
+    if nodes_peak < args.nodes:
+        failures.append(f"the server never had all {args.nodes} nodes connected (at most {nodes_peak}): nothing judged after them")
     summary["rows_written"] = int(metrics.get("tetcore_rows_written_total", 0))
 
     verify = report.get("verify", {})

@@ -19,8 +19,9 @@ async function loadBenchmarks() {
     Dash.status(benchmarksStatus, "ok", `${benchmarks.length} benchmark${benchmarks.length === 1 ? "" : "s"}`);
     const rows = benchmarks.map((benchmark) => [
       Dash.el("a", { href: `?id=${benchmark.id}`, text: `#${benchmark.id}` }), benchmark.description ?? "",
-      benchmark.ts_start, benchmark.ts_end, benchmark.host_system_id, benchmark.peer_id ?? "",
-      Dash.el("code", { text: JSON.stringify(benchmark.benchmark_spec) }),
+      benchmark.ts_start ?? "", benchmark.ts_end ?? "", benchmark.host_system_id ?? "", benchmark.peer_id ?? "",
+      // A benchmark stored in the original's form shows its setup.
+      Dash.el("code", { text: JSON.stringify(benchmark.benchmark_spec ?? benchmark.setup ?? null) }),
     ]);
     listTarget.replaceChildren(Dash.table(["id", "description", "start (UTC)", "end (UTC)", "host", "node", "spec"], rows));
     const chosen = Dash.param("id", String(benchmarks[0].id));
@@ -31,10 +32,13 @@ async function loadBenchmarks() {
   }
 }
 
-/** Events as a timeline: one row per event name, a mark per phase. */
+/** Events as a timeline: one row per event name, a mark per phase. A
+ * benchmark without a start or end (the original's setup form) spans its
+ * events. */
 function timeline(benchmark, events) {
-  const start = Dash.parseTime(benchmark.ts_start), end = Math.max(Dash.parseTime(benchmark.ts_end),
-    ...events.map((event) => Dash.parseTime(event.created_at)));
+  const times = events.map((event) => Dash.parseTime(event.created_at));
+  const start = benchmark.ts_start ? Dash.parseTime(benchmark.ts_start) : Math.min(...times);
+  const end = Math.max(benchmark.ts_end ? Dash.parseTime(benchmark.ts_end) : start, ...times);
   const names = [...new Set(events.map((event) => event.name))];
   const width = 900, rowHeight = 22, left = 180, height = names.length * rowHeight + 30;
   const svgNS = "http://www.w3.org/2000/svg";

@@ -1,4 +1,4 @@
-// libFuzzer target in Swift: the request-target decoding of HTTP/HTTPRequest.swift
+// libFuzzer target in Swift: the request-target decoding of WebServer/HTTPRequest.swift
 // (percentDecode, QueryParameters) and the typed readers of API/QueryArguments.swift
 // (strings, integers, timestamps through ts_time_parse/ts_time_format).
 // scripts/fuzz compiles this file together with the server's own sources
@@ -15,8 +15,8 @@
 //   or throws its typed 400; a timestamp it returns is 26 characters and
 //   normalises to itself.
 //
-// fuzz-sources: Sources/AnalyticsServer/HTTP/HTTPRequest.swift
-// fuzz-sources: Sources/AnalyticsServer/HTTP/HTTPResponse.swift
+// fuzz-sources: Sources/WebServer/HTTPRequest.swift
+// fuzz-sources: Sources/WebServer/HTTPResponse.swift
 // fuzz-sources: Sources/AnalyticsServer/API/APIError.swift
 // fuzz-sources: Sources/AnalyticsServer/API/QueryArguments.swift
 

@@ -32,13 +32,17 @@ package struct LoadOptions {
     /// PostgreSQL the server stores into; verify this run's rows there.
     package var verifyDatabaseURL: String?
     package var verifyTimeoutSeconds: Double
+    /// Once sending has ended, a closing node is given up on after this
+    /// long in which the server read nothing from any closing node.
+    package var closeTimeoutSeconds: Double
     /// Print a live progress line on stderr.
     package var progress: Bool
 
     package init(target: TelemetryTarget, nodes: Int, durationSeconds: Double?, messagesPerNode: Int?,
                 rampUpSeconds: Double, seed: UInt64, namePrefix: String, shape: LoadShape, wire: WireForm,
                 catalogue: MessageCatalogue, mixKinds: Set<String>?, maxQueuedBytes: Int,
-                verifyDatabaseURL: String?, verifyTimeoutSeconds: Double, progress: Bool) {
+                verifyDatabaseURL: String?, verifyTimeoutSeconds: Double, closeTimeoutSeconds: Double = 30,
+                progress: Bool) {
         self.target = target
         self.nodes = nodes
         self.durationSeconds = durationSeconds
@@ -53,6 +57,7 @@ package struct LoadOptions {
         self.maxQueuedBytes = maxQueuedBytes
         self.verifyDatabaseURL = verifyDatabaseURL
         self.verifyTimeoutSeconds = verifyTimeoutSeconds
+        self.closeTimeoutSeconds = closeTimeoutSeconds
         self.progress = progress
     }
 }

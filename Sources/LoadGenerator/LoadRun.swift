@@ -11,22 +11,39 @@ package final class LoadRun {
     let batchBytes: Int
     /// Timers of the schedule and of `--rate` fire this often.
     static let tickMs: UInt64 = 10
-    /// Longest the closing handshakes may take once sending has stopped.
-    static let closeDeadlineMs: UInt64 = 15_000
+    /// While nodes close, how often the run looks whether the server reads.
+    static let closeCheckMs: UInt64 = 250
+    /// Closing has taken this long: say on stderr what the run waits for.
+    static let closeNoticeMs: UInt64 = 2_000
+    /// Longest a shut socket waits for the server's EOF before closing.
+    static let lingerMs: UInt64 = 2_000
 
     package let options: LoadOptions
     package let stats: RunStatistics
     let loop: EventLoop
     let frames: FrameSet
     let handshake: ClientHandshake
-    /// Where frames are assembled before each write (TCPStream copies them).
+    /// Where frames are assembled before each write (what the kernel does
+    /// not take at once is copied into the node's queue).
     let scratch: UnsafeMutableBufferPointer<UInt8>
+    /// Where every node reads into (reads are handled at once).
+    let readBuffer: UnsafeMutableRawBufferPointer
     private(set) var nodes: [SyntheticNode] = []
     /// The server's IPv4 address (resolved once).
     private(set) var address = ""
     private(set) var isStopping = false
     private var started = 0
     private var finished = 0
+    /// Closing: nodes finished at the last look, and when the server last
+    /// read anything from a closing node (or one finished).
+    private var finishedAtLastCheck = 0
+    private var lastDrainMs: UInt64 = 0
+    private var closingSinceMs: UInt64?
+    private var closeNoticeShown = false
+    /// Sockets shut by their nodes, waiting for the server's EOF.
+    private var lingering: [ObjectIdentifier: NodeSocket] = [:]
+    private var waitingForLingering = false
+    private var aborting = false
     private var schedule = TimerHeap()
     private var lastTickMs: UInt64 = 0
     private let tickTimer: LoopTimer
@@ -49,6 +66,7 @@ package final class LoadRun {
         frames = FrameSet(catalogue: options.catalogue, wire: options.wire, mask: mask, mixKinds: options.mixKinds)
         handshake = ClientHandshake(target: options.target, seed: options.seed)
         scratch = .allocate(capacity: 1 << 20)
+        readBuffer = .allocate(byteCount: 64 << 10, alignment: 16)
         batchBytes = max(2_048, min(32_768, (64 << 20) / max(options.nodes, 1)))
         tickTimer = LoopTimer(loop: loop)
         rampTimer = LoopTimer(loop: loop)
@@ -60,7 +78,10 @@ package final class LoadRun {
         }
     }
 
-    deinit { scratch.deallocate() }
+    deinit {
+        scratch.deallocate()
+        readBuffer.deallocate()
+    }
 
     /// Runs to the end (duration, every message sent, or SIGINT/SIGTERM),
     /// verifies if asked, and returns what happened.
@@ -172,8 +193,11 @@ package final class LoadRun {
                 _ = schedule.pop()
                 let node = nodes[next.node]
                 guard var clock = node.clock else { continue }
+                // Read afresh: `now` is the loop's time as the tick began.
+                let sentAtMs = EventLoop.monotonicNanoseconds / 1_000_000 &- stats.startedMs
                 for slot in clock.due.indices where clock.due[slot] <= now {
                     let kinds = RealisticSchedule.events[clock.events[slot]].kinds
+                    if sentAtMs > clock.due[slot] { stats.lateMaxMs = max(stats.lateMaxMs, sentAtMs - clock.due[slot]) }
                     if node.canSend(kinds.count) { node.sendScheduled(kinds) }
                     // A late tick sends an event once, not once per period missed.
                     while clock.due[slot] <= now { clock.advance(slot) }
@@ -190,6 +214,8 @@ package final class LoadRun {
                 node.rateCredit -= Double(count)
                 if node.canSend(count) { node.sendMix(count) }
             }
+            let doneMs = EventLoop.monotonicNanoseconds / 1_000_000 &- stats.startedMs
+            if doneMs > now { stats.lateMaxMs = max(stats.lateMaxMs, doneMs - now) }
         case .max:
             break
         }
@@ -202,36 +228,125 @@ package final class LoadRun {
     }
 
     private func interrupted() {
-        if isStopping {
+        if !isStopping {
+            stopSending()
+        } else if nodes.contains(where: \.isClosing) {
             // A second Ctrl-C: the user does not want to wait for closes.
+            stats.abortInterrupted = true
+            abortClosing()
+        } else {
             exit(130)
         }
-        stopSending()
     }
 
-    /// Sends nothing more; every node closes once its writes are done.
+    /// Sends nothing more; every node sends its close frame behind its
+    /// last message.
     private func stopSending() {
         guard !isStopping else { return }
         isStopping = true
+        stats.sendingStoppedMs = loop.nowMilliseconds
         rampTimer.stop()
         tickTimer.stop()
         endTimer.stop()
-        closeTimer.start(after: LoadRun.closeDeadlineMs) { [unowned self] in
-            for node in nodes { node.abort() }
-        }
         for node in nodes { node.stop() }
+    }
+
+    /// A node sent its close frame: from now on the run watches that the
+    /// server keeps reading what the closing nodes sent.
+    func nodeClosing(_ node: SyntheticNode) {
+        // With --messages-per-node, sending ends as the last node closes.
+        if !isStopping { stats.sendingStoppedMs = loop.nowMilliseconds }
+        if closingSinceMs == nil { closingSinceMs = loop.nowMilliseconds }
+        guard !closeTimer.isActive else { return }
+        lastDrainMs = loop.nowMilliseconds
+        finishedAtLastCheck = finished
+        closeTimer.start(after: LoadRun.closeCheckMs, repeat: LoadRun.closeCheckMs) { [unowned self] in watchClosing() }
+    }
+
+    /// Waits as long as the server reads: any closing node's bytes taken
+    /// by the server, or any node finished, since the last look. Gives up
+    /// on the closing nodes once `--close-timeout` passes without that.
+    private func watchClosing() {
+        let now = loop.nowMilliseconds
+        var drained = finished != finishedAtLastCheck
+        finishedAtLastCheck = finished
+        var closing = 0
+        for node in nodes where node.isClosing {
+            closing += 1
+            if node.drainAdvanced() { drained = true }
+        }
+        guard closing > 0 else {
+            // Nothing waits: the next node to close gets the whole timeout.
+            closingSinceMs = nil
+            lastDrainMs = now
+            return
+        }
+        if drained { lastDrainMs = now }
+        if !closeNoticeShown, let since = closingSinceMs, now &- since >= LoadRun.closeNoticeMs {
+            closeNoticeShown = true
+            Notice.write("\(closing) nodes are waiting for the server to read what they sent before they close "
+                + "(each is given up on after \(Format.seconds(options.closeTimeoutSeconds)) in which the server reads nothing; --close-timeout)")
+        }
+        if now &- lastDrainMs >= closeTimeoutMs { abortClosing() }
+    }
+
+    private var closeTimeoutMs: UInt64 { UInt64(options.closeTimeoutSeconds * 1000) }
+
+    /// Gives up on every closing node, counting what may not have arrived.
+    private func abortClosing() {
+        lastDrainMs = loop.nowMilliseconds
+        // The run ends once every node is counted, not at the first that
+        // completes the fleet.
+        aborting = true
+        let reason = stats.abortInterrupted ? "close: given up (Ctrl-C)" : "close: timed out"
+        for node in nodes where node.isClosing {
+            let lost = node.abort(reason: reason)
+            stats.nodeAborted(notSent: lost.notSent, unacknowledged: lost.unacknowledged)
+        }
+        aborting = false
+        if finished == nodes.count { allFinished() }
+    }
+
+    /// Shuts `socket`'s write side (after what it has queued) and reads
+    /// until the server's EOF, at most `lingerMs`, then closes it: closing
+    /// while the server still sends (pings) would make it a reset.
+    func linger(_ socket: NodeSocket) {
+        guard !socket.isClosed else { return }
+        guard socket.isReading else { return socket.close() }
+        let key = ObjectIdentifier(socket)
+        lingering[key] = socket
+        socket.onData = { _ in }
+        socket.onWritable = nil
+        socket.onEnd = { [unowned self] _ in endLingering(key) }
+        socket.shutdownWrites()
+        LoopTimer.once(on: loop, after: LoadRun.lingerMs) { [weak self] in self?.endLingering(key) }
+    }
+
+    private func endLingering(_ key: ObjectIdentifier) {
+        guard let socket = lingering.removeValue(forKey: key) else { return }
+        socket.close()
+        if lingering.isEmpty && waitingForLingering {
+            waitingForLingering = false
+            allClosed()
+        }
     }
 
     func nodeFinished(_ node: SyntheticNode) {
         finished += 1
-        if finished == nodes.count { allFinished() }
+        if finished == nodes.count && !aborting { allFinished() }
     }
 
     private func allFinished() {
         stats.stoppedMs = loop.nowMilliseconds
+        if stats.sendingStoppedMs == 0 { stats.sendingStoppedMs = stats.stoppedMs }
         isStopping = true
         for timer in [rampTimer, tickTimer, endTimer, closeTimer, progressTimer] { timer.stop() }
         progress?.finish(elapsedMs: nowMs)
+        // The last sockets get the server's EOF (bounded by lingerMs).
+        if lingering.isEmpty { allClosed() } else { waitingForLingering = true }
+    }
+
+    private func allClosed() {
         guard let verifier else {
             finish(failure: nil)
             return
@@ -251,6 +366,8 @@ package final class LoadRun {
 
     private func close() {
         for node in nodes { node.abort() }
+        for socket in lingering.values { socket.close() }
+        lingering.removeAll()
         verifier?.close()
         signals.removeAll()
         for timer in [rampTimer, tickTimer, endTimer, closeTimer, progressTimer] { timer.stop() }

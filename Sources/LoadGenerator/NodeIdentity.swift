@@ -21,7 +21,7 @@ package struct NodeIdentity: Equatable {
         self.index = index
         networkID = id
         name = namePrefix + String(index)
-        // One node in four is a validator, as on a small package testnet.
+        // One node in four is a validator, as on a small public testnet.
         authority = random.next() % 4 == 0
         // Started within the week before 2026-01-01.
         startupTime = 1_767_225_600_000 - random.next() % 604_800_000

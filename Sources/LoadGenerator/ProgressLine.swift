@@ -69,3 +69,12 @@ enum Format {
         return sign + String(whole) + "." + String(repeating: "0", count: places - fraction.count) + fraction
     }
 }
+
+/// One line on stderr, whatever stderr is: what the run is waiting for, so
+/// that a run that takes longer than asked says why.
+enum Notice {
+    static func write(_ text: String) {
+        var bytes = Array(("tetcore-loadgen: " + text + "\n").utf8)
+        _ = Glibc.write(2, &bytes, bytes.count)
+    }
+}

@@ -8,9 +8,19 @@ package struct RunReport {
     package let seconds: Double
     package let throttled: UInt64
     package let unconfirmed: UInt64
+    /// Nodes given up on at the close timeout; their messages that may not
+    /// have arrived, never taken by the kernel (not in `messages`) and
+    /// taken but not acknowledged by the server's TCP (in `messages`).
+    package let nodesAborted: Int
+    package let abortedNotSent: UInt64
+    package let abortedUnacknowledged: UInt64
+    package let abortInterrupted: Bool
+    /// From the end of sending to the last node closed.
+    package let closeSeconds: Double
     package let reconnects: Int
     package let pingsAnswered: Int
     package let errors: [String: Int]
+    package let lateMaxMs: UInt64
     package let verification: Verification?
     /// Why the run could not happen at all (bad address, database).
     package let failure: String?
@@ -24,12 +34,21 @@ package struct RunReport {
         seconds = stats.seconds
         throttled = stats.messagesThrottled
         unconfirmed = stats.messagesUnconfirmed
+        nodesAborted = stats.nodesAborted
+        abortedNotSent = stats.abortedNotSent
+        abortedUnacknowledged = stats.abortedUnacknowledged
+        abortInterrupted = stats.abortInterrupted
+        closeSeconds = stats.closeSeconds
         reconnects = stats.reconnects
         pingsAnswered = stats.pingsAnswered
         errors = stats.errors
+        lateMaxMs = stats.lateMaxMs
         self.verification = verification
         self.failure = failure
     }
+
+    /// Messages of aborted nodes that may not have arrived.
+    package var possiblyLost: UInt64 { abortedNotSent + abortedUnacknowledged }
 
     package var messagesPerSecond: Double { seconds > 0 ? Double(messages) / seconds : 0 }
     package var bytesPerSecond: Double { seconds > 0 ? Double(bytes) / seconds : 0 }
@@ -67,7 +86,20 @@ package struct RunReport {
         } else {
             lines.append("errors: " + errors.sorted { $0.key < $1.key }.map { "\($0.key) × \($0.value)" }.joined(separator: ", "))
         }
-        if unconfirmed > 0 { lines.append("unconfirmed: \(unconfirmed) messages in writes cut off by a dropped connection") }
+        if nodesAborted > 0 {
+            let why = abortInterrupted ? "at a second Ctrl-C"
+                : "after \(Format.seconds(options.closeTimeoutSeconds)) in which the server read nothing (--close-timeout)"
+            lines.append("close: gave up on \(nodesAborted) nodes \(why): \(Format.grouped(possiblyLost)) of their messages may not have arrived: "
+                + "\(Format.grouped(abortedNotSent)) never handed to the kernel (not counted as sent), "
+                + "\(Format.grouped(abortedUnacknowledged)) handed to it (counted as sent) but not acknowledged by the server's TCP; "
+                + "messages it had acknowledged but the server had not read yet are not counted (this side cannot see them)")
+        } else if closeSeconds >= 1 {
+            lines.append("close: \(Format.seconds(closeSeconds)) for the server to read what was in flight when sending ended")
+        }
+        if unconfirmed > 0 {
+            lines.append("unconfirmed: \(Format.grouped(unconfirmed)) messages may not have arrived: their connection dropped "
+                + "or was given up on before the kernel took them or the server's TCP acknowledged them")
+        }
         if let verification {
             if let failure = verification.failure {
                 lines.append("verify: failed: \(failure)")
@@ -102,6 +134,9 @@ package struct RunReport {
             ("requested_per_node", MessageText.quoted(requestedPerNode)),
             ("throttled", String(throttled)),
             ("unconfirmed", String(unconfirmed)),
+            ("close", "{\"timeout_seconds\":\(Format.fixed(options.closeTimeoutSeconds, 3)),\"seconds\":\(Format.fixed(closeSeconds, 3)),"
+                + "\"aborted_nodes\":\(nodesAborted),\"possibly_lost\":\(possiblyLost),\"not_sent\":\(abortedNotSent),"
+                + "\"sent_unacknowledged\":\(abortedUnacknowledged),\"interrupted\":\(abortInterrupted)}"),
             ("reconnects", String(reconnects)),
             ("pings_answered", String(pingsAnswered)),
             ("errors", "{" + errors.sorted { $0.key < $1.key }
@@ -109,6 +144,7 @@ package struct RunReport {
             ("wire", MessageText.quoted(options.wire.rawValue)),
             ("seed", String(options.seed)),
         ]
+        if options.shape != .max { members.append(("late_max_ms", String(lateMaxMs))) }
         if let failure { members.append(("failure", MessageText.quoted(failure))) }
         if let verification {
             var fields: [(String, String)] = []

@@ -3,13 +3,22 @@ import Reactor
 
 /// One synthetic node: its own TCP connection and WebSocket, its message
 /// numbering, and reconnection with backoff when the connection drops.
+///
+/// Closing: the close frame follows the node's last message in the same
+/// byte stream, then the node reads (answering nothing more) until the
+/// server's close frame, which the server sends once it has read
+/// everything before it; then the write side is shut and the socket closed
+/// at the server's EOF. A node given up on (`abort`, the run's close
+/// timeout) counts the messages that may not have arrived.
 final class SyntheticNode {
     enum State { case idle, connecting, handshaking, open, closing, waitingToReconnect, done }
 
     let identity: NodeIdentity
     private unowned let run: LoadRun
     private(set) var state: State = .idle
-    private var stream: TCPStream?
+    private var socket: NodeSocket?
+    /// This connection's messages and other bytes, in stream order.
+    private var ledger = DeliveryLedger(firstSequence: 0)
     /// Bytes of the handshake response or of a partial server frame.
     private var inbound: [UInt8] = []
     private var decoder = ts_ws_decoder()
@@ -19,16 +28,20 @@ final class SyntheticNode {
     private(set) var nextSequence: UInt64 = 0
     /// Telemetry messages given a number so far (system.connected excluded).
     private(set) var telemetryAssigned = 0
-    /// Messages whose write completed.
+    /// Messages the kernel took and that are not known to be lost: the
+    /// server must have stored each exactly once.
     private(set) var confirmed: UInt64 = 0
-    /// Numbers of messages whose write failed when the connection broke.
+    /// Numbers of messages that may not have arrived: not taken by the
+    /// kernel, or not acknowledged by the server's TCP, when their
+    /// connection ended early.
     private(set) var unconfirmed: [Range<UInt64>] = []
-    private var writesInFlight = 0
     private var failuresInARow = 0
     private var hasBeenOpen = false
-    /// Sending has ended (duration over or all messages sent): close once
-    /// the writes in flight complete.
+    /// Sending has ended (duration over or all messages sent).
     private var stopping = false
+    /// What `drainAdvanced` saw last.
+    private var lastReadPosition: UInt64 = 0
+    private var lastBytesToKernel: UInt64 = 0
 
     var clock: RealisticSchedule.NodeClock?
     var rateCredit = 0.0
@@ -45,6 +58,9 @@ final class SyntheticNode {
 
     var isOpen: Bool { state == .open && !stopping }
 
+    /// Its close frame is sent and it waits for the server's.
+    var isClosing: Bool { state == .closing }
+
     /// All telemetry this node was asked for has been numbered.
     var isExhausted: Bool {
         run.options.messagesPerNode.map { telemetryAssigned >= $0 } ?? false
@@ -55,32 +71,32 @@ final class SyntheticNode {
     func connect() {
         guard state == .idle || state == .waitingToReconnect else { return }
         state = .connecting
-        TCPStream.connect(loop: run.loop, host: run.address, port: run.options.target.port) { [self] result in
-            switch result {
-            case let .success(stream):
-                guard state == .connecting else {
-                    stream.close()
-                    return
-                }
-                opened(stream)
-            case let .failure(error):
-                guard state == .connecting else { return }
+        let socket = NodeSocket(loop: run.loop, readBuffer: run.readBuffer)
+        self.socket = socket
+        socket.connect(ipv4: run.address, port: run.options.target.port) { [unowned self] error in
+            guard self.socket === socket, state == .connecting else { return }
+            if let error {
                 dropped("connect: \(error.name)")
+            } else {
+                opened(socket)
             }
         }
     }
 
-    private func opened(_ stream: TCPStream) {
-        self.stream = stream
+    private func opened(_ socket: NodeSocket) {
         state = .handshaking
         inbound.removeAll(keepingCapacity: true)
-        stream.setNoDelay(true)
-        stream.startReading(onData: { [unowned self] bytes in received(bytes) },
-                            onEnd: { [unowned self] error in ended(error) })
-        run.handshake.request.withUnsafeBytes { _ = stream.write($0) }
+        ledger = DeliveryLedger(firstSequence: nextSequence)
+        lastReadPosition = 0
+        lastBytesToKernel = 0
+        socket.onData = { [unowned self] bytes in received(bytes) }
+        socket.onEnd = { [unowned self] error in ended(error) }
+        socket.onWritable = { [unowned self] in writable() }
+        socket.startReading()
+        run.handshake.request.withUnsafeBytes { sendOther($0) }
     }
 
-    private func received(_ bytes: UnsafeMutableRawBufferPointer) {
+    private func received(_ bytes: UnsafeRawBufferPointer) {
         inbound.append(contentsOf: bytes)
         if state == .handshaking {
             switch run.handshake.check(inbound) {
@@ -106,17 +122,19 @@ final class SyntheticNode {
         run.stats.nodeOpened()
         write([connectedFrame])
         run.nodeOpened(self)
+        if isExhausted { beginClosing() }
     }
 
-    /// Server frames: pings are answered, a close is answered and ends the
-    /// connection, data is ignored.
+    /// Server frames: pings are answered (until this side's close frame is
+    /// sent), a close ends the connection, data is ignored.
     private func readFrames() {
         guard state == .open || state == .closing else { return }
         var consumed = 0
         var frame = ts_ws_frame()
         while consumed < inbound.count, state == .open || state == .closing {
-            let used = inbound.withUnsafeMutableBufferPointer { buffer in
-                ts_ws_decode(&decoder, buffer.baseAddress! + consumed, buffer.count - consumed, &frame)
+            let used = inbound.withUnsafeMutableBufferPointer { buffer -> Int64 in
+                guard let base = buffer.baseAddress else { return Int64(TS_WS_EAGAIN.rawValue) }
+                return ts_ws_decode(&decoder, base + consumed, buffer.count - consumed, &frame)
             }
             if used == Int64(TS_WS_EAGAIN.rawValue) { break }
             if used < 0 {
@@ -125,8 +143,10 @@ final class SyntheticNode {
             }
             consumed += Int(used)
             if frame.opcode == UInt8(TS_WS_OP_PING.rawValue) {
-                sendControl(opcode: TS_WS_OP_PONG, payload: UnsafeRawBufferPointer(start: frame.payload, count: frame.payload_len))
-                run.stats.pingsAnswered += 1
+                if state == .open {
+                    sendControl(opcode: TS_WS_OP_PONG, payload: UnsafeRawBufferPointer(start: frame.payload, count: frame.payload_len))
+                    run.stats.pingsAnswered += 1
+                }
             } else if frame.opcode == UInt8(TS_WS_OP_CLOSE.rawValue) {
                 closedByServer(code: frame.close_code)
                 return
@@ -137,6 +157,10 @@ final class SyntheticNode {
 
     private func closedByServer(code: UInt16) {
         if state == .closing {
+            // The answer to this side's close frame: the server has read
+            // everything sent before it (what its TCP has not acknowledged,
+            // should it have closed first, is counted as unconfirmed).
+            settle()
             finish()
             return
         }
@@ -147,31 +171,35 @@ final class SyntheticNode {
     /// A masked control frame (pong) carrying `payload` (at most 125 bytes,
     /// as the ping that asked for it).
     private func sendControl(opcode: ts_ws_opcode, payload: UnsafeRawBufferPointer) {
-        guard let stream, payload.count <= 125 else { return }
+        guard payload.count <= 125 else { return }
         var frame = [UInt8](repeating: 0, count: 6 + payload.count)
         run.frames.stamp.mask.withBytes { key in
             frame.withUnsafeMutableBufferPointer { out in
-                let header = Int(ts_ws_encode_header(out.baseAddress, out.count, opcode, 1, UInt64(payload.count), key))
-                if payload.count > 0 {
-                    (out.baseAddress! + header).update(from: payload.baseAddress!.assumingMemoryBound(to: UInt8.self), count: payload.count)
-                    ts_ws_apply_mask(out.baseAddress! + header, payload.count, key, 0)
+                guard let base = out.baseAddress else { return }
+                let header = Int(ts_ws_encode_header(base, out.count, opcode, 1, UInt64(payload.count), key))
+                if let source = payload.baseAddress, payload.count > 0 {
+                    (base + header).update(from: source.assumingMemoryBound(to: UInt8.self), count: payload.count)
+                    ts_ws_apply_mask(base + header, payload.count, key, 0)
                 }
             }
         }
-        stream.write(frame)
+        frame.withUnsafeBytes { sendOther($0) }
     }
 
     /// A masked close frame with `code` (0: no code).
     private func sendClose(code: UInt16) {
-        guard let stream else { return }
         var frame = [UInt8](repeating: 0, count: 8)
         let length = run.frames.stamp.mask.withBytes { ts_ws_encode_close(&frame, frame.count, code, nil, 0, $0) }
-        if length > 0 { stream.write(Array(frame[0..<Int(length)])) }
+        if length > 0 { frame[0..<Int(length)].withUnsafeBytes { sendOther($0) } }
     }
 
     private func ended(_ error: UVError?) {
         if state == .closing {
+            // The server closed without answering this side's close.
+            settle()
             finish()
+        } else if let failure = socket?.writeFailure {
+            dropped("write: \(failure.name)")
         } else {
             dropped("read: \(error?.name ?? "EOF")")
         }
@@ -181,7 +209,8 @@ final class SyntheticNode {
     /// the run is ending.
     private func dropped(_ reason: String) {
         run.stats.count(error: reason)
-        closeStream()
+        settle()
+        releaseSocket()
         if stopping || run.isStopping {
             finish()
             return
@@ -199,15 +228,40 @@ final class SyntheticNode {
         }
     }
 
-    private func closeStream() {
+    /// The connection is ending early: its messages that the kernel has not
+    /// taken, or that the server's TCP has not acknowledged, may not have
+    /// arrived. They leave `confirmed` for `unconfirmed`. Returns how many
+    /// of each.
+    @discardableResult
+    private func settle() -> (notSent: UInt64, unacknowledged: UInt64) {
+        guard let socket else { return (0, 0) }
+        account()
+        if let acknowledged = socket.bytesAcknowledged { ledger.acknowledged(upTo: acknowledged) }
+        // Without the kernel's count every message it holds is in doubt.
+        let unacknowledged = ledger.unacknowledged, notSent = ledger.notHanded
+        if !unacknowledged.isEmpty {
+            confirmed -= UInt64(unacknowledged.count)
+            unconfirmed.append(unacknowledged)
+        }
+        if !notSent.isEmpty { unconfirmed.append(notSent) }
+        let counts = (UInt64(notSent.count), UInt64(unacknowledged.count))
+        run.stats.messagesUnconfirmed += counts.0 + counts.1
+        ledger = DeliveryLedger(firstSequence: nextSequence)
+        return counts
+    }
+
+    /// Lets go of the socket: shut gracefully (FIN after what is queued,
+    /// then read until the server's EOF) unless it has already ended.
+    private func releaseSocket() {
         if state == .open || state == .closing { run.stats.nodeClosed() }
-        stream?.close()
-        stream = nil
         inbound.removeAll(keepingCapacity: false)
+        guard let socket else { return }
+        self.socket = nil
+        run.linger(socket)
     }
 
     private func finish() {
-        closeStream()
+        releaseSocket()
         guard state != .done else { return }
         state = .done
         run.nodeFinished(self)
@@ -215,28 +269,56 @@ final class SyntheticNode {
 
     // MARK: ending
 
-    /// Sends nothing more: closes (1000) once the writes in flight are done.
+    /// Sends nothing more: the close frame (1000) follows what is queued.
     func stop() {
         guard !stopping else { return }
         stopping = true
         switch state {
-        case .open: closeWhenWritten()
-        case .idle, .waitingToReconnect, .connecting, .handshaking: finish()
+        case .open: beginClosing()
+        case .idle, .waitingToReconnect, .connecting, .handshaking:
+            settle()
+            finish()
         case .closing, .done: break
         }
     }
 
-    /// Ends now, whatever is pending (the run's closing deadline passed).
-    func abort() {
-        guard state != .done else { return }
-        if state != .idle { run.stats.count(error: "close: timed out") }
-        finish()
-    }
-
-    private func closeWhenWritten() {
-        guard state == .open, writesInFlight == 0 else { return }
+    private func beginClosing() {
+        guard state == .open else { return }
+        stopping = true
         state = .closing
         sendClose(code: 1000)
+        run.nodeClosing(self)
+    }
+
+    /// Ends now, whatever is pending (the close timeout passed, or the
+    /// run failed). Returns the messages that may not have arrived.
+    @discardableResult
+    func abort(reason: String = "close: timed out") -> (notSent: UInt64, unacknowledged: UInt64) {
+        guard state != .done else { return (0, 0) }
+        if state != .idle { run.stats.count(error: reason) }
+        let lost = settle()
+        if state == .open || state == .closing { run.stats.nodeClosed() }
+        // No lingering: the run is giving up on this connection.
+        socket?.close()
+        socket = nil
+        state = .done
+        run.nodeFinished(self)
+        return lost
+    }
+
+    /// While closing: whether the server has read anything from this node
+    /// since the last call (its window's right edge moved, or the kernel
+    /// took more of the queue).
+    func drainAdvanced() -> Bool {
+        guard state == .closing, let socket else { return false }
+        account()
+        let position = socket.readPosition ?? 0
+        let toKernel = socket.bytesToKernel
+        defer {
+            lastReadPosition = max(lastReadPosition, position)
+            lastBytesToKernel = toKernel
+        }
+        return position > lastReadPosition || toKernel > lastBytesToKernel
     }
 
     // MARK: sending
@@ -244,8 +326,8 @@ final class SyntheticNode {
     /// Whether the socket can take more now; counts `count` messages as
     /// throttled when it cannot.
     func canSend(_ count: Int) -> Bool {
-        guard isOpen, let stream else { return false }
-        if stream.pendingWriteBytes > run.options.maxQueuedBytes {
+        guard isOpen, let socket else { return false }
+        if socket.queuedBytes > run.options.maxQueuedBytes {
             run.stats.messagesThrottled += UInt64(count)
             return false
         }
@@ -266,12 +348,14 @@ final class SyntheticNode {
         }
         telemetryAssigned += allowed
         write(frames)
+        if isExhausted { beginClosing() }
     }
 
     /// `--rate max`: one more batch of about the run's `batchBytes` when
-    /// the socket has room.
+    /// the socket has room; the next one when the socket is writable again
+    /// (the next turn of the loop if the kernel took it all).
     func sendMaxBatch() {
-        guard isOpen, !isExhausted, let stream, stream.pendingWriteBytes <= run.options.maxQueuedBytes else { return }
+        guard isOpen, !isExhausted, let socket, socket.queuedBytes <= run.options.maxQueuedBytes else { return }
         let mix = run.frames.mix
         guard !mix.isEmpty else { return }
         var bytes = 0, count = 0
@@ -282,6 +366,7 @@ final class SyntheticNode {
             count += 1
         }
         sendMix(count)
+        if isOpen, socket.queuedBytes == 0 { socket.requestWritable() }
     }
 
     /// Kinds of the realistic schedule due now, as one write.
@@ -297,52 +382,58 @@ final class SyntheticNode {
             telemetryAssigned += 1
         }
         write(frames)
+        if isExhausted { beginClosing() }
     }
 
-    /// Numbers, stamps and writes `frames` as one write (several if they
-    /// do not fit the run's scratch buffer).
+    /// Numbers, stamps and writes `frames` (in pieces of the run's scratch
+    /// buffer). Numbers that cannot be sent at all are unconfirmed.
     private func write(_ frames: [FrameTemplate]) {
-        let scratch = run.scratch
-        run.frames.stamp.updateToNow()
-        run.frames.stamp.bestBlock = run.bestBlock
-        var used = 0, first = nextSequence, count = 0
-        for frame in frames {
-            if used + frame.count > scratch.count, count > 0 {
-                flush(UnsafeRawBufferPointer(start: scratch.baseAddress, count: used), first: first, count: count)
-                used = 0
-                first = nextSequence
-                count = 0
-            }
-            used += frame.write(to: scratch.baseAddress! + used, stamp: run.frames.stamp, sequence: nextSequence)
-            nextSequence += 1
-            count += 1
-        }
-        if count > 0 { flush(UnsafeRawBufferPointer(start: scratch.baseAddress, count: used), first: first, count: count) }
-    }
-
-    private func flush(_ bytes: UnsafeRawBufferPointer, first: UInt64, count: Int) {
-        let numbers = first..<(first + UInt64(count))
-        guard let stream else {
-            failed(numbers)
+        guard !frames.isEmpty else { return }
+        guard let socket, socket.canSend, let base = run.scratch.baseAddress else {
+            let first = nextSequence
+            nextSequence += UInt64(frames.count)
+            failed(first..<nextSequence)
             return
         }
-        writesInFlight += 1
-        let size = UInt64(bytes.count)
-        let accepted = stream.write(bytes) { [self] error in
-            writesInFlight -= 1
-            if error == nil {
-                confirmed += UInt64(count)
-                run.stats.lastWriteMs = run.loop.nowMilliseconds
-                run.stats.messagesSent += UInt64(count)
-                run.stats.bytesSent += size
-            } else {
-                failed(numbers)
+        let capacity = run.scratch.count
+        run.frames.stamp.updateToNow()
+        run.frames.stamp.bestBlock = run.bestBlock
+        var used = 0
+        for frame in frames {
+            if used + frame.count > capacity, used > 0 {
+                socket.send(UnsafeRawBufferPointer(start: base, count: used))
+                used = 0
             }
-            written()
+            let size = frame.write(to: base + used, stamp: run.frames.stamp, sequence: nextSequence)
+            ledger.message(bytes: size)
+            nextSequence += 1
+            used += size
         }
-        if !accepted {
-            writesInFlight -= 1
-            failed(numbers)
+        if used > 0 { socket.send(UnsafeRawBufferPointer(start: base, count: used)) }
+        account()
+    }
+
+    /// Bytes that are not a message (upgrade request, pong, close frame).
+    private func sendOther(_ bytes: UnsafeRawBufferPointer) {
+        guard let socket, socket.canSend else { return }
+        ledger.other(bytes: bytes.count)
+        socket.send(bytes)
+        account()
+    }
+
+    /// Counts the messages the kernel has taken whole since the last call
+    /// as sent; forgets, now and then, those the server's TCP acknowledged.
+    private func account() {
+        guard let socket else { return }
+        let (messages, bytes) = ledger.handed(upTo: socket.bytesToKernel)
+        if messages > 0 {
+            confirmed += messages
+            run.stats.messagesSent += messages
+            run.stats.bytesSent += bytes
+            run.stats.lastWriteMs = run.loop.nowMilliseconds
+        }
+        if ledger.piecesInKernel >= 4096, let acknowledged = socket.bytesAcknowledged {
+            ledger.acknowledged(upTo: acknowledged)
         }
     }
 
@@ -351,12 +442,8 @@ final class SyntheticNode {
         run.stats.messagesUnconfirmed += UInt64(numbers.count)
     }
 
-    private func written() {
-        if stopping || isExhausted {
-            stopping = true
-            closeWhenWritten()
-        } else if run.options.shape == .max {
-            sendMaxBatch()
-        }
+    private func writable() {
+        account()
+        if run.options.shape == .max { sendMaxBatch() }
     }
 }

@@ -48,11 +48,26 @@ struct PGParameterArrays {
     private(set) var formats: [Int32] = []
     /// Where each value starts in `storage`; nil for NULL.
     private var starts: [Int?] = []
-    private var storage: [UInt8] = []
+    /// The values, each followed by a NUL byte. libpq copies them into its
+    /// output buffer, so a connection hands the same array back for its
+    /// next statement (`reusing`): a batch's values are hundreds of KiB, and
+    /// a fresh array of that size costs a page fault per 4 KiB.
+    private(set) var storage: [UInt8] = []
 
     /// Fails for values libpq cannot carry: a text value with a NUL byte
     /// (it would be cut short without a word) or one of 2 GiB or more.
+    /// `buffer` (left empty) lends its room to `storage`.
+    init(_ parameters: [PGParameter], reusing buffer: inout [UInt8]) throws(PGError) {
+        swap(&storage, &buffer)
+        storage.removeAll(keepingCapacity: true)
+        try fill(parameters)
+    }
+
     init(_ parameters: [PGParameter]) throws(PGError) {
+        try fill(parameters)
+    }
+
+    private mutating func fill(_ parameters: [PGParameter]) throws(PGError) {
         types.reserveCapacity(parameters.count)
         lengths.reserveCapacity(parameters.count)
         formats.reserveCapacity(parameters.count)

@@ -19,7 +19,7 @@ struct PGPendingResults {
     typealias Finished = (completion: Completion, outcome: Result<PGRows, PGError>)
 
     private struct Entry {
-        let completion: Completion
+        var completion: Completion
         var outcome: Result<PGRows, PGError>?
     }
 
@@ -69,6 +69,9 @@ struct PGPendingResults {
 
     private mutating func finishOldest() -> Finished {
         let entry = entries[head]
+        // The slot stays until the array is compacted, its completion not:
+        // what that captured (a batch's arrays, say) goes now.
+        entries[head] = Entry(completion: { _ in })
         head += 1
         // A pipeline that never drains would grow the array for ever:
         // drop the finished prefix once it is the larger part.

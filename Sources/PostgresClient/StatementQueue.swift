@@ -1,6 +1,6 @@
 /// Sends statements through a pool as its pipelines have room, urgent ones
 /// before bulk ones (on the write pool: a node's connection row, which a
-/// socket waits for, before log batches). Owns the pool's callbacks; one
+/// socket waits for, before message batches). Owns the pool's callbacks; one
 /// queue per pool.
 package final class StatementQueue {
     package struct Job {
@@ -56,12 +56,16 @@ package final class StatementQueue {
     }
 
     /// Removes the job `next()` returned; compacts the arrays now and then
-    /// instead of shifting them on every send.
+    /// instead of shifting them on every send. The slot keeps an empty job
+    /// until then: the sent one's parameters and completion (a batch's
+    /// arrays) go at once.
     private func advance() {
         if urgentHead < urgent.count {
+            urgent[urgentHead] = Job(sql: "", parameters: []) { _ in }
             urgentHead += 1
             if urgentHead == urgent.count { urgent.removeAll(keepingCapacity: true); urgentHead = 0 }
         } else {
+            bulk[bulkHead] = Job(sql: "", parameters: []) { _ in }
             bulkHead += 1
             if bulkHead == bulk.count {
                 bulk.removeAll(keepingCapacity: true)

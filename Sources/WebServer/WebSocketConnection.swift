@@ -86,6 +86,11 @@ package final class WebSocketConnection {
             self.stream.close()
             self.finish()
         })
+        // The application may have paused the socket while configuring it
+        // (backpressure at the upgrade): then the kernel keeps the bytes.
+        // Reading past a pause would pile them up in `input`, unbounded,
+        // and lose them if the peer then closed.
+        if !pausedBy.isEmpty { stream.pauseReading() }
         if !input.isEmpty { processInput() }
     }
 

@@ -34,7 +34,11 @@ struct Serve: ParsableCommand {
 
 struct Migrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Apply the SQL migrations in MIGRATIONS_PATH to the database and exit.")
+        abstract: "Apply the SQL migrations in MIGRATIONS_PATH to the database and exit.",
+        discussion: """
+            A database of the original (Rust) server is adopted first, in one transaction: its rows kept, \
+            counts printed before and after, anything it does not recognise refused by name.
+            """)
 
     func run() throws {
         let settings = try loadSettings()

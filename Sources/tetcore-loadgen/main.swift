@@ -80,6 +80,9 @@ struct TetcoreLoadgen: ParsableCommand {
     @Option(help: ArgumentHelp("Longest --verify waits for rows to appear.", valueName: "duration"))
     var verifyTimeout: String = "60s"
 
+    @Option(help: ArgumentHelp("Once sending has ended, nodes close only after the server has read what they sent; a node is given up on after this long in which the server read nothing from any closing node, and the summary counts its messages that may not have arrived. A second Ctrl-C gives up at once.", valueName: "duration"))
+    var closeTimeout: String = "30s"
+
     @Flag(help: "Print the summary as one JSON object on stdout.")
     var json = false
 
@@ -166,6 +169,7 @@ struct TetcoreLoadgen: ParsableCommand {
             rampUpSeconds: try TetcoreLoadgen.seconds(rampUp, "--ramp-up"), seed: seed, namePrefix: namePrefix, shape: shape,
             wire: wireForm, catalogue: catalogue, mixKinds: kindSet, maxQueuedBytes: maxQueuedBytes,
             verifyDatabaseURL: verify, verifyTimeoutSeconds: try TetcoreLoadgen.seconds(verifyTimeout, "--verify-timeout"),
+            closeTimeoutSeconds: try TetcoreLoadgen.seconds(closeTimeout, "--close-timeout"),
             progress: !noProgress && isatty(2) == 1)
     }
 

@@ -40,6 +40,16 @@ final class PGParameterTests: XCTestCase {
         XCTAssertEqual(values, [[0x61, 0x62, 0], nil, [0, 0, 0, 7, 0], [0]])
     }
 
+    func testArraysBuiltInALentBufferHoldTheSameValuesInItsRoom() throws {
+        var buffer = [UInt8](repeating: 0xFF, count: 1 << 16)
+        let room = buffer.capacity
+        let parameters: [PGParameter] = [.text("ab"), .text(nil), .int32(7)]
+        let arrays = try PGParameterArrays(parameters, reusing: &buffer)
+        XCTAssertEqual(buffer, [], "the buffer is handed over")
+        XCTAssertEqual(arrays.storage, try PGParameterArrays(parameters).storage)
+        XCTAssertEqual(arrays.storage.capacity, room, "in the buffer's room, not a new array")
+    }
+
     func testATextValueWithANulByteIsRefused() {
         XCTAssertThrowsError(try PGParameterArrays([.int32(1), .text("a\u{0}b")])) { error in
             XCTAssertEqual((error as? PGError)?.kind, .query)

@@ -21,7 +21,7 @@ final class MailboxTests: XCTestCase {
                 }
             }
         }
-        LoopRunner.run(loop, timeout: 5) { seen.count == 100 }
+        LoopRunner.run(loop, timeout: 60) { seen.count == 100 }
         poster.join()
         XCTAssertEqual(seen, Array(0..<100))
         XCTAssertTrue(onLoopThread)

@@ -23,7 +23,7 @@ final class TCPListenerTests: XCTestCase {
         // and port: 64 connections land on both listeners.
         var clients: [Int32] = []
         for _ in 0..<64 { clients.append(try connect(port: a.port)) }
-        LoopRunner.run(first, timeout: 5) {
+        LoopRunner.run(first, timeout: 60) {
             second.runOnce(wait: false)
             return accepted[0] + accepted[1] == 64
         }

@@ -35,12 +35,12 @@ final class TCPStreamCloseTests: XCTestCase {
         let peer = Thread { [port = listener.port] in
             guard let client = try? RawClient(port: port) else { return }
             try? client.send("first")
-            usleep(300_000) // the server has queued its reply and is waiting to close
+            // The reply's first bytes: the server has queued it and is waiting to close.
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            var total = max(0, recv(client.fd, &buffer, buffer.count, 0))
             try? client.send("more after the server closed")
             shutdown(client.fd, Int32(SHUT_WR))
             usleep(300_000) // the EOF reaches the server before its writes are out
-            var buffer = [UInt8](repeating: 0, count: 1 << 16)
-            var total = 0
             var end = ""
             while end.isEmpty {
                 let n = recv(client.fd, &buffer, buffer.count, 0)
@@ -49,7 +49,7 @@ final class TCPStreamCloseTests: XCTestCase {
             outcome.set(received: total, endedBy: end)
         }
         peer.start()
-        LoopRunner.run(loop, timeout: 20) { outcome.read().endedBy != nil }
+        LoopRunner.run(loop, timeout: 60) { outcome.read().endedBy != nil }
         let (received, endedBy) = outcome.read()
         XCTAssertEqual(callsBeforeClosing, 1)
         XCTAssertEqual(callsAfterClosing, [], "the owner was called after closeAfterWrites")

@@ -7,7 +7,7 @@ enum LoopRunner {
     /// A repeating timer wakes the loop every 10 ms, so an iteration never
     /// blocks for long even when nothing else is active.
     @discardableResult
-    static func run(_ loop: EventLoop, timeout seconds: Double = 10, file: StaticString = #filePath, line: UInt = #line,
+    static func run(_ loop: EventLoop, timeout seconds: Double = 60, file: StaticString = #filePath, line: UInt = #line,
                     until condition: () -> Bool) -> Bool {
         let tick = LoopTimer(loop: loop)
         tick.start(after: 10, repeat: 10) {}

@@ -21,6 +21,8 @@ final class ServerProcess {
 
     let process = Process()
     let port: Int
+    /// Just before the process was started.
+    private(set) var launchedAt = Date()
     private let output = Pipe()
     private var collected = Data()
     private let lock = NSLock()
@@ -41,10 +43,15 @@ final class ServerProcess {
             self?.collected.append(data)
             self?.lock.unlock()
         }
+        launchedAt = Date()
         try process.run()
         if waitUntilReady {
-            eventually(30, "server ready on port \(port)") { self.log.contains("database schema is up to date") }
-            eventually(10, "write pool ready") { (try? self.get("/readyz").status) == 200 }
+            eventually(60, "server ready on port \(port)") { self.log.contains("database schema is up to date") }
+            eventually(60, "write pool ready") { (try? self.get("/readyz").status) == 200 }
+            if !process.isRunning {
+                XCTFail("tetcore-analytics ended while starting (\(process.terminationReason == .uncaughtSignal ? "signal" : "status") "
+                    + "\(process.terminationStatus)); its log ends:\n\(log.suffix(3000))")
+            }
         }
     }
 
@@ -55,7 +62,8 @@ final class ServerProcess {
     }
 
     func terminate(signal: Int32 = SIGTERM) -> Int32 {
-        kill(process.processIdentifier, signal)
+        // Only while it runs: once reaped, its pid may be another process's.
+        if process.isRunning { kill(process.processIdentifier, signal) }
         process.waitUntilExit()
         return process.terminationStatus
     }

@@ -35,21 +35,11 @@ final class TestDatabase {
         try TestDatabase.exec(url, sql)
     }
 
-    /// Another session (psql) holds an ACCESS EXCLUSIVE lock on `table` for
-    /// `seconds`; returns once the lock is granted. Wait for the process to
-    /// know it has been released.
-    func holdLock(on table: String, seconds: Int) throws -> Process {
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        locker.arguments = ["-qX", url, "-c", "BEGIN; LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(\(seconds)); COMMIT;"]
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
-        let deadline = Date().addingTimeInterval(5)
-        while try scalar("SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted") == "0" {
-            guard Date() < deadline else { throw TestFailure("the lock on \(table) was not granted within 5 s") }
-            usleep(20_000)
-        }
-        return locker
+    /// Another session holds an ACCESS EXCLUSIVE lock on `table` from
+    /// when this returns until the test calls `release()` on the result:
+    /// the test decides how long, by what it has seen happen meanwhile.
+    func holdLock(on table: String) throws -> TableLock {
+        try TableLock(url: url, table: table)
     }
 
     /// The first column of the first row.
@@ -87,6 +77,40 @@ final class TestDatabase {
                 PQgetisnull(result, row, column) != 0 ? nil : String(cString: PQgetvalue(result, row, column))
             }
         }
+    }
+}
+
+/// A session of its own holding an ACCESS EXCLUSIVE lock on a table in an
+/// open transaction, until `release()` (or deinit) commits and closes it.
+final class TableLock {
+    private var connection: OpaquePointer?
+
+    /// Returns once the lock is granted.
+    init(url: String, table: String) throws {
+        guard let connection = PQconnectdb(url) else { throw TestFailure("out of memory") }
+        self.connection = connection
+        guard PQstatus(connection) == CONNECTION_OK else {
+            defer { release() }
+            throw TestFailure("cannot connect: \(String(cString: PQerrorMessage(connection)))")
+        }
+        for sql in ["BEGIN", "LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE"] {
+            let result = PQexec(connection, sql)
+            defer { PQclear(result) }
+            guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+                defer { release() }
+                throw TestFailure("\(sql): \(String(cString: PQerrorMessage(connection)))")
+            }
+        }
+    }
+
+    deinit { release() }
+
+    /// Ends the transaction, so the lock, and the session.
+    func release() {
+        guard let connection else { return }
+        self.connection = nil
+        PQclear(PQexec(connection, "COMMIT"))
+        PQfinish(connection)
     }
 }
 

@@ -1,5 +1,5 @@
 import Glibc
-@testable import Reactor
+import Reactor
 @testable import TestSupport
 import XCTest
 @testable import WebServer
@@ -41,6 +41,7 @@ final class WebSocketConnectionTests: XCTestCase {
     /// Connects a client and wraps the accepted stream in a started
     /// WebSocketConnection whose delegate records everything.
     private func open(maxMessageBytes: Int = 64 * 1024, lingerMs: UInt64 = 2000, initial: [UInt8] = [],
+                      pausedAtStart: WebSocketConnection.PauseReason? = nil,
                       file: StaticString = #filePath, line: UInt = #line) throws -> (WebSocketConnection, Peer, Recorder) {
         let peer = try Peer(port: listener.port)
         let before = accepted.count
@@ -52,6 +53,7 @@ final class WebSocketConnectionTests: XCTestCase {
         socket.delegate = recorder
         socket.onClosed = { [unowned self] in self.ended.append($0.id) }
         sockets.append(socket)
+        if let pausedAtStart { socket.pauseReading(pausedAtStart) }
         socket.start(initial: initial)
         return (socket, peer, recorder)
     }
@@ -228,7 +230,51 @@ final class WebSocketConnectionTests: XCTestCase {
         LoopRunner.run(loop) { written == 1 }
     }
 
+    /// A socket paused before it starts (backpressure at the upgrade) reads
+    /// nothing: the kernel keeps the bytes until the pause ends.
+    func testASocketPausedBeforeItStartsReadsNothingUntilResumed() throws {
+        let (socket, peer, recorder) = try open(pausedAtStart: .first)
+        for index in 0..<50 { try peer.client.send(RawClient.frame(opcode: 1, Array("message \(index)".utf8))) }
+        // The peer stops sending. A socket that read past its pause would
+        // see this end now and drop the 50 messages it holds undecoded.
+        shutdown(peer.client.fd, Int32(SHUT_WR))
+        var turns = 0
+        LoopRunner.run(loop) { turns += 1; return turns > 200 }
+        XCTAssertEqual(recorder.texts, [])
+        XCTAssertEqual(ended, [], "the end of the stream waits in the kernel behind the messages")
+        XCTAssertTrue(socket.isPausedByServer)
+        socket.resumeReading(.first)
+        LoopRunner.run(loop) { recorder.texts.count == 50 }
+        XCTAssertEqual(recorder.texts.first, "message 0")
+        XCTAssertEqual(recorder.texts.last, "message 49")
+    }
+
+    func testAHeartbeatPingIsEmptyAndOnlySentWhileOpen() throws {
+        let (socket, peer, _) = try open()
+        socket.sendPing()
+        let ping = nextFrame(peer)
+        XCTAssertEqual(ping?.opcode, 9)
+        XCTAssertEqual(ping?.payload, [])
+        XCTAssertEqual(socket.lastPingMs, loop.nowMilliseconds)
+        socket.close(code: 1001)
+        XCTAssertEqual(nextFrame(peer)?.opcode, 8)
+        socket.sendPing()
+        try peer.client.send(Self.closeFrame(code: 1001))
+        awaitEnd(peer)
+        XCTAssertEqual(peer.received, [], "no ping once closing")
+    }
+
     // MARK: Closing
+
+    func testACloseReasonIsCutToWhatAControlFrameHolds() throws {
+        let (_, peer, recorder) = try open()
+        let socket = sockets[0]
+        socket.fail(code: 1008, reason: String(repeating: "r", count: 200))
+        let close = nextFrame(peer)
+        XCTAssertEqual(close?.payload.count, 125, "2 bytes of code and 123 of reason")
+        XCTAssertEqual(close?.closeReason, String(repeating: "r", count: 123))
+        XCTAssertEqual(recorder.closeCodes, [1008])
+    }
 
     func testACloseFromTheClientIsEchoedWithItsCodeAndEndsTheConnection() throws {
         let (socket, peer, recorder) = try open()

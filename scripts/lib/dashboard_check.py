@@ -6,7 +6,10 @@ Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S]]
 Drives Chromium through the DevTools protocol: loads URL, waits until the
 JavaScript expression READY_JS is true (or TIMEOUT_S pass), then prints one
 JSON object: {"ready": bool, "dom": outer HTML, "errors": [console errors,
-uncaught exceptions and failed loads]} and writes a screenshot.
+uncaught exceptions, failed loads, and every HTTP answer of 400 or more, the
+page's own included]} and writes a screenshot. An error page (a 404 of the
+page, a script, a stylesheet or an endpoint) is an error, however the page
+then looks.
 
 Only the standard library: the DevTools WebSocket is spoken by the small
 client below, so the test needs nothing beyond Debian's chromium.
@@ -108,6 +111,7 @@ class Page:
         self.socket = devtools
         self.next_id = 0
         self.errors = []
+        self.urls = {}
 
     def call(self, method, **params):
         self.next_id += 1
@@ -131,6 +135,14 @@ class Page:
         elif method == "Log.entryAdded" and params.get("entry", {}).get("level") == "error":
             entry = params["entry"]
             self.errors.append(f"log: {entry.get('text', '')} {entry.get('url', '')}".strip())
+        elif method == "Network.responseReceived" and params.get("response", {}).get("status", 0) >= 400:
+            response = params["response"]
+            self.errors.append(f"http: {response['status']} {params.get('type', '')} {response.get('url', '')}")
+        elif method == "Network.requestWillBeSent":
+            self.urls[params.get("requestId")] = params.get("request", {}).get("url", "")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            url = self.urls.get(params.get("requestId"), "")
+            self.errors.append(f"failed: {params.get('type', '')} {params.get('errorText', '')} {url}")
 
     def drain(self, seconds):
         deadline = time.time() + seconds
@@ -167,7 +179,7 @@ def main():
         devtools = DevToolsSocket(page_target["webSocketDebuggerUrl"])
         try:
             page = Page(devtools)
-            for domain in ("Runtime.enable", "Log.enable", "Page.enable"):
+            for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
                 page.call(domain)
             page.call("Page.navigate", url=url)
             deadline = time.time() + timeout

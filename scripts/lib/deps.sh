@@ -16,12 +16,22 @@ BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-d
 # Server binaries for the embedded database of `serve`.
 RUNTIME_PACKAGES=(postgresql)
 # The private test cluster, promtool/prometheus for the metrics tests, and
-# headless Chromium for the dashboard tests, nginx for the scale-out test.
-TEST_PACKAGES=(postgresql prometheus chromium nginx)
-# From PyPI, for the `python3` the tests run: jsonschema checks API responses
-# against static/openapi.json, kubernetes-validate deployment.template.yml,
-# schemathesis fuzzes the API against the same document.
+# headless Chromium for the dashboard tests, nginx for the scale-out test;
+# podman (with Debian's runc) and debootstrap for the image and fresh-system
+# tests, systemd for `systemd-analyze verify` of the unit.
+TEST_PACKAGES=(postgresql prometheus chromium nginx podman runc debootstrap systemd)
+# From PyPI, into the project's virtual environment (VENV_DIR) made with
+# Debian's python3, whose python3 the tests run: jsonschema checks API
+# responses against static/openapi.json, kubernetes-validate
+# deployment.template.yml, schemathesis fuzzes the API against the same
+# document.
 TEST_PYTHON_PACKAGES=(jsonschema kubernetes-validate schemathesis)
+# Debian 12 packages the Swift toolchain itself needs to compile and link
+# (swift.org lists them beside its Debian 12 download).
+SWIFT_PACKAGES=(binutils gcc git libc6-dev libcurl4-openssl-dev libedit2 libncurses6 libpython3.11 libsqlite3-0 libstdc++-12-dev libxml2 libz3-4 pkg-config tzdata zlib1g-dev)
+# Debian's python3 refuses a system-wide `pip install` (PEP 668): the test
+# tools live in a virtual environment in the project's ignored folder.
+VENV_DIR="$REPO_ROOT/.tetcore/venv"
 
 # step MESSAGE : the one line a step prints.
 step() { printf '==> %s\n' "$*"; }
@@ -92,24 +102,37 @@ ensure_packages() {
 }
 
 # ensure_swift : the toolchain is not a Debian package; use the one in
-# /opt/swift when PATH lacks it (sudo and some shells reset PATH).
+# /opt/swift when PATH lacks it (sudo and some shells reset PATH), and the
+# Debian packages it needs.
 ensure_swift() {
     if ! command -v swift >/dev/null && [ -x /opt/swift/usr/bin/swift ]; then
         export PATH="/opt/swift/usr/bin:$PATH"
     fi
     command -v swift >/dev/null || fail "swift not found on PATH or in /opt/swift/usr/bin"
+    ensure_packages "${SWIFT_PACKAGES[@]}"
 }
 
-# ensure_python_packages PKG... : pip install what `pip show` does not
-# find, quietly (the log is in SETUP_LOG_DIR).
+# ensure_python_packages PKG... : a virtual environment in VENV_DIR made
+# with Debian's python3 (made again if its interpreter no longer runs), pip
+# install there what `pip show` does not find, quietly (the log is in
+# SETUP_LOG_DIR), and VENV_DIR/bin first on PATH, so that the `python3`
+# the tests run is the environment's.
 ensure_python_packages() {
+    ensure_packages python3 python3-venv
+    mkdir -p "$SETUP_LOG_DIR"
+    local log="$SETUP_LOG_DIR/pip.log"
+    if ! "$VENV_DIR/bin/python3" -c 'import sys' >/dev/null 2>&1; then
+        step "python: virtual environment in $VENV_DIR (Debian's /usr/bin/python3)"
+        rm -rf "$VENV_DIR"
+        /usr/bin/python3 -m venv "$VENV_DIR" >>"$log" 2>&1 || fail "python3 -m venv $VENV_DIR failed (log: $log)"
+    fi
+    export PATH="$VENV_DIR/bin:$PATH"
     local missing=() package
     for package in "$@"; do
-        python3 -m pip show -q "$package" >/dev/null 2>&1 || missing+=("$package")
+        "$VENV_DIR/bin/python3" -m pip show -q "$package" >/dev/null 2>&1 || missing+=("$package")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
-    mkdir -p "$SETUP_LOG_DIR"
-    step "pip install ${missing[*]}"
-    python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "${missing[@]}" \
-        >>"$SETUP_LOG_DIR/pip.log" 2>&1 || fail "pip install ${missing[*]} failed (log: $SETUP_LOG_DIR/pip.log)"
+    step "pip install ${missing[*]} (into $VENV_DIR)"
+    "$VENV_DIR/bin/python3" -m pip install -q --disable-pip-version-check "${missing[@]}" \
+        >>"$log" 2>&1 || fail "pip install ${missing[*]} failed (log: $log)"
 }

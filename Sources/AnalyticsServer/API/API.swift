@@ -25,6 +25,7 @@ struct API {
         StatsAPI(database: database).install(in: &router)
         HostSystemsAPI(database: database, writes: writes).install(in: &router)
         BenchmarksAPI(database: database, writes: writes).install(in: &router)
+        BenchmarkSetupForm(database: database).install(in: &router)
         if let network { NetworkAPI(database: database, view: network, seriesStepS: seriesStepS).install(in: &router) }
         OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
     }

@@ -1,6 +1,6 @@
 import PostgresClient
 import WebServer
-/// Benchmarks, their events, and the log targets of the benchmarked node.
+/// Benchmarks, their events, and the telemetry targets of the benchmarked node.
 struct BenchmarksAPI {
     let database: APIDatabase
     let writes: WriteAuthorization
@@ -12,6 +12,8 @@ struct BenchmarksAPI {
         router.addAPI("POST", "/benchmarks") { (request, respond) throws(APIError) in
             try writes.check(request)
             let body = try JSONBody(request)
+            // The original code's form, {"setup": {...}} (BenchmarkSetupForm).
+            if body.contains("setup") { return try BenchmarkSetupForm(database: database).store(body, respond) }
             let hostSystemID = try body.int32("host_system_id")
             let parameters: [PGParameter] = [
                 .text(try body.timestamp("ts_start")), .text(try body.timestamp("ts_end")),
@@ -47,11 +49,16 @@ struct BenchmarksAPI {
         }
     }
 
-    private static let object = """
-        json_build_object('id', b.id, 'ts_start', \(APITime.sql("b.ts_start")), 'ts_end', \(APITime.sql("b.ts_end")),
-                          'description', b.description, 'chain_spec', b.chain_spec, 'benchmark_spec', b.benchmark_spec,
-                          'host_system_id', b.host_system_id, 'peer_id', b.peer_id,
-                          'created_at', \(APITime.sql("b.created_at")))
+    private static let fields = """
+        'id', b.id, 'ts_start', \(APITime.sql("b.ts_start")), 'ts_end', \(APITime.sql("b.ts_end")),
+        'description', b.description, 'chain_spec', b.chain_spec, 'benchmark_spec', b.benchmark_spec,
+        'host_system_id', b.host_system_id, 'peer_id', b.peer_id, 'created_at', \(APITime.sql("b.created_at"))
+        """
+
+    /// `setup` only when the benchmark has one (the original's form).
+    static let object = """
+        CASE WHEN b.setup IS NULL THEN json_build_object(\(fields))
+             ELSE json_build_object(\(fields), 'setup', b.setup) END
         """
 
     private static let eventObject = """
@@ -86,12 +93,13 @@ struct BenchmarksAPI {
 
     /// The distinct targets the benchmarked node logged between the
     /// benchmark's start and end, read through the (peer_connection_id,
-    /// created_at) index; [] when the benchmark names no node.
+    /// created_at) index; [] when the benchmark names no node. A benchmark
+    /// stored with only a setup may lack either end: that side is open.
     static let targetsSQL = """
         SELECT (SELECT coalesce(json_agg(json_build_object('target', t.target) ORDER BY t.target), '[]')
                 FROM (SELECT DISTINCT l.logs->>'target' AS target
                       FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id
-                      WHERE pc.peer_id = b.peer_id AND l.created_at BETWEEN b.ts_start AND b.ts_end
+                      WHERE pc.peer_id = b.peer_id AND l.created_at BETWEEN coalesce(b.ts_start, '-infinity') AND coalesce(b.ts_end, 'infinity')
                         AND l.logs->>'target' IS NOT NULL) t)::text
         FROM benchmarks b WHERE b.id = $1
         """

@@ -90,6 +90,9 @@ struct JSONBody {
         return value
     }
 
+    /// The body has this member, whatever its value (null included).
+    func contains(_ name: String) -> Bool { fields[name] != nil }
+
     private func missing(_ name: String) -> APIError { .badRequest("missing required field '\(name)'") }
 
     private func wrongType(_ name: String, _ expected: String) -> APIError {

@@ -92,28 +92,21 @@ struct ReputationAPI {
         """
 
     /// Every stored network state in the window whose peerset has the peer
-    /// as a key, newest first, with that peer's own entry only. The inner
-    /// subquery sorts the window's network states by time through the
-    /// partial index (no detoasting: only row pointers move); OFFSET 0
-    /// keeps the `?` test out of it, so messages are decompressed newest
-    /// first only until `limit` match, instead of all of them before the
-    /// sort (the plan PostgreSQL picks otherwise, which ran past the
-    /// statement timeout at 166,000 stored network states).
+    /// as a key, newest first, with that peer's own entry only. The rows
+    /// come from tetcore_peer_reputation_entries (Migrations/0011, 0012): a
+    /// walk of the partial index on network-state rows newest first that
+    /// stops at the `limit`-th match, the only plan it can have, reading a
+    /// row's JSON only when the row's peerset hashes hold the peer's. As one
+    /// SQL statement the planner chose between that walk and reading and
+    /// sorting every network state of the window by the statistics, and
+    /// chose the sort, ten times slower, at 10 million rows
+    /// (docs/performance.md).
     static let peerSQL = """
         SELECT coalesce(json_agg(json_build_object(
                    'reporting_peer', pc.peer_id, 'reputation', \(reputation("s.entry")),
                    'connected', \(connected("s.entry")), 'ts', \(APITime.sql("s.created_at")))
                    ORDER BY s.created_at DESC, s.id DESC), '[]')::text
-        FROM (SELECT l.id, l.created_at, l.peer_connection_id, (\(peersetNodes))->$1::text AS entry
-              FROM (SELECT l.id, l.created_at, l.peer_connection_id, l.logs
-                    FROM tetcore_logs l
-                    WHERE l.logs->>'msg' = 'system.network_state'
-                      AND ($2::timestamp IS NULL OR l.created_at > $2::timestamp)
-                      AND l.created_at < coalesce($3::timestamp, now() AT TIME ZONE 'utc')
-                    ORDER BY l.created_at DESC
-                    OFFSET 0) l
-              WHERE (\(peersetNodes)) ? $1::text
-              LIMIT $4) s
+        FROM tetcore_peer_reputation_entries($1::text, $2::timestamp, $3::timestamp, $4::bigint) s
         JOIN peer_connections pc ON pc.id = s.peer_connection_id
         """
 }

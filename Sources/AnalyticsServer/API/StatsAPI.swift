@@ -9,7 +9,7 @@ struct StatsAPI {
         }
     }
 
-    /// A table's size includes its TOAST data (where large log messages
+    /// A table's size includes its TOAST data (where large telemetry messages
     /// live) but not its indexes, which are listed on their own. A
     /// partitioned table or index (tetcore_logs) counts all its partitions,
     /// which are also listed one by one.

@@ -1,5 +1,5 @@
 /// A row of the settings table as the table's readers see it: parsing,
-/// --help, the README and the start-up log all go through this.
+/// --help, docs/settings.md and the start-up log all go through this.
 protocol SettingRow {
     var name: String { get }
     var meaning: String { get }

@@ -8,7 +8,7 @@ struct SettingParser<Value> {
     let allowed: String
     /// nil when the text is not acceptable.
     let parse: (String) -> Value?
-    /// The value as shown in --help, the README and the start-up log.
+    /// The value as shown in --help, docs/settings.md and the start-up log.
     let format: (Value) -> String
     /// How a rejected text is quoted back in the error (hides secrets).
     var redact: (String) -> String = { $0 }

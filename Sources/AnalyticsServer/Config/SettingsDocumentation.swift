@@ -1,4 +1,4 @@
-/// The settings table rendered for people: --help and the README.
+/// The settings table rendered for people: --help and docs/settings.md.
 extension Settings {
     /// Width --help text is wrapped to. ArgumentParser re-wraps any line
     /// that does not fit the terminal (80 columns when it cannot tell), so
@@ -16,7 +16,7 @@ extension Settings {
         }.joined(separator: "\n")
     }
 
-    /// A Markdown table with one row per setting, for the README.
+    /// A Markdown table with one row per setting, for docs/settings.md.
     package static func markdownTable() -> String {
         let header = ["| Variable | Default | Meaning |", "|---|---|---|"]
         let rows = SettingsTable.all.map { row in

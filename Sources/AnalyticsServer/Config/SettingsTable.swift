@@ -2,7 +2,7 @@ import Logging
 
 /// Every setting of the server, each declared once: variable, default,
 /// parser (with its range) and one-line meaning. `all` orders them for
-/// --help, the README and the start-up log.
+/// --help, docs/settings.md and the start-up log.
 enum SettingsTable {
     static let all: [any SettingRow] = [
         databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
@@ -118,7 +118,7 @@ enum SettingsTable {
         meaning: "Feed cache: milliseconds between updates.")
     static let cacheExpiryS = Setting(
         name: "CACHE_EXPIRY_S", defaultValue: 3600, parser: .integer(1...86400 * 30), property: \.cacheExpiryS,
-        meaning: "Feed cache: seconds a log message stays in the cache.")
+        meaning: "Feed cache: seconds a telemetry message stays in the cache.")
     static let feedMaxClientBacklogBytes = Setting(
         name: "FEED_MAX_CLIENT_BACKLOG_BYTES", defaultValue: 8 << 20, parser: .integer((64 << 10)...(1 << 30)),
         property: \.feedMaxClientBacklogBytes,

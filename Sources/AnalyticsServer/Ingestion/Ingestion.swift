@@ -40,7 +40,8 @@ package final class Ingestion {
         trustProxyHeaders = settings.trustProxyHeaders
         let queue = StatementQueue(pool: writePool, maxInFlightPerConnection: settings.dbMaxBatchesInFlight)
         budget = BufferBudget(limit: settings.maxBufferedBytes)
-        writer = BatchWriter(loop: loop, queue: queue, budget: budget, histograms: histograms, logger: logger)
+        writer = BatchWriter(loop: loop, queue: queue, budget: budget, histograms: histograms, logger: logger,
+                             batchBytes: settings.dbBatchBytes)
         let limits = MessageBatcher.Limits(rows: settings.dbBatchSize, bytes: settings.dbBatchBytes,
                                            latencyMs: UInt64(settings.dbSaveLatencyMs))
         let policy = admission.policy

@@ -25,14 +25,50 @@ struct MessageBatch {
     private var documentOffsets: [Int32] = []
     /// Loop time (ms) when the first row was added.
     let createdAtMs: UInt64
+    /// An attempt to write it ended with the connection lost: that attempt
+    /// may have committed, and a later one then finds the marker.
+    var answerLost = false
 
-    init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0) {
+    /// The arrays of a batch that has left memory, to hold the rows of a
+    /// later one: a batch's arrays are blocks of hundreds of KiB, which
+    /// glibc maps and unmaps (AnalyticsService.boundHeapGrowth), so fresh
+    /// ones cost a page fault per 4 KiB written and copies as they grow.
+    struct Storage {
+        fileprivate var peerConnectionIDs: [UInt8]
+        fileprivate var timestamps: [UInt8]
+        fileprivate var documents: [UInt8]
+        fileprivate var documentOffsets: [Int32]
+
+        /// Bytes the arrays have room for.
+        var capacity: Int {
+            peerConnectionIDs.capacity + timestamps.capacity + documents.capacity + documentOffsets.capacity * 4
+        }
+    }
+
+    /// The batch's arrays (shared, not copied), for a later batch to reuse.
+    var storage: Storage { Storage(peerConnectionIDs: peerConnectionIDs, timestamps: timestamps, documents: documents,
+                                   documentOffsets: documentOffsets) }
+
+    /// An empty batch; with `storage`, in those arrays (emptied, their room
+    /// kept; an array still shared is not reused, so nothing is overwritten).
+    init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0, reusing storage: Storage? = nil) {
         self.id = id
         self.audit = audit
         self.createdAtMs = createdAtMs
-        peerConnectionIDs = MessageBatch.arrayHeader()
-        timestamps = MessageBatch.arrayHeader()
-        documents = MessageBatch.arrayHeader()
+        if let storage {
+            peerConnectionIDs = storage.peerConnectionIDs
+            timestamps = storage.timestamps
+            documents = storage.documents
+            documentOffsets = storage.documentOffsets
+            MessageBatch.resetToHeader(&peerConnectionIDs)
+            MessageBatch.resetToHeader(&timestamps)
+            MessageBatch.resetToHeader(&documents)
+            documentOffsets.removeAll(keepingCapacity: true)
+        } else {
+            peerConnectionIDs = MessageBatch.arrayHeader()
+            timestamps = MessageBatch.arrayHeader()
+            documents = MessageBatch.arrayHeader()
+        }
         peerConnectionIDs.reserveCapacity(MessageBatch.headerSize + 8 * capacity)
         timestamps.reserveCapacity(MessageBatch.headerSize + 12 * capacity)
         documentOffsets.reserveCapacity(capacity)
@@ -117,6 +153,13 @@ struct MessageBatch {
 
     private static func arrayHeader() -> [UInt8] {
         [UInt8](repeating: 0, count: headerSize)
+    }
+
+    /// Empties an array down to a blank header, keeping its room when no
+    /// one else holds it (otherwise Array makes a fresh one).
+    private static func resetToHeader(_ array: inout [UInt8]) {
+        array.removeAll(keepingCapacity: true)
+        array.append(contentsOf: repeatElement(0, count: headerSize))
     }
 
     private static func writeHeader(_ array: inout [UInt8], elementOID: UInt32, count: Int) {

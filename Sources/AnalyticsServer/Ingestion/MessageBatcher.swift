@@ -41,7 +41,8 @@ final class MessageBatcher {
         let before = open?.byteCount ?? 0
         if open == nil {
             sequence += 1
-            open = MessageBatch(id: "\(batchIDPrefix)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds, capacity: limits.rows)
+            open = MessageBatch(id: "\(batchIDPrefix)-\(sequence)", audit: audit, createdAtMs: loop.nowMilliseconds,
+                                capacity: limits.rows, reusing: writer.takeSpareStorage())
             latencyTimer.start(after: limits.latencyMs) { [unowned self] in self.flush() }
         }
         open?.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: createdAtUnixMicros, document: document)

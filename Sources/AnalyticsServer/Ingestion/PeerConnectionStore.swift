@@ -15,7 +15,7 @@ struct NodeInfo: Equatable {
 }
 
 /// Creates and completes peer_connections rows through the write queue,
-/// ahead of log batches (a socket may be waiting for its row).
+/// ahead of message batches (a socket may be waiting for its row).
 final class PeerConnectionStore {
     private let queue: StatementQueue
     private let loop: EventLoop
@@ -70,7 +70,7 @@ final class PeerConnectionStore {
 
     /// Records a node's identity on its row. Retried while the database is
     /// unreachable; a value PostgreSQL refuses is logged and dropped (the
-    /// node's logs are stored regardless).
+    /// node's messages are stored regardless).
     func record(_ info: NodeInfo, forRow id: Int32) {
         let sql = """
             UPDATE peer_connections SET peer_id = $2, name = COALESCE($3, name), chain = COALESCE($4, chain), \

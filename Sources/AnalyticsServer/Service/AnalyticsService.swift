@@ -163,7 +163,7 @@ package final class AnalyticsService {
         connection.connect { [weak self] error in
             guard let self else { return }
             if let error { return self.retryMigration(after: error) }
-            migrator.run(on: connection) { result in
+            migrator.run(on: connection, adoptingOriginalSchema: self.migrateOnly) { result in
                 connection.close()
                 self.migrationConnection = nil
                 switch result {

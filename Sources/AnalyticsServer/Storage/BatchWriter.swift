@@ -29,10 +29,16 @@ final class BatchWriter {
         var rowsReleased = 0
     }
 
+    /// A network state's row also gets the hashes of its peerset's peer
+    /// ids, which /reputation/{peer_id} reads instead of the JSON
+    /// (Migrations/0012).
     static let insertStatement = """
         WITH marker AS (INSERT INTO ingest_batches (id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING id) \
-        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit) \
-        SELECT rows.*, $5::bool FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows WHERE EXISTS (SELECT 1 FROM marker)
+        INSERT INTO tetcore_logs (peer_connection_id, created_at, logs, audit, peerset_hashes) \
+        SELECT rows.peer_connection_id, rows.created_at, rows.logs, $5::bool, \
+        CASE WHEN rows.logs->>'msg' = 'system.network_state' THEN tetcore_peerset_hashes(rows.logs) END \
+        FROM unnest($2::int4[], $3::timestamp[], $4::jsonb[]) AS rows (peer_connection_id, created_at, logs) \
+        WHERE EXISTS (SELECT 1 FROM marker)
         """
 
     private let loop: EventLoop
@@ -44,14 +50,24 @@ final class BatchWriter {
     private let retryTimer: LoopTimer
     private var waitingForRetry: [MessageBatch] = []
     private var retryDelayMs: UInt64 = 0
+    /// Arrays of batches that have left memory, for the batchers' next
+    /// batches (see MessageBatch.Storage). At most `spareLimit` are kept, of
+    /// at most `spareBytesLimit` each, so an idle shard holds a few MiB at
+    /// most.
+    private var spareStorage: [MessageBatch.Storage] = []
+    static let spareLimit = 4
+    private let spareBytesLimit: Int
     /// Batches handed to the writer and not yet committed or rejected.
     private(set) var outstandingBatches = 0
     var onDrained: (() -> Void)?
     /// A batch committed (the feed's low-latency path for this instance's rows).
     var onCommitted: (() -> Void)?
 
-    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger) {
+    /// `batchBytes`: DB_BATCH_BYTES, the most a batch's arrays hold for long.
+    init(loop: EventLoop, queue: StatementQueue, budget: BufferBudget, histograms: BatchHistograms, logger: Logger,
+         batchBytes: Int = 4 << 20) {
         self.loop = loop
+        spareBytesLimit = 2 * batchBytes
         self.queue = queue
         self.budget = budget
         self.histograms = histograms
@@ -78,19 +94,22 @@ final class BatchWriter {
         switch result {
         case .success(let result):
             retryDelayMs = 0
-            // A retry whose first attempt had committed inserts nothing (its
-            // marker exists): count what this statement inserted, not the batch.
-            counters.rowsWritten += result.affectedRows
-            if result.affectedRows > 0 {
-                counters.batchesWritten += 1
-                histograms.observe(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
-                                   ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
-            }
+            // The rows the statement inserted: fewer than the batch when a
+            // trigger or rule kept some out; none when PostgreSQL found the
+            // batch's marker. After a lost answer that means the lost
+            // attempt committed them, and was never counted: count them now.
+            let inserted = result.affectedRows == 0 && batch.answerLost ? batch.count : result.affectedRows
+            counters.rowsWritten += inserted
+            counters.batchesWritten += 1
+            histograms.observe(rows: batch.count, writeNanoseconds: EventLoop.monotonicNanoseconds - sentAt,
+                               ageMilliseconds: loop.nowMilliseconds &- batch.createdAtMs)
             finished(batch)
             onCommitted?()
         case .failure(let error) where error.kind == .connection:
             counters.batchRetries += 1
-            send(batch)
+            var again = batch
+            again.answerLost = true
+            send(again)
         case .failure(let error) where error.isDataError && batch.count > 1:
             let (first, second) = batch.halves()
             outstandingBatches += 1 // the batch becomes two; `finished` runs for each half
@@ -128,9 +147,18 @@ final class BatchWriter {
     /// one) or its single row rejected.
     private func finished(_ batch: MessageBatch) {
         counters.rowsReleased += batch.count
+        let storage = batch.storage
+        if spareStorage.count < BatchWriter.spareLimit && storage.capacity <= spareBytesLimit {
+            spareStorage.append(storage)
+        }
         finishedWithoutCommit(batch)
         outstandingBatches -= 1
         if outstandingBatches == 0 { onDrained?() }
+    }
+
+    /// Arrays to build a new batch in, when a finished batch left some.
+    func takeSpareStorage() -> MessageBatch.Storage? {
+        spareStorage.popLast()
     }
 
     private func finishedWithoutCommit(_ batch: MessageBatch) {

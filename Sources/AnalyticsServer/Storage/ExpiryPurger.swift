@@ -37,7 +37,7 @@ final class ExpiryPurger {
         SELECT (SELECT held FROM lock), (SELECT count(*) FROM deleted)
         """
 
-    /// A connection row goes once it has no logs left, is not open here, and
+    /// A connection row goes once it has no telemetry rows left, is not open here, and
     /// is older than the retention period: a node connected to another
     /// instance has stored something within that period (system.interval
     /// comes every 5 s), so its row is never taken from under it.

@@ -14,9 +14,9 @@ package struct Migrator {
     }
 
     /// Arbitrary, shared by every instance (ExpiryPurger uses another).
-    private static let lockKey = 0x7e7c_0001
+    static let lockKey = 0x7e7c_0001
     package let migrations: [Migration]
-    private let logger: Logger
+    let logger: Logger
 
     /// Reads the directory (at start-up, before the loop serves anything).
     /// Throws if it cannot be read, holds no migration, or holds a `.sql`

@@ -28,7 +28,7 @@ class APITestCase: ServerTestCase {
     }
 
     func waitForRows(_ count: Int) {
-        eventually(10, "\(count) rows stored") { self.count("SELECT count(*) FROM tetcore_logs") == count }
+        eventually(60, "\(count) rows stored") { self.count("SELECT count(*) FROM tetcore_logs") == count }
     }
 
     /// Sends one request on a fresh connection.

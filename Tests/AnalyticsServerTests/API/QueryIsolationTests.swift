@@ -18,7 +18,7 @@ final class QueryIsolationTests: APITestCase {
             try client.send("GET /host_systems HTTP/1.1\r\nHost: t\r\n\r\n")
             return client
         }
-        eventually(5, "the API queries wait on the lock") {
+        eventually(60, "the API queries wait on the lock") {
             self.count("SELECT count(*) FROM pg_locks WHERE relation = 'host_systems'::regclass AND NOT granted") >= 1
         }
         try ingest(peerID: "Busy", name: "b", messages: (0..<20).map { ("2026-01-01T00:00:\(String(format: "%02d", $0))Z", #"{"msg":"m"}"#) })

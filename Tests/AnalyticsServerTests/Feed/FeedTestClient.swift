@@ -55,6 +55,28 @@ final class FeedTestClient {
         return items
     }
 
+    /// Returns once the server has handled everything sent before: a
+    /// message it answers with an error, and that answer.
+    func roundTrip() throws {
+        try raw.sendText("not json")
+        let answer = try next()
+        guard answer["error"] as? String == "a subscription must be a JSON object" else {
+            throw TestFailure("expected the error answer, got \(answer)")
+        }
+    }
+
+    /// Returns once the server has sent something and the socket's receive
+    /// buffer has stopped growing (this client never reads meanwhile).
+    func waitUntilBuffersAreFull() {
+        var previous: Int32 = -1
+        eventually(60, "the socket's buffers full") {
+            var unread: Int32 = 0
+            _ = ioctl(raw.fd, UInt(FIONREAD), &unread)
+            defer { previous = unread }
+            return unread > 0 && unread == previous
+        }
+    }
+
     /// True when no text message arrives within `seconds`.
     func isQuiet(for seconds: Int) -> Bool {
         (try? next(timeout: seconds)) == nil

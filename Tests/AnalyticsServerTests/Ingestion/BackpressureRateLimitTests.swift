@@ -15,17 +15,23 @@ final class BackpressureRateLimitTests: ServerTestCase {
     func testTheBacklogReadAfterBackpressureDoesNotCountAgainstTheRateLimit() throws {
         // 150 KB/s: three quarters of the limit.
         let node = try StreamingNode(port: server.port, messagesPerSecond: 150)
-        // Another session holds the table for 12 s: inserts wait, the
-        // 1 MiB buffer fills in about 7 s, then node sockets pause.
-        let locker = try database.holdLock(on: "tetcore_logs", seconds: 12)
+        // Another session holds the table until the sockets are paused:
+        // inserts wait, the 1 MiB buffer fills in about 7 s, then node
+        // sockets pause.
+        let locker = try database.holdLock(on: "tetcore_logs")
+        defer { locker.release() }
         node.startStreaming()
-        eventually(15, "node sockets paused") { try self.metric("tetcore_backpressure_active") == 1 }
-        locker.waitUntilExit()
-        eventually(10, "node sockets resumed") { try self.metric("tetcore_backpressure_active") == 0 }
-        sleep(3) // two rate windows after the burst
+        eventually(120, "node sockets paused") { try self.metric("tetcore_backpressure_active") == 1 }
+        locker.release()
+        eventually(60, "node sockets resumed") { try self.metric("tetcore_backpressure_active") == 0 }
+        // The burst, then two rate windows of the node's traffic after it
+        // (150 a second), read and stored by the server: the limiter has had
+        // every chance to count the burst.
+        let afterBurst = node.sentSoFar + 2 * 2 * 150
+        eventually(120, "two rate windows after the burst stored") { self.count("SELECT count(*) FROM tetcore_logs") >= afterBurst }
         let sent = node.stopStreaming()
 
-        eventually(20, "all \(sent) rows") { self.count("SELECT count(*) FROM tetcore_logs") == sent }
+        eventually(60, "all \(sent) rows") { self.count("SELECT count(*) FROM tetcore_logs") == sent }
         XCTAssertEqual(count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent)
         XCTAssertEqual(try metric("tetcore_rate_limit_closes_total"), 0)
         XCTAssertGreaterThan(try metric("tetcore_backpressure_paused_seconds_total"), 0)

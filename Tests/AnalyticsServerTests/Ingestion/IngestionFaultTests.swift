@@ -49,7 +49,7 @@ final class IngestionFaultTests: XCTestCase {
         var sent: Int { node.sent }
 
         for _ in 0..<200 { try send() }
-        eventually(10, "the first 200 rows before the outage") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 200 }
+        eventually(60, "the first 200 rows before the outage") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 200 }
 
         try cluster.stopImmediately()
         // About 3 s of traffic with nothing to write it to: the open socket
@@ -58,10 +58,10 @@ final class IngestionFaultTests: XCTestCase {
             for _ in 0..<10 { try send() }
             usleep(100_000)
         }
-        XCTAssertEqual(try server.get("/readyz").status, 503, "no write connection while PostgreSQL is down")
+        eventually(60, "no write connection while PostgreSQL is down") { try server.get("/readyz").status == 503 }
         try cluster.start()
 
-        eventually(30, "all \(sent) rows after the restart") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        eventually(60, "all \(sent) rows after the restart") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
         XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), sent)
         XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
         XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
@@ -73,7 +73,7 @@ final class IngestionFaultTests: XCTestCase {
         func send(_ count: Int) throws { try node.send(count) }
         var sent: Int { node.sent }
         try send(100)
-        eventually(10, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
+        eventually(60, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
 
         // SIGSTOP every process of the cluster: connections stay open, nothing
         // answers (what a frozen VM or a stuck disk looks like).
@@ -88,7 +88,7 @@ final class IngestionFaultTests: XCTestCase {
         XCTAssertEqual(try server.get("/metrics").status, 200)
         try cluster.signalEveryProcess(SIGCONT)
 
-        eventually(30, "all \(sent) rows after the pause") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        eventually(60, "all \(sent) rows after the pause") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
         XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
         XCTAssertTrue(server.process.isRunning)
     }
@@ -242,8 +242,13 @@ final class IngestionBatchingTests: ServerTestCase {
         let client = try node(server)
         for index in 0..<25 { try client.sendText(#"{"msg":"b","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#) }
 
-        eventually(5, "two full batches") { self.count("SELECT count(*) FROM tetcore_logs") == 20 }
-        usleep(500_000)
+        eventually(60, "two full batches") { self.count("SELECT count(*) FROM tetcore_logs") == 20 }
+        // Every message in and the remainder held: what the table has now
+        // is what the batch rules wrote.
+        eventually(60, "the remainder held") {
+            let scrape = try Scrape.of(self.server)
+            return scrape["tetcore_message_count"] == 25 && scrape["tetcore_buffered_rows"] == 5
+        }
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 20, "the 5-row remainder waits for its latency")
         XCTAssertEqual(count("SELECT max((logs->>'n')::int) FROM tetcore_logs"), 19, "batches keep arrival order")
 
@@ -261,8 +266,11 @@ final class IngestionBatchingTests: ServerTestCase {
         for index in 0..<10 { try client.sendText(#"{"msg":"big","ts":"2026-11-29T09:00:00Z","n":\#(index),"p":"\#(padding)"}"#) }
 
         // 20 KB rows: the fourth passes 64 KiB, so two batches of four.
-        eventually(5, "two batches of four rows") { self.count("SELECT count(*) FROM tetcore_logs") == 8 }
-        usleep(500_000)
+        eventually(60, "two batches of four rows") { self.count("SELECT count(*) FROM tetcore_logs") == 8 }
+        eventually(60, "the remainder held") {
+            let scrape = try Scrape.of(self.server)
+            return scrape["tetcore_message_count"] == 10 && scrape["tetcore_buffered_rows"] == 2
+        }
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 8, "the two-row remainder waits for its latency")
         _ = try server.shutDown(answering: client)
         XCTAssertEqual(count("SELECT count(*) FROM tetcore_logs"), 10)
@@ -272,10 +280,11 @@ final class IngestionBatchingTests: ServerTestCase {
         server = try startServer(["DB_BATCH_SIZE": "100000", "DB_SAVE_LATENCY_MS": "300"])
         let client = try node(server)
         let firstSend = Date()
-        for index in 0..<3 { try client.sendText(#"{"msg":"l","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#) }
+        // One write: the three arrive together however late this thread runs.
+        try client.send((0..<3).flatMap { RawClient.frame(opcode: 1, Array(#"{"msg":"l","ts":"2026-11-29T09:00:00Z","n":\#($0)}"#.utf8)) })
 
         var visibleAfter: TimeInterval = 0
-        eventually(2, "three rows") {
+        eventually(60, "three rows") {
             guard self.count("SELECT count(*) FROM tetcore_logs") == 3 else { return false }
             visibleAfter = Date().timeIntervalSince(firstSend)
             return true

@@ -102,6 +102,30 @@ final class MessageBatchTests: StorageTestCase {
         XCTAssertEqual(growing.count, 4)
     }
 
+    func testABatchBuiltInReusedArraysIsTheSameAsAFreshOneAndLeavesTheOldBatchAlone() {
+        let first = batch([(1, 0, String(repeating: "x", count: 5000)), (2, 1, "{}"), (3, 2, "[1]")])
+        let firstValues = values(first)
+        let rows: [(Int32, Int64, String)] = [(9, MessageBatchTests.novemberMicros, "{\"a\":[true]}"), (-4, 7, "1")]
+        // The old batch is still held (as a statement's parameters may be):
+        // its arrays must not be overwritten.
+        var reused = MessageBatch(id: "b-2", audit: true, createdAtMs: 42, capacity: rows.count, reusing: first.storage)
+        for (peer, micros, document) in rows {
+            Array(document.utf8).withUnsafeBytes { reused.append(peerConnectionID: peer, createdAtUnixMicros: micros, document: $0) }
+        }
+        reused.seal()
+        XCTAssertEqual(values(first), firstValues, "the batch the arrays came from is unchanged")
+        XCTAssertEqual(values(reused), values(batch(rows, id: "b-2", audit: true)))
+        XCTAssertEqual(reused.byteCount, batch(rows, id: "b-2", audit: true).byteCount)
+
+        // Arrays no one else holds keep their room.
+        var again = MessageBatch(id: "b-3", audit: false, createdAtMs: 0,
+                                 reusing: batch([(1, 0, String(repeating: "y", count: 100_000))]).storage)
+        XCTAssertGreaterThanOrEqual(again.storage.capacity, 100_000)
+        Array("{}".utf8).withUnsafeBytes { again.append(peerConnectionID: 5, createdAtUnixMicros: 0, document: $0) }
+        again.seal()
+        XCTAssertEqual(values(again), values(batch([(5, 0, "{}")], id: "b-3")))
+    }
+
     func testSealingWritesTheHeadersInPlaceAndTheBatchKeepsItsIdentity() {
         let unsealed = batch([(3, 0, "1"), (4, 0, "2")], id: "inst-9", audit: true, sealed: false)
         XCTAssertEqual(unsealed.parameters()[0].value?.prefix(20).allSatisfy { $0 == 0 }, true, "headers are zero until sealed")

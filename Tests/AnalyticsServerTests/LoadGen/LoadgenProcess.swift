@@ -10,9 +10,20 @@ final class LoadgenProcess {
     let process = Process()
     private let output = Pipe()
     private let errors = Pipe()
-    private var collected = Data()
-    private var collectedErrors = Data()
-    private let lock = NSLock()
+    private let collected = Collected()
+    private let collectedErrors = Collected()
+    /// Left when each pipe's reader has reached EOF.
+    private let readers = DispatchGroup()
+
+    /// What one pipe delivered so far; its reader thread holds this, not
+    /// the process object, so that `deinit` still ends a forgotten run.
+    private final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+
+        func append(_ more: Data) { lock.withLock { data.append(more) } }
+        var text: String { lock.withLock { String(decoding: data, as: UTF8.self) } }
+    }
 
     init(_ arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: LoadgenProcess.executable)
@@ -25,53 +36,48 @@ final class LoadgenProcess {
         process.environment = environment
         process.standardOutput = output
         process.standardError = errors
-        output.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.lock()
-            self?.collected.append(data)
-            self?.lock.unlock()
-        }
-        errors.fileHandleForReading.readabilityHandler = { [weak self] handle in
-            let data = handle.availableData
-            self?.lock.lock()
-            self?.collectedErrors.append(data)
-            self?.lock.unlock()
-        }
         try process.run()
+        // One reader per pipe, each to EOF: the generator's last bytes are
+        // in once both readers are done, however late they were written.
+        for (pipe, into) in [(output, collected), (errors, collectedErrors)] {
+            let handle = pipe.fileHandleForReading, readers = readers
+            readers.enter()
+            Thread.detachNewThread {
+                while true {
+                    let data = handle.availableData
+                    if data.isEmpty { break }
+                    into.append(data)
+                }
+                readers.leave()
+            }
+        }
     }
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        output.fileHandleForReading.readabilityHandler = nil
-        errors.fileHandleForReading.readabilityHandler = nil
     }
 
-    /// Waits for the exit (at most `seconds`); returns the exit status.
+    /// Waits for the exit and for its stdout and stderr to be read to EOF
+    /// (at most `seconds` for both); returns the exit status.
     func wait(_ seconds: Double = 120) throws -> Int32 {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning {
-            guard Date() < deadline else {
-                kill(process.processIdentifier, SIGKILL)
-                throw TestFailure("tetcore-loadgen still running after \(seconds) s; stderr: \(stderr)")
-            }
-            usleep(20_000)
+        guard readers.wait(timeout: .now() + seconds) == .success else {
+            kill(process.processIdentifier, SIGKILL)
+            throw TestFailure("tetcore-loadgen still running after \(seconds) s; stderr: \(stderr)")
         }
-        // Let the readability handlers take the last bytes.
-        usleep(100_000)
+        process.waitUntilExit()
         return process.terminationStatus
     }
 
-    var stdout: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: collected, as: UTF8.self)
+    /// SIGINT, as Ctrl-C: the generator stops sending, closes its nodes,
+    /// verifies if asked and prints its summary.
+    func interrupt() {
+        // Only while it runs: once reaped, its pid may be another process's.
+        if process.isRunning { kill(process.processIdentifier, SIGINT) }
     }
 
-    var stderr: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: collectedErrors, as: UTF8.self)
-    }
+    var stdout: String { collected.text }
+
+    var stderr: String { collectedErrors.text }
 
     /// Runs with `arguments` and `--json`; returns the exit status and the
     /// parsed summary.

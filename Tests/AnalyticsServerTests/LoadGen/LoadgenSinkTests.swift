@@ -8,7 +8,7 @@ final class LoadgenSinkTests: XCTestCase {
     func testSinkCountsEveryMessageTheGeneratorSent() throws {
         let sink = try LoadgenProcess(["--sink", "0", "--duration", "4s"])
         var port = 0
-        eventually(10, "sink listening") {
+        eventually(60, "sink listening") {
             guard let line = sink.stderr.split(separator: "\n").first(where: { $0.hasPrefix("sink: listening on ") }),
                   let value = line.split(separator: ":").last.flatMap({ Int($0) }) else { return false }
             port = value

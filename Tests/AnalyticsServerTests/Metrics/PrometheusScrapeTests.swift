@@ -18,11 +18,11 @@ final class PrometheusScrapeTests: ServerTestCase {
         for index in 0..<total {
             try nodes[index % nodes.count].sendText(#"{"msg":"system.interval","ts":"2026-11-29T09:00:00Z","n":\#(index)}"#)
         }
-        eventually(10, "every row committed") { self.count("SELECT count(*) FROM tetcore_logs") == total }
+        eventually(60, "every row committed") { self.count("SELECT count(*) FROM tetcore_logs") == total }
 
         let job = PrometheusServer.job
         eventually(30, "the target up in Prometheus") { try prometheus.value(of: #"up{job="\#(job)"}"#) == 1 }
-        eventually(10, "the counts scraped") {
+        eventually(60, "the counts scraped") {
             try prometheus.value(of: #"tetcore_message_count{job="\#(job)"}"#) == Double(total)
                 && prometheus.value(of: #"tetcore_rows_written_total{job="\#(job)"}"#) == Double(total)
         }

@@ -58,7 +58,7 @@ final class ExpiryPurgerTests: ServerTestCase {
         // Runs only count up when a pass starts after the previous one has
         // finished, so two more starts mean one whole pass saw every row.
         let before = try XCTUnwrap(purgeRuns())
-        eventually(5, "a whole purge pass after planting") { (self.purgeRuns() ?? 0) >= before + 2 }
+        eventually(60, "a whole purge pass after planting") { (self.purgeRuns() ?? 0) >= before + 2 }
 
         XCTAssertEqual(try labels("SELECT logs->>'msg' FROM tetcore_logs ORDER BY 1"), ["audited-old", "mixed-fresh"])
         XCTAssertEqual(try labels("SELECT peer_id FROM peer_connections WHERE peer_id IS NOT NULL ORDER BY 1"),
@@ -71,7 +71,7 @@ final class ExpiryPurgerTests: ServerTestCase {
 
         let now = ISO8601DateFormatter().string(from: Date())
         try live.sendText(#"{"msg":"after-purge","ts":"\#(now)"}"#)
-        eventually(5, "the live node's message") { self.count("SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'after-purge'") == 1 }
+        eventually(60, "the live node's message") { self.count("SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'after-purge'") == 1 }
         XCTAssertEqual(try database.scalar("""
             SELECT pc.id FROM tetcore_logs l JOIN peer_connections pc ON pc.id = l.peer_connection_id
             WHERE l.logs->>'msg' = 'after-purge'
