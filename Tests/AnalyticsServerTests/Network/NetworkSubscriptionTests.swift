@@ -15,13 +15,18 @@ final class NetworkSubscriptionTests: ServerTestCase {
     }
 
     /// Messages until one satisfies `done`, collecting them.
-    private func read(_ client: FeedTestClient, until done: ([String: Any]) -> Bool) throws -> [[String: Any]] {
+    /// Gives up after `seconds` even while messages keep coming (a stream
+    /// of other updates must not hold the test forever).
+    private func read(_ client: FeedTestClient, seconds: TimeInterval = 30, line: UInt = #line,
+                      until done: ([String: Any]) -> Bool) throws -> [[String: Any]] {
         var messages: [[String: Any]] = []
-        while true {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
             let message = try client.next(timeout: 10)
             messages.append(message)
             if done(message) { return messages }
         }
+        throw TestFailure("line \(line): no awaited message within \(Int(seconds)) s; the last ones: \(messages.suffix(3))")
     }
 
     func testTheNodeListThenChangesAndBlocks() throws {
@@ -46,7 +51,9 @@ final class NetworkSubscriptionTests: ServerTestCase {
         }
         XCTAssertEqual(update.last?["snapshot"] as? Bool, false)
         XCTAssertEqual((update.last?["nodes"] as? [[String: Any]])?.count, 1, "only the node that changed")
-        let block = try read(client) { $0["type"] as? String == "blocks" }.last
+        // The new block may come before or after the node's change.
+        let isBlocks = { (message: [String: Any]) in message["type"] as? String == "blocks" }
+        let block = try update.first(where: isBlocks) ?? read(client, until: isBlocks).last
         XCTAssertEqual((block?["blocks"] as? [[String: Any]])?.last?["height"] as? Int, 51)
         XCTAssertEqual((block?["blocks"] as? [[String: Any]])?.last?["hash"] as? String, SyntheticNode.hash(51))
 
