@@ -11,24 +11,44 @@ package struct NetworkScenario: Equatable {
         package var count: Int
         /// Blocks behind its chain's best.
         package var blocks: UInt64
+
+        package init(count: Int, blocks: UInt64) {
+            self.count = count
+            self.blocks = blocks
+        }
     }
 
     /// Nodes that change behaviour after a time (stalled, silent).
     package struct Delayed: Equatable {
         package var count: Int
         package var afterMs: UInt64
+
+        package init(count: Int, afterMs: UInt64) {
+            self.count = count
+            self.afterMs = afterMs
+        }
     }
 
     package struct Fork: Equatable {
         /// The run's block number (height `ChainHeight.base` + block).
         package var block: UInt64
         package var count: Int
+
+        package init(block: UInt64, count: Int) {
+            self.block = block
+            self.count = count
+        }
     }
 
     package struct Skew: Equatable {
         package var count: Int
         /// Added to the node's `ts` (may be negative).
         package var nanoseconds: Int64
+
+        package init(count: Int, nanoseconds: Int64) {
+            self.count = count
+            self.nanoseconds = nanoseconds
+        }
     }
 
     package var chains = 1
