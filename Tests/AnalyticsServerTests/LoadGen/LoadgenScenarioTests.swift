@@ -145,6 +145,12 @@ final class LoadgenScenarioTests: ServerTestCase {
         let verify = try XCTUnwrap(summary["verify"] as? [String: Any], "\(summary)")
         XCTAssertEqual(verify["missing"] as? Int, 0)
         XCTAssertEqual(verify["duplicated"] as? Int, 0)
+        // The summary names the chains and who had which role.
+        let scenario = try XCTUnwrap(summary["scenario"] as? [String: Any])
+        let chainsSent = try XCTUnwrap(scenario["chains"] as? [[String: Any]])
+        XCTAssertEqual(chainsSent.compactMap { $0["genesis_hash"] as? String }, genesis)
+        let roles = try XCTUnwrap(scenario["roles"] as? [String: [String]])
+        XCTAssertEqual(roles, ["lagging": ["scn-11"], "stalled": ["scn-10"], "fork": ["scn-9"], "silent": ["scn-8"], "skew": ["scn-7"]])
     }
 
     /// Node `index`'s peer id, from the node lists.
