@@ -398,11 +398,16 @@ final class SyntheticNode {
         // A stalled node sends only its intervals (and reports).
         if event.onChainClock, follower?.isStalled(elapsedMs: elapsed) ?? false { return }
         var frames: [FrameTemplate] = []
-        // One finality step per event, told by each finality kind in it.
-        var finality: ChainFollower.Block??
+        // One finality step per event, told by each finality kind in it
+        // (notify.finalized, and afg.finalized_blocks_up_to at verbosity 1).
+        var finalityChecked = false
+        var newlyFinalized: ChainFollower.Block?
         func finalized() -> ChainFollower.Block? {
-            if finality == nil { finality = .some(follower?.finalityArrived()) }
-            return finality ?? nil
+            if !finalityChecked {
+                finalityChecked = true
+                newlyFinalized = follower?.finalityArrived()
+            }
+            return newlyFinalized
         }
         for kind in event.kinds {
             switch kind {

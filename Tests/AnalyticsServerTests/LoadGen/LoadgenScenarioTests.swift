@@ -153,6 +153,29 @@ final class LoadgenScenarioTests: ServerTestCase {
         XCTAssertEqual(roles, ["lagging": ["scn-11"], "stalled": ["scn-10"], "fork": ["scn-9"], "silent": ["scn-8"], "skew": ["scn-7"]])
     }
 
+    /// Verbosity 1 adds the catalogue's consensus messages; GRANDPA's
+    /// finality message names the node's own finalized block, as
+    /// notify.finalized does.
+    func testVerbosityOneAddsConsensusMessages() throws {
+        let (status, summary) = try LoadgenProcess.runJSON([
+            "--url", "ws://127.0.0.1:\(server.port)", "--nodes", "3", "--block-time", "1s", "--propagation", "100ms",
+            "--verbosity", "1", "--duration", "5s", "--verify", database.url,
+        ])
+        XCTAssertEqual(status, 0, "\(summary)")
+        XCTAssertEqual((summary["verify"] as? [String: Any])?["missing"] as? Int, 0)
+        let kinds = Set(try database.query("SELECT DISTINCT logs->>'msg' FROM tetcore_logs").compactMap { $0[0] })
+        XCTAssertTrue(kinds.isSuperset(of: ["babe.checked_and_importing", "afg.received_prevote", "afg.finalized_blocks_up_to",
+                                            "notify.finalized", "block.import", "system.interval", "sysinfo.hwbench"]), "\(kinds)")
+        // Per node, the same finalized heights from both messages.
+        let mismatched = count("""
+            SELECT count(*) FROM (
+                SELECT peer_connection_id, logs->>'height' AS h FROM tetcore_logs WHERE logs->>'msg' = 'notify.finalized'
+                EXCEPT SELECT peer_connection_id, logs->>'number' FROM tetcore_logs WHERE logs->>'msg' = 'afg.finalized_blocks_up_to') x
+            """)
+        XCTAssertEqual(mismatched, 0)
+        XCTAssertGreaterThan(count("SELECT count(*) FROM tetcore_logs WHERE logs->>'msg' = 'notify.finalized'"), 6)
+    }
+
     /// Node `index`'s peer id, from the node lists.
     private func peer(_ index: Int, in lists: [[String: [String: Any]]]) throws -> String {
         let name = "scn-\(index)"
