@@ -39,6 +39,7 @@ package struct Settings: Equatable, Sendable {
     package var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
     package var networkState: Bool = SettingsTable.networkState.defaultValue
     package var networkStaleS: Int = SettingsTable.networkStaleS.defaultValue
+    package var networkPropagationWindowS: Int = SettingsTable.networkPropagationWindowS.defaultValue
     package var networkSeriesStepS: Int = SettingsTable.networkSeriesStepS.defaultValue
     package var networkHistoryExpiryH: Int = SettingsTable.networkHistoryExpiryH.defaultValue
     package var networkMetricsPerNodeMax: Int = SettingsTable.networkMetricsPerNodeMax.defaultValue

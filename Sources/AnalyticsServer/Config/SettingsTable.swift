@@ -10,7 +10,7 @@ enum SettingsTable {
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
-        feedMaxClientBacklogBytes, networkState, networkStaleS, networkSeriesStepS, networkHistoryExpiryH,
+        feedMaxClientBacklogBytes, networkState, networkStaleS, networkPropagationWindowS, networkSeriesStepS, networkHistoryExpiryH,
         networkMetricsPerNodeMax,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
@@ -130,6 +130,11 @@ enum SettingsTable {
     static let networkStaleS = Setting(
         name: "NETWORK_STALE_S", defaultValue: 120, parser: .integer(1...86_400), property: \.networkStaleS,
         meaning: "An online node whose best block has not risen for this many seconds, while its chain's has, is stale.")
+    static let networkPropagationWindowS = Setting(
+        name: "NETWORK_PROPAGATION_WINDOW_S", defaultValue: 300, parser: .integer(1...3600),
+        property: \.networkPropagationWindowS,
+        meaning: "Seconds after a block's first sighting during which a node's import of it counts as propagation; "
+            + "the blocks of this window are held in memory.")
     static let networkSeriesStepS = Setting(
         name: "NETWORK_SERIES_STEP_S", defaultValue: 60, parser: .integer(1...3600), property: \.networkSeriesStepS,
         meaning: "Seconds between two rows of a node's stored history: the finest step /nodes/{peer_id}/series can give.")

@@ -59,6 +59,7 @@ package final class Ingestion {
             let lastSeenRefreshMs = min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)
             context.network = NetworkTracker(loop: loop, queue: queue, writerID: batchIDPrefix, options: .init(
                 rules: settings.livenessRules, seriesStepMs: Int64(settings.networkSeriesStepS) * 1000,
+                propagationWindowMs: Int64(settings.networkPropagationWindowS) * 1000,
                 lastSeenRefreshMs: lastSeenRefreshMs, lazyDelayMs: min(5000, lastSeenRefreshMs)), logger: logger)
         }
         context.onClosed = { [unowned self] connection in self.connectionClosed(connection) }

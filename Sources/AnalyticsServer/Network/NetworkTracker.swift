@@ -23,6 +23,8 @@ final class NetworkTracker {
     struct Options {
         var rules: LivenessRules
         var seriesStepMs: Int64
+        /// How long after a block's first sighting an import still counts.
+        var propagationWindowMs: Int64
         var flushIntervalMs: UInt64 = 1000
         /// Below NODE_ID_IDLE_S, so readers never take a speaking node for
         /// a silent one.
@@ -68,7 +70,7 @@ final class NetworkTracker {
     private let options: Options
     private let logger: Logger
     private var nodes: [Int32: Tracked] = [:]
-    private(set) var arrivals = BlockArrivals()
+    private(set) var arrivals: BlockArrivals
     private let flushTimer: LoopTimer
     private let stepTimer: LoopTimer
     private var statementsInFlight = 0
@@ -87,6 +89,7 @@ final class NetworkTracker {
         self.writerID = writerID
         self.options = options
         self.logger = logger
+        arrivals = BlockArrivals(windowMs: options.propagationWindowMs)
         flushTimer = LoopTimer(loop: loop)
         stepTimer = LoopTimer(loop: loop)
     }

@@ -37,6 +37,7 @@ final class SettingsTests: XCTestCase {
         ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
         ("FEED_MAX_CLIENT_BACKLOG_BYTES", \.feedMaxClientBacklogBytes, 65536...1_073_741_824),
         ("NETWORK_STALE_S", \.networkStaleS, 1...86_400),
+        ("NETWORK_PROPAGATION_WINDOW_S", \.networkPropagationWindowS, 1...3600),
         ("NETWORK_SERIES_STEP_S", \.networkSeriesStepS, 1...3600),
         ("NETWORK_HISTORY_EXPIRY_H", \.networkHistoryExpiryH, 1...10_000_000),
         ("NETWORK_METRICS_PER_NODE_MAX", \.networkMetricsPerNodeMax, 0...100_000),
@@ -79,6 +80,7 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.ingestBlockS, 60)
         XCTAssertEqual(defaults.networkState, true)
         XCTAssertEqual(defaults.networkStaleS, 120)
+        XCTAssertEqual(defaults.networkPropagationWindowS, 300)
         XCTAssertEqual(defaults.networkSeriesStepS, 60)
         XCTAssertEqual(defaults.networkHistoryExpiryH, 8760, "a year, whatever LOG_EXPIRY_H is")
         XCTAssertEqual(defaults.networkMetricsPerNodeMax, 0)
