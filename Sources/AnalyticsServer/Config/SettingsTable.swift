@@ -58,7 +58,8 @@ enum SettingsTable {
         meaning: "Most rows written in one batch.")
     static let dbBatchBytes = Setting(
         name: "DB_BATCH_BYTES", defaultValue: 4 << 20, parser: .integer((64 << 10)...(1 << 30)), property: \.dbBatchBytes,
-        meaning: "Most bytes of JSON written in one batch: large messages (system.network_state) go in smaller batches, several in flight at once.")
+        meaning: "Most bytes of one batch as held and sent (the messages' JSON plus about 30 bytes a row): large messages "
+            + "(system.network_state) go in smaller batches, several in flight at once.")
     static let dbSaveLatencyMs = Setting(
         name: "DB_SAVE_LATENCY_MS", defaultValue: 100, parser: .integer(1...60_000), property: \.dbSaveLatencyMs,
         meaning: "Longest a row waits, in milliseconds, before its batch is written even if not full.")
