@@ -50,9 +50,12 @@ final class Shard {
         mailbox = Mailbox(loop: loop)
 
         let loops = settings.numThreads
+        // Reconnects at least every second: after a failover the writer
+        // finds the new primary within a second of its promotion (a failed
+        // attempt costs one TCP connect).
         writePool = PGPool(loop: loop, conninfo: group.conninfo,
                            size: Shard.slice(of: settings.dbPoolSize, loops: loops, index: index),
-                           pipelined: true, name: "write", logger: logger)
+                           pipelined: true, name: "write", logger: logger, maxBackoffMs: Shard.writeReconnectMaxBackoffMs)
         queryPool = PGPool(loop: loop, conninfo: Shard.withStatementTimeout(group.conninfo, settings.statementTimeoutMs),
                            size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
                            pipelined: true, name: "query", logger: logger)
@@ -105,6 +108,8 @@ final class Shard {
         boundPort = try http.listen(host: settings.host, port: port,
                                     backlog: Int32(clamping: settings.maxPendingConnections), reusePort: loops > 1)
     }
+
+    static let writeReconnectMaxBackoffMs: UInt64 = 1_000
 
     /// A loop's share of `total` connections: the total spread evenly, at
     /// least one each (a loop with no connection could store nothing).

@@ -209,7 +209,7 @@ final class DisposableCluster {
         }
     }
 
-    private static func findBinDirectory() throws -> String {
+    static func findBinDirectory() throws -> String {
         if let configured = ProcessInfo.processInfo.environment["PG_BIN_DIR"], !configured.isEmpty {
             return configured
         }
