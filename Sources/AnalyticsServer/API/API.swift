@@ -3,7 +3,8 @@ import PostgresClient
 import WebServer
 
 /// Installs every JSON query endpoint on a router; their statements go
-/// through `queue`, which belongs to the query pool.
+/// through `reads` (the read replica or the primary's query pool), and
+/// the writes to the primary's query pool.
 struct API {
     let database: APIDatabase
     let assetsPath: String
@@ -11,8 +12,8 @@ struct API {
     let network: NetworkView?
     let seriesStepS: Int64
 
-    init(queue: StatementQueue, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
-        database = APIDatabase(queue: queue, logger: logger)
+    init(reads: ReadRoute, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
+        database = APIDatabase(reads: reads, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
         self.network = network

@@ -5,6 +5,8 @@ import Logging
 /// table; see `SettingsTable` for each one's variable and meaning.
 package struct Settings: Equatable, Sendable {
     package var databaseURL: String? = SettingsTable.databaseURL.defaultValue
+    package var databaseReadURL: String? = SettingsTable.databaseReadURL.defaultValue
+    package var readReplicaMaxLagS: Int = SettingsTable.readReplicaMaxLagS.defaultValue
     package var host: String = SettingsTable.host.defaultValue
     package var port: Int = SettingsTable.port.defaultValue
     package var heartbeatIntervalS: Int = SettingsTable.heartbeatIntervalS.defaultValue

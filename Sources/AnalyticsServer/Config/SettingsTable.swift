@@ -5,7 +5,7 @@ import Logging
 /// --help, docs/settings.md and the start-up log.
 enum SettingsTable {
     static let all: [any SettingRow] = [
-        databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
+        databaseURL, databaseReadURL, readReplicaMaxLagS, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
@@ -18,6 +18,14 @@ enum SettingsTable {
     static let databaseURL = Setting(
         name: "DATABASE_URL", defaultValue: nil, parser: .databaseURL, property: \.databaseURL,
         meaning: "PostgreSQL to store telemetry in. Unset: the server starts its own PostgreSQL in EMBEDDED_PG_DIR.")
+    static let databaseReadURL = Setting(
+        name: "DATABASE_READ_URL", defaultValue: nil, parser: .databaseURL, property: \.databaseReadURL,
+        meaning: "Hot standby for API queries and feed refreshes, or several in a multi-host URL with target_session_attrs=standby "
+            + "or prefer-standby. Unset: they go to DATABASE_URL. Writes, migrations and the purge always go to DATABASE_URL.")
+    static let readReplicaMaxLagS = Setting(
+        name: "READ_REPLICA_MAX_LAG_S", defaultValue: 30, parser: .integer(1...86_400), property: \.readReplicaMaxLagS,
+        meaning: "While DATABASE_READ_URL is further behind the primary than this many seconds, or its lag cannot be measured, "
+            + "reads go to DATABASE_URL instead and /readyz reports the read replica degraded (still 200).")
     static let host = Setting(
         name: "HOST", defaultValue: "0.0.0.0", parser: .ipAddress, property: \.host,
         meaning: "Address to listen on.")

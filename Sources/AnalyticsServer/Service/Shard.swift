@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Reactor
 import PostgresClient
@@ -23,6 +24,12 @@ final class Shard {
     private let writePool: PGPool
     private let queryPool: PGPool
     private let queryQueue: StatementQueue
+    /// DATABASE_READ_URL's connections, when it is set.
+    private let readPool: PGPool?
+    /// Where API queries and feed refreshes go (the replica or the primary).
+    private let reads: ReadRoute
+    /// Loop 0, with DATABASE_READ_URL: measures the replica's lag.
+    private var lagMonitor: ReplicaLagMonitor?
     private let feed: Feed
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
@@ -60,11 +67,22 @@ final class Shard {
                            size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
                            pipelined: true, name: "query", logger: logger)
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
+        if let readURL = settings.databaseReadURL {
+            let readPool = PGPool(loop: loop, conninfo: Shard.withStatementTimeout(readURL, settings.statementTimeoutMs),
+                                  size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
+                                  pipelined: true, name: "read", logger: logger)
+            self.readPool = readPool
+            reads = ReadRoute(primary: queryQueue, replica: StatementQueue(pool: readPool, maxInFlightPerConnection: 8),
+                              replicaUsable: { [unowned group] in group.isReadReplicaUsable })
+        } else {
+            readPool = nil
+            reads = ReadRoute(primary: queryQueue)
+        }
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
         ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
                               histograms: group.batchHistograms, batchIDPrefix: "\(group.instanceID)-\(index)", logger: logger)
-        feed = Feed(loop: loop, queue: queryQueue, options: Feed.Options(
+        feed = Feed(loop: loop, reads: reads, options: Feed.Options(
             updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
             expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
             logger: logger)
@@ -142,7 +160,7 @@ final class Shard {
                                      body: body))
             }
         }
-        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+        API(reads: reads, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
             seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
@@ -156,8 +174,18 @@ final class Shard {
                 let perLoop = counts.map { $0 ?? 0 }
                 let (migrated, shuttingDown) = (group.isMigrated, group.isShuttingDown)
                 let ready = migrated && !shuttingDown && perLoop.allSatisfy { $0 > 0 }
-                respond(.json(ready ? 200 : 503, object: ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
-                                                          "database_connections_ready": perLoop.reduce(0, +)]))
+                var body: [String: Any] = ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
+                                           "database_connections_ready": perLoop.reduce(0, +)]
+                // The replica does not decide readiness: while it is
+                // degraded, reads go to the primary (ReadRoute).
+                if self.settings.databaseReadURL != nil {
+                    body["read_replica"] = [
+                        "status": group.isReadReplicaUsable ? "ok" : "degraded",
+                        "lag_seconds": group.readReplicaLagMs.map { Double($0) / 1000 as Any } ?? NSNull(),
+                        "max_lag_seconds": self.settings.readReplicaMaxLagS,
+                    ]
+                }
+                respond(.json(ready ? 200 : 503, object: body))
             }
         }
         return router
@@ -173,6 +201,11 @@ final class Shard {
         httpCounters.readCounters(into: &readings)
         PoolReadings.record(writePool, into: &readings)
         PoolReadings.record(queryPool, into: &readings)
+        if let readPool { PoolReadings.record(readPool, into: &readings) }
+        // The process's one measurement, reported once (by loop 0).
+        if index == 0, let lagMs = group.readReplicaLagMs {
+            readings.record(ReplicaLagMonitor.lagFamily, Double(lagMs) / 1000)
+        }
         purger?.counters.readCounters(into: &readings)
         partitioner?.readCounters(into: &readings)
         historyKeeper?.counters.readCounters(into: &readings)
@@ -199,6 +232,14 @@ final class Shard {
         guard !isFinished, !group.isShuttingDown else { return }
         writePool.start()
         queryPool.start()
+        readPool?.start()
+        if index == 0, let replica = reads.replica {
+            let monitor = ReplicaLagMonitor(loop: loop, primary: queryQueue, replica: replica,
+                                            maxLagMs: UInt64(settings.readReplicaMaxLagS) * 1000, logger: logger)
+            monitor.onMeasured = { [unowned monitor, group] lag in group.recordReadReplica(lagMs: lag, usable: monitor.isReplicaUsable) }
+            monitor.start()
+            lagMonitor = monitor
+        }
         if index == 0 {
             let purger = ExpiryPurger(loop: loop, queue: queryQueue, expiryHours: settings.logExpiryH, openPeerConnectionIDs: { [unowned self] done in
                 self.group.collect(from: self, { $0.openPeerConnectionIDs }) { ids in done(ids.compactMap { $0 }.flatMap { $0 }) }
@@ -262,8 +303,10 @@ final class Shard {
         feed.stop()
         ingestion.context.network?.stop()
         network?.stop()
+        lagMonitor?.stop()
         writePool.close()
         queryPool.close()
+        readPool?.close()
         group.recordFinalSnapshot(of: self)
         mailbox.close()
         onFinished?(self, drained)

@@ -5,6 +5,8 @@ import Synchronization
 /// to each other. Nothing here is on the per-message path:
 /// - admission (a mutex per upgrade and close),
 /// - the migrated and shutting-down flags (atomics, read by /readyz),
+/// - the read replica's lag, measured on loop 0 (atomics, read by every
+///   loop's reads and by /readyz),
 /// - /metrics: the answering loop asks every loop, on its own thread, for a
 ///   snapshot of its plain counters and renders their sum,
 /// - /readyz and the purger's open peer_connections ids, gathered the same way.
@@ -24,6 +26,9 @@ final class ShardGroup {
     private let scrapeLock = Mutex(())
     private let migrated = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
+    /// -1: unknown (or no DATABASE_READ_URL).
+    private let replicaLag = Atomic<Int64>(-1)
+    private let replicaUsable = Atomic<Bool>(false)
     /// The last snapshot of each shard that has stopped, by index: its
     /// counts stay in the totals (a Prometheus counter never goes down).
     private let finalReadings = Mutex<[Int: MetricReadings]>([:])
@@ -45,6 +50,21 @@ final class ShardGroup {
 
     var isMigrated: Bool { migrated.load(ordering: .acquiring) }
     var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
+
+    /// The read replica's lag in milliseconds, nil when unknown.
+    var readReplicaLagMs: Int64? {
+        let lag = replicaLag.load(ordering: .acquiring)
+        return lag < 0 ? nil : lag
+    }
+
+    /// Reads may go to the read replica (ReadRoute).
+    var isReadReplicaUsable: Bool { replicaUsable.load(ordering: .acquiring) }
+
+    /// On loop 0, at each measurement of the replica's lag.
+    func recordReadReplica(lagMs: UInt64?, usable: Bool) {
+        replicaLag.store(lagMs.map { Int64(clamping: $0) } ?? -1, ordering: .releasing)
+        replicaUsable.store(usable, ordering: .releasing)
+    }
 
     func markMigrated() { migrated.store(true, ordering: .releasing) }
     func markShuttingDown() { shuttingDown.store(true, ordering: .releasing) }
