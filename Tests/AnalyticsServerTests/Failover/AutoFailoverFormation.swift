@@ -222,30 +222,33 @@ final class AutoFailoverFormation {
 
     // MARK: Processes
 
-    /// The process group setsid made: the process itself, or (when setsid
-    /// had to fork) its child.
+    /// The process group setsid made: that of its child when it had to fork
+    /// (Foundation starts it as a group leader already), else its own.
     private func processGroup(_ process: Process) -> pid_t {
         let pid = process.processIdentifier
-        if AutoFailoverFormation.stat(pid)?.group == pid { return pid }
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
-            if let child = pid_t(entry), let stat = AutoFailoverFormation.stat(child), stat.parent == pid { return stat.group }
+            if let child = pid_t(entry), let stat = AutoFailoverFormation.stat(child), stat.parent == pid, stat.group == child {
+                return child
+            }
         }
-        return pid
+        return AutoFailoverFormation.stat(pid)?.group ?? pid
     }
 
-    /// The parent and process group of `pid`, from /proc/PID/stat.
-    private static func stat(_ pid: pid_t) -> (parent: pid_t, group: pid_t)? {
+    /// The state, parent and process group of `pid`, from /proc/PID/stat.
+    private static func stat(_ pid: pid_t) -> (state: Substring, parent: pid_t, group: pid_t)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         // After the command: state, ppid, pgrp, …
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 2, let parent = pid_t(fields[1]), let group = pid_t(fields[2]) else { return nil }
-        return (parent, group)
+        return (fields[0], parent, group)
     }
 
     private func processes(inGroup group: pid_t) -> [pid_t] {
         ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { entry in
-            guard let pid = pid_t(entry), AutoFailoverFormation.stat(pid)?.group == group else { return nil }
+            // A zombie has ended; only its parent's wait is missing.
+            guard let pid = pid_t(entry), let stat = AutoFailoverFormation.stat(pid), stat.group == group,
+                  stat.state != "Z" else { return nil }
             return pid
         }
     }
