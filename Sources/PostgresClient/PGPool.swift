@@ -26,6 +26,7 @@ package final class PGPool {
 
     private static let firstBackoffMs: UInt64 = 100
     private let maxBackoffMs: UInt64
+    private let connectTimeoutMs: UInt64
 
     private let conninfo: String
     private let size: Int
@@ -44,9 +45,10 @@ package final class PGPool {
     private let loop: EventLoop
 
     package init(loop: EventLoop, conninfo: String, size: Int, pipelined: Bool, name: String, logger: Logger,
-                 maxBackoffMs: UInt64 = 10_000) {
+                 maxBackoffMs: UInt64 = 10_000, connectTimeoutMs: UInt64 = 10_000) {
         self.loop = loop
         self.maxBackoffMs = maxBackoffMs
+        self.connectTimeoutMs = connectTimeoutMs
         self.conninfo = conninfo
         self.size = size
         self.pipelined = pipelined
@@ -60,6 +62,7 @@ package final class PGPool {
         for index in 0..<size {
             let connection = PGConnection(loop: loop, conninfo: conninfo, name: "\(name)-\(index)", logger: logger)
             connection.pipelined = pipelined
+            connection.connectTimeoutMs = connectTimeoutMs
             let member = Member(connection, retryTimer: LoopTimer(loop: loop))
             connection.onDisconnect = { [weak self, unowned member] error in
                 self?.retry(member, after: error, reason: "PostgreSQL connection lost; reconnecting")
@@ -126,6 +129,9 @@ package final class PGPool {
     private func retry(_ member: Member, after error: PGError, reason: Logger.Message) {
         guard !closed else { return }
         member.recovering = true
+        // A multi-host conninfo: the next attempt starts from the next host,
+        // so one that swallows connections cannot hold every attempt.
+        member.connection.hostRotation += 1
         member.backoffMs = min(max(member.backoffMs * 2, PGPool.firstBackoffMs), maxBackoffMs)
         logger.warning(reason, metadata: [
             "connection": "\(member.connection.name)", "error": "\(error)", "retry_in_ms": "\(member.backoffMs)",

@@ -155,7 +155,8 @@ final class AutoFailoverFormation {
 
     /// Stops everything: a stopped keeper is continued and every group
     /// asked to stop (SIGTERM: pg_autoctl stops its PostgreSQL and frees its
-    /// semaphore); whatever is left after 30 s is killed. Then the files go.
+    /// semaphore); whatever is left after 30 s is killed, and what killed
+    /// processes leave in System V IPC is removed. Then the files go.
     func destroy() {
         let groups = nodes.map(\.keeper).map(processGroup) + [monitor].compactMap { $0 }.map(processGroup)
         for group in groups {
@@ -166,7 +167,33 @@ final class AutoFailoverFormation {
         while groups.contains(where: { !processes(inGroup: $0).isEmpty }), Date() < deadline { usleep(100_000) }
         for group in groups where !processes(inGroup: group).isEmpty { kill(-group, SIGKILL) }
         for keeper in nodes.map(\.keeper) + [monitor].compactMap({ $0 }) { keeper.waitUntilExit() }
+        removeLeftoverIPC()
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// A process that stops cleanly removes its pid file and, with it, its
+    /// System V objects; a killed one leaves both. postmaster.pid's line 7
+    /// is "key shmid" of PostgreSQL's segment; pg_autoctl.pid's line 5 the
+    /// id of its log semaphore. Called once every process has exited, so no
+    /// id can have been reused.
+    private func removeLeftoverIPC() {
+        for node in nodes {
+            let lines = (try? String(contentsOfFile: node.dataDirectory + "/postmaster.pid", encoding: .utf8))?
+                .split(separator: "\n", omittingEmptySubsequences: false) ?? []
+            if lines.count > 6, let id = lines[6].split(separator: " ").last.flatMap({ Int32($0) }) {
+                _ = try? ChildProcess.run("/usr/bin/ipcrm", ["-m", "\(id)"])
+            }
+        }
+        // pg_autoctl keeps its pid file under XDG_RUNTIME_DIR.
+        let run = root + "/run"
+        for path in FileManager.default.enumerator(atPath: run)?.compactMap({ $0 as? String }) ?? []
+        where path.hasSuffix("pg_autoctl.pid") {
+            let lines = (try? String(contentsOfFile: run + "/" + path, encoding: .utf8))?
+                .split(separator: "\n", omittingEmptySubsequences: false) ?? []
+            if lines.count > 4, let id = Int32(lines[4].trimmingCharacters(in: .whitespaces)) {
+                _ = try? ChildProcess.run("/usr/bin/ipcrm", ["-s", "\(id)"])
+            }
+        }
     }
 
     // MARK: Running pg_autoctl

@@ -47,7 +47,7 @@ final class FailoverTests: XCTestCase {
         let nodes = 1000
         let run = try LoadgenProcess([
             "--url", "ws://127.0.0.1:\(server.port)", "--nodes", "\(nodes)", "--rate", "1", "--ramp-up", "5s",
-            "--duration", "40s", "--verify", formation.url(), "--verify-timeout", "120s", "--json",
+            "--duration", "30s", "--verify", formation.url(), "--verify-timeout", "120s", "--json",
         ])
         var samples = RowsWrittenSamples()
         try samples.collect(from: server, seconds: 60, until: { $0 > 5 * nodes })
