@@ -27,6 +27,8 @@ final class AutoFailoverFormation {
     let monitorPort = ServerProcess.freePort()
     private(set) var nodes: [Node] = []
     private var monitor: Process?
+    /// Nodes `loseNode` stopped: ended with SIGKILL, as they were lost.
+    private var lostNodes: Set<String> = []
     private let binDirectory: String
 
     /// The monitor's failure detection, tightened from its defaults (5 s
@@ -61,9 +63,13 @@ final class AutoFailoverFormation {
     }
 
     private func start() throws {
+        // pg_autoctl uses XDG_RUNTIME_DIR (its pid files) only if it exists,
+        // and /tmp/pg_autoctl otherwise.
+        try FileManager.default.createDirectory(atPath: root + "/run", withIntermediateDirectories: false,
+                                                attributes: [.posixPermissions: 0o700])
         if getuid() == 0 {
             chmod(root, 0o755)
-            _ = try ChildProcess.run("/bin/chown", ["postgres:postgres", root])
+            _ = try ChildProcess.run("/bin/chown", ["postgres:postgres", root, root + "/run"])
         }
         let monitorData = root + "/monitor"
         try autoctl(["create", "monitor", "--pgdata", monitorData, "--pgport", "\(monitorPort)",
@@ -144,6 +150,7 @@ final class AutoFailoverFormation {
             kill(pid, SIGSTOP)
         }
         kill(postmaster, SIGKILL)
+        lostNodes.insert(node.name)
     }
 
     /// The postmaster's pid, the first line of postmaster.pid.
@@ -153,16 +160,15 @@ final class AutoFailoverFormation {
         return pid
     }
 
-    /// Stops everything: a stopped keeper is continued and every group
+    /// Stops everything: a lost node's group is killed (continued, its
+    /// keeper would first start its PostgreSQL again), every other group
     /// asked to stop (SIGTERM: pg_autoctl stops its PostgreSQL and frees its
     /// semaphore); whatever is left after 30 s is killed, and what killed
     /// processes leave in System V IPC is removed. Then the files go.
     func destroy() {
+        for node in nodes where lostNodes.contains(node.name) { kill(-processGroup(node.keeper), SIGKILL) }
         let groups = nodes.map(\.keeper).map(processGroup) + [monitor].compactMap { $0 }.map(processGroup)
-        for group in groups {
-            kill(-group, SIGCONT)
-            kill(-group, SIGTERM)
-        }
+        for group in groups { kill(-group, SIGTERM) }
         let deadline = Date().addingTimeInterval(30)
         while groups.contains(where: { !processes(inGroup: $0).isEmpty }), Date() < deadline { usleep(100_000) }
         for group in groups where !processes(inGroup: group).isEmpty { kill(-group, SIGKILL) }
