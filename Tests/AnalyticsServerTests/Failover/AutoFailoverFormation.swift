@@ -135,9 +135,12 @@ final class AutoFailoverFormation {
     }
 
     /// `pg_autoctl perform failover`: the monitor has the primary demoted
-    /// and the standby promoted; returns when the command has finished.
+    /// and the standby promoted. Returns once the monitor has taken the
+    /// order (`--wait 0`): the command's own wait is for the old primary to
+    /// rejoin as a standby, which may outlast its 60 s on a busy machine;
+    /// callers poll `states()` for what they need.
     func performFailover() throws {
-        try autoctl(["perform", "failover", "--pgdata", root + "/monitor"])
+        try autoctl(["perform", "failover", "--pgdata", root + "/monitor", "--formation", "default", "--group", "0", "--wait", "0"])
     }
 
     /// The node is lost as a machine is lost: its keeper stops (SIGSTOP, so
