@@ -160,7 +160,8 @@ struct NetworkAPI {
         // A window that ends before it starts holds no node.
         let live = view.summary(of: genesis, nowMs: now)
         let logger = database.logger
-        let queue = database.queue
+        // Reads, both from the same server (the replica while it is usable).
+        let queue = database.reads.queue
         let rules = view.options.rules
         let failed = { (error: PGError) in
             logger.error("API query failed", metadata: ["route": "/chains/{genesis_hash}", "error": "\(error)"])
