@@ -87,9 +87,10 @@ final class FailoverTests: XCTestCase {
         XCTAssertEqual(try server.get("/readyz").status, 200)
 
         let pause = samples.longestStall
+        let retries = Int(try Scrape.of(server)["tetcore_batch_retries_total"] ?? -1)
         print("failover (\(cause)) under \(nodes) nodes: \(messages) messages, node2 primary after "
             + String(format: "%.1f s, ingestion paused %.1f s (longest stretch without a committed row, ", promotedAfter, pause)
-            + "from tetcore_rows_written_total every 200 ms)")
+            + "from tetcore_rows_written_total every 200 ms), \(retries) batch sends repeated")
         XCTAssertGreaterThan(pause, 0)
     }
 }
