@@ -156,6 +156,13 @@ final class AutoFailoverFormation {
         lostNodes.insert(node.name)
     }
 
+    /// The pid of a standby's WAL receiver.
+    func walReceiverPID(of node: Node) throws -> pid_t {
+        let text = try TestDatabase.exec(url(of: node), "SELECT pid FROM pg_stat_wal_receiver").first?.first ?? nil
+        guard let pid = text.flatMap({ pid_t($0) }) else { throw TestFailure("\(node.name) has no WAL receiver") }
+        return pid
+    }
+
     /// The postmaster's pid, the first line of postmaster.pid.
     func postmasterPID(_ node: Node) throws -> pid_t {
         let text = try String(contentsOfFile: node.dataDirectory + "/postmaster.pid", encoding: .utf8)

@@ -27,7 +27,18 @@ final class FailoverTests: XCTestCase {
 
     func testPrimaryPostmasterKilledUnderLoadEveryMessageStoredOnceOnTheNewPrimary() throws {
         let formation = try XCTUnwrap(formation)
-        try assertFailoverKeepsEveryMessage(formation, cause: "SIGKILL") {
+        let server = try XCTUnwrap(server)
+        try assertFailoverKeepsEveryMessage(formation, cause: "SIGKILL", batchesInFlight: true) {
+            // Synchronous replication: while the standby's WAL receiver is
+            // stopped the primary's commits wait for it, so batches are in
+            // flight, their outcome unknown, when the primary dies.
+            let receiver = try formation.walReceiverPID(of: formation.node(named: "node2"))
+            kill(receiver, SIGSTOP)
+            // Continued at once: the promotion has to stop the receiver.
+            defer { kill(receiver, SIGCONT) }
+            eventually(30, "a batch waiting for its commit") {
+                (try Scrape.of(server)[#"tetcore_database_connections_busy{pool="write"}"#] ?? 0) > 0
+            }
             try formation.loseNode(formation.node(named: "node1"))
         }
     }
@@ -40,8 +51,10 @@ final class FailoverTests: XCTestCase {
     }
 
     /// Starts the generator, runs `failover` once rows flow, waits for node2
-    /// to be primary, and checks what was stored once sending has ended.
-    private func assertFailoverKeepsEveryMessage(_ formation: AutoFailoverFormation, cause: String,
+    /// to be primary, and checks what was stored once sending has ended;
+    /// with `batchesInFlight`, also that batches lost with the primary
+    /// were sent again.
+    private func assertFailoverKeepsEveryMessage(_ formation: AutoFailoverFormation, cause: String, batchesInFlight: Bool = false,
                                                  _ failover: () throws -> Void) throws {
         let server = try XCTUnwrap(server)
         let nodes = 1000
@@ -92,6 +105,7 @@ final class FailoverTests: XCTestCase {
             + String(format: "%.1f s, ingestion paused %.1f s (longest stretch without a committed row, ", promotedAfter, pause)
             + "from tetcore_rows_written_total every 200 ms), \(retries) batch sends repeated")
         XCTAssertGreaterThan(pause, 0)
+        if batchesInFlight { XCTAssertGreaterThan(retries, 0, "the batches in flight were sent again") }
     }
 }
 
