@@ -3,8 +3,6 @@
 // node logged (/benchmarks/{id}/targets).
 "use strict";
 
-Dash.header("benchmarks");
-
 const benchmarksStatus = document.getElementById("status");
 const listTarget = document.getElementById("benchmarks");
 const detailTarget = document.getElementById("detail");

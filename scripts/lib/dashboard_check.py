@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Opens a page in headless Chromium and reports what a person would see.
 
-Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S]]
+Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S [WIDTH,HEIGHT]]]
 
 Drives Chromium through the DevTools protocol: loads URL, waits until the
 JavaScript expression READY_JS is true (or TIMEOUT_S pass), then prints one
-JSON object: {"ready": bool, "dom": outer HTML, "errors": [console errors,
+JSON object (the window is WIDTH x HEIGHT CSS pixels, 1280,900 by
+default; 390,844 is a phone): {"ready": bool, "dom": outer HTML, "errors": [console errors,
 uncaught exceptions, failed loads, and every HTTP answer of 400 or more, the
 page's own included]} and writes a screenshot. An error page (a 404 of the
 page, a script, a stylesheet or an endpoint) is an error, however the page
@@ -161,10 +162,11 @@ def main():
     url, screenshot = sys.argv[1], sys.argv[2]
     ready = sys.argv[3] if len(sys.argv) > 3 else "true"
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 20
+    size = sys.argv[5] if len(sys.argv) > 5 else "1280,900"
     profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
     browser = subprocess.Popen([
         chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank",
+        "--remote-debugging-port=0", f"--user-data-dir={profile}", f"--window-size={size}", "about:blank",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")

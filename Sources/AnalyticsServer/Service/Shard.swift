@@ -112,6 +112,9 @@ final class Shard {
         max(1, total / loops + (index < total % loops ? 1 : 0))
     }
 
+    /// Chart.js from Debian's libjs-chart.js, read once per process.
+    static let chartLibrary = VendoredScript(package: "libjs-chart.js", path: "/usr/share/javascript/chart.js/chart.min.js")
+
     private static func withStatementTimeout(_ conninfo: String, _ milliseconds: Int) -> String {
         guard conninfo.contains("://") else { return conninfo + " options='-c statement_timeout=\(milliseconds)'" }
         return conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D\(milliseconds)"
@@ -131,6 +134,9 @@ final class Shard {
         router.addPrefix("GET", "/dashboard") { request, respond in
             respond(assets.response(for: request.pathParameters["rest"] ?? ""))
         }
+        // The dashboards' chart library, from its Debian package (docs/dashboards.md).
+        let chartLibrary = Shard.chartLibrary
+        router.add("GET", "/vendor/chart.js") { _, respond in respond(chartLibrary.response()) }
         router.add("GET", "/metrics") { [unowned self] _, respond in
             self.group.scrape(from: self) { body in
                 respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
