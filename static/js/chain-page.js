@@ -55,11 +55,12 @@ async function loadWindow() {
       { label: "fork (delay after the first block)", points: perBlock.forks, kind: "scatter", color: "#e03131" }] });
     xyChart(box("chart-propagation", window), { title: "Propagation per block", unit: " ms", xKind: "height", series: [
       { label: "p50", points: perBlock.p50 }, { label: "p90", points: perBlock.p90 }] });
-    xyChart(box("chart-finality", window), { title: "Finality lag (blocks, nodes' average)", series: [
+    const range = [window.startMs, window.endMs];
+    xyChart(box("chart-finality", window), { range, title: "Finality lag (blocks, nodes' average)", series: [
       { label: "average", points: overTime(finality) }, { label: "largest", points: overTime(finality, "max") }] });
-    xyChart(box("chart-online", window), { title: "Nodes online", series: [{ label: "nodes online", points: overTime(online) }] });
+    xyChart(box("chart-online", window), { range, title: "Nodes online", series: [{ label: "nodes online", points: overTime(online) }] });
     const names = [...new Set(versions.flatMap((point) => Object.keys(point.versions)))].sort();
-    xyChart(box("chart-versions", window), { title: "Version rollout (nodes per version)", stacked: true, series: names.map((name) => ({
+    xyChart(box("chart-versions", window), { range, title: "Version rollout (nodes per version)", stacked: true, series: names.map((name) => ({
       label: name, points: versions.map((point) => ({ x: parseTime(point.time), y: point.versions[name] ?? 0 })) })) });
     showRankings(fleet.distributions || {});
     document.getElementById("chart-block-time").dataset.blocks = String(blocks.length);

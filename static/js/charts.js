@@ -57,9 +57,10 @@ function mark(container, series) {
 /**
  * A chart of series over x (time in ms, or heights with xKind "height"):
  * series = [{ label, points: [{x, y}], kind: "line" | "scatter" }].
- * `stacked` fills the series on top of each other. Returns an updater.
+ * `stacked` fills the series on top of each other; `range` ([start, end]
+ * in ms) fixes the time axis to the window. Returns an updater.
  */
-export function xyChart(container, { title, unit = "", series, xKind = "time", stacked = false, link, height = 220 }) {
+export function xyChart(container, { title, unit = "", series, xKind = "time", stacked = false, link, height = 220, range }) {
   const canvas = box(container, title, link, height);
   const datasets = (list) => list.map((one, index) => ({
     label: one.label,
@@ -89,7 +90,8 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
         tooltip: { callbacks: { title: (items) => (xKind === "time" ? utc(items[0].parsed.x) : `#${items[0].parsed.x}`) } },
       },
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 8, callback: xKind === "time" ? timeTick(span(series)) : (value) => `#${value}` } },
+        x: { type: "linear", min: range?.[0], max: range?.[1],
+          ticks: { maxTicksLimit: 8, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
         y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
       },
     },

@@ -60,7 +60,7 @@ async function loadCharts() {
       const container = document.getElementById(`chart-${chart.id}`);
       container.dataset.start = String(window.startMs);
       container.dataset.end = String(window.endMs);
-      xyChart(container, { title: chart.title, unit: chart.unit, series, link: rawLink(chart.msg) });
+      xyChart(container, { title: chart.title, unit: chart.unit, series, link: rawLink(chart.msg), range: [window.startMs, window.endMs] });
     }));
     status(statusBox, "ok", `${utc(window.startMs)} – ${utc(window.endMs)} UTC`);
   } catch (error) {
