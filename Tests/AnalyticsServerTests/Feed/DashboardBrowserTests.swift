@@ -43,10 +43,12 @@ final class DashboardBrowserTests: ServerTestCase {
     func testReputationDashboardShowsTheReportedPeers() throws {
         let page = try open("reputation?peer_id=\(Self.remotePeer)", screenshot: "reputation.png",
                             ready: "document.getElementById('status').dataset.state !== 'waiting' && "
-                                + "document.getElementById('history-status').dataset.state !== 'waiting'")
+                                + "document.getElementById('history-status').dataset.state !== 'waiting' && "
+                                + "(document.body.dataset.reputation = Chart.getChart(document.querySelector('#history canvas'))"
+                                + ".data.datasets.map((set) => set.data.map((point) => point.y).join()).join(';')) !== ''")
         XCTAssertTrue(page.ready)
         XCTAssertTrue(page.dom.contains("1 reporting node"))
-        XCTAssertTrue(page.dom.contains("-2646"), "the remote peer's reputation in the table")
+        XCTAssertTrue(page.dom.contains(#"data-reputation="-2646""#), "the remote peer's reputation drawn")
         XCTAssertTrue(page.dom.contains("as seen by 1 node"))
         XCTAssertEqual(page.attribute("data-points", of: "history"), "1", "one report drawn")
         assertNoErrors(page)

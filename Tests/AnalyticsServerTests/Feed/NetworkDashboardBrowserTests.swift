@@ -94,18 +94,36 @@ final class NetworkDashboardBrowserTests: ServerTestCase {
 
     func testTheOverviewRecoversAfterAServerRestart() throws {
         _ = try threeNodes()
+        // The statuses the page went through are kept in data-statuses.
         let ready = """
-            (window.__sawLive ||= document.getElementById('status').dataset.state === 'ok' && \(rowsJS("length")) === 3)
-            && (window.__sawLost ||= document.getElementById('status').textContent.includes('reconnecting'))
-            && document.getElementById('status').dataset.state === 'ok' && \(rowsJS("length")) === 3
+            (() => {
+              const box = document.getElementById('status'), rows = \(rowsJS("length"));
+              const seen = (window.__seen ||= []);
+              const now = box.dataset.state + ':' + box.textContent + ':' + rows;
+              if (seen[seen.length - 1] !== now) seen.push(now);
+              document.body.dataset.statuses = seen.join('|');
+              const live = (entry) => entry.startsWith('ok:live:3');
+              const lost = seen.findIndex((entry) => entry.includes('reconnecting'));
+              return seen.some(live) && lost > 0 && live(seen[seen.length - 1]);
+            })()
             """
         let browser = try HeadlessChromium.launch("\(url)?chain=\(genesis)", screenshot: "overview-restarted.png", ready: ready, timeoutS: 120)
         eventually(60, "the page subscribed") { (try? Scrape.of(self.server)["tetcore_subscriptions"]) == 1 }
         let port = server.port
         XCTAssertEqual(server.terminate(), 0)
-        server = try startServer(["PORT": String(port)])
+        // On the same port: ServerProcess's own readiness check asks the
+        // port it chose, so readiness is polled here.
+        var environment = ["DATABASE_URL": database.url, "PORT": String(port)]
+        environment.merge(extraEnvironment) { $1 }
+        server = try ServerProcess(environment: environment, waitUntilReady: false)
+        eventually(60, "the restarted server ready") {
+            let client = try RawClient(port: port)
+            try client.send("GET /readyz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+            return try client.readHTTPResponse().status == 200
+        }
         let page = try browser.result()
-        XCTAssertTrue(page.ready, "the page said it was reconnecting, then showed the nodes again")
+        XCTAssertTrue(page.ready, "the page said it was reconnecting, then showed the nodes again: "
+            + (page.dom.range(of: #"data-statuses="[^"]*""#, options: .regularExpression).map { String(page.dom[$0]) } ?? ""))
         // Only the attempts while the server was down may fail.
         XCTAssertEqual(page.errors.filter { !$0.contains("/subscribe") && !$0.contains("/chains") }, [])
     }

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Copies the dashboards' screenshots of NetworkDashboardBrowserTests
+# (.build/dashboard-screenshots/PAGE-desktop.png, PAGE-phone.png) into
+# docs/screenshots/, shrunk for the repository: at most 960 px wide, 64
+# colours (ImageMagick's `convert`, Debian package imagemagick).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+from="$root/.build/dashboard-screenshots"
+to="$root/docs/screenshots"
+command -v convert >/dev/null || { echo "convert not found: install imagemagick" >&2; exit 1; }
+mkdir -p "$to"
+for page in overview chain node nodes profiling reputation benchmarks; do
+    for size in desktop phone; do
+        convert "$from/$page-$size.png" -resize '960x>' -strip -colors 64 "PNG8:$to/$page-$size.png"
+    done
+done
+du -ch "$to"/*.png | tail -1
