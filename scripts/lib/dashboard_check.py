@@ -6,7 +6,8 @@ Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S [WIDTH,HEIGHT]
 Drives Chromium through the DevTools protocol: loads URL, waits until the
 JavaScript expression READY_JS is true (or TIMEOUT_S pass), then prints one
 JSON object (the window is WIDTH x HEIGHT CSS pixels, 1280,900 by
-default; 390,844 is a phone): {"ready": bool, "dom": outer HTML, "errors": [console errors,
+default; 390,844 is a phone; with DASHBOARD_COLOR_SCHEME=dark in the
+environment the page is told the system prefers a dark theme): {"ready": bool, "dom": outer HTML, "errors": [console errors,
 uncaught exceptions, failed loads, and every HTTP answer of 400 or more, the
 page's own included]} and writes a screenshot. An error page (a 404 of the
 page, a script, a stylesheet or an endpoint) is an error, however the page
@@ -183,6 +184,9 @@ def main():
             page = Page(devtools)
             for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
                 page.call(domain)
+            scheme = os.environ.get("DASHBOARD_COLOR_SCHEME")
+            if scheme:
+                page.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
             page.call("Page.navigate", url=url)
             deadline = time.time() + timeout
             is_ready = False

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Copies the dashboards' screenshots of NetworkDashboardBrowserTests
-# (.build/dashboard-screenshots/PAGE-desktop.png, PAGE-phone.png) into
+# (.build/dashboard-screenshots/PAGE-desktop.png, PAGE-phone.png, and the
+# dark theme's overview-dark.png, chain-dark.png) into
 # docs/screenshots/, shrunk for the repository: at most 960 px wide, 64
 # colours (ImageMagick's `convert`, Debian package imagemagick).
 set -euo pipefail
@@ -13,5 +14,8 @@ for page in overview chain node nodes profiling reputation benchmarks; do
     for size in desktop phone; do
         convert "$from/$page-$size.png" -resize '960x>' -strip -colors 64 "PNG8:$to/$page-$size.png"
     done
+done
+for page in overview chain; do
+    convert "$from/$page-dark.png" -resize '960x>' -strip -colors 64 "PNG8:$to/$page-dark.png"
 done
 du -ch "$to"/*.png | tail -1

@@ -33,20 +33,22 @@ enum HeadlessChromium {
     static let phone = "390,844"
 
     /// Starts the browser on `url`; the returned function waits for the result.
+    /// `dark`: the page is told the system prefers a dark theme.
     static func launch(_ url: String, screenshot: String, ready: String, timeoutS: Int = 60,
-                       size: String = desktop) throws -> (process: Process, result: () throws -> RenderedPage) {
+                       size: String = desktop, dark: Bool = false) throws -> (process: Process, result: () throws -> RenderedPage) {
         let script = ServerProcess.repositoryRoot.appendingPathComponent("scripts/lib/dashboard_check.py").path
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
         process.arguments = [script, url, screenshots.appendingPathComponent(screenshot).path, ready, String(timeoutS), size]
+        if dark { process.environment = ProcessInfo.processInfo.environment.merging(["DASHBOARD_COLOR_SCHEME": "dark"]) { $1 } }
         let output = Pipe()
         process.standardOutput = output
         try process.run()
         return (process, { try result(of: process, output: output) })
     }
 
-    static func open(_ url: String, screenshot: String, ready: String, size: String = desktop) throws -> RenderedPage {
-        try launch(url, screenshot: screenshot, ready: ready, size: size).result()
+    static func open(_ url: String, screenshot: String, ready: String, size: String = desktop, dark: Bool = false) throws -> RenderedPage {
+        try launch(url, screenshot: screenshot, ready: ready, size: size, dark: dark).result()
     }
 
     private static func result(of process: Process, output: Pipe) throws -> RenderedPage {

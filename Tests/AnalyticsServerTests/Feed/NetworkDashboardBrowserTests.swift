@@ -227,6 +227,11 @@ final class NetworkDashboardBrowserTests: ServerTestCase {
                 XCTAssertEqual(page.errors, [], "\(name) at \(size) width")
             }
         }
+        // The dark theme, as a system that prefers it gets.
+        for (name, path, ready) in pages.prefix(2) {
+            let page = try HeadlessChromium.open(url + path, screenshot: "\(name)-dark.png", ready: ready, dark: true)
+            XCTAssertTrue(page.ready && page.errors.isEmpty, "\(name) in the dark theme: \(page.errors)")
+        }
         print("dashboard screenshots: \(HeadlessChromium.screenshots.path)")
     }
 }
