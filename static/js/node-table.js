@@ -11,10 +11,14 @@ const overscan = 10; // rows drawn beyond the viewport on each side
 const sparkLength = 30; // bandwidth samples kept per node
 
 export class NodeTable {
-  /** container: an element; state: { columns: [ids], sort: { id, descending }, filter: "" }; onChange(state). */
-  constructor(container, state, onChange) {
+  /**
+   * container: an element; state: { columns: [ids], sort: { id, descending }, filter: "" };
+   * onChange(state) after a choice; onCounts({ total, online, stale }) after each sort.
+   */
+  constructor(container, state, onChange, onCounts) {
     this.state = state;
     this.onChange = onChange;
+    this.onCounts = onCounts;
     this.nodes = new Map();
     this.bandwidth = new Map();
     this.order = [];
@@ -130,7 +134,10 @@ export class NodeTable {
     const column = byId.get(this.state.sort.id);
     const direction = this.state.sort.descending ? -1 : 1;
     const keyed = [];
+    const counts = { total: this.nodes.size, online: 0, stale: 0 };
     for (const node of this.nodes.values()) {
+      if (node.online) counts.online += 1;
+      if (node.stale) counts.stale += 1;
       if (filter && !`${node.name ?? ""} ${node.peer_id} ${node.implementation ?? ""} ${node.version ?? ""}`.toLowerCase().includes(filter)) continue;
       keyed.push({ node, rank: rank(node), key: column.sort(node, now) });
     }
@@ -140,6 +147,7 @@ export class NodeTable {
       return a.key < b.key ? -direction : a.key > b.key ? direction : 0;
     });
     this.order = keyed.map((item) => item.node.peer_id);
+    this.counts = counts;
   }
 
   render() {
@@ -167,6 +175,7 @@ export class NodeTable {
     }
     this.dirty.clear();
     this.forceCells = false;
+    if (this.onCounts && this.counts) this.onCounts(this.counts);
     this.table.dataset.rows = String(this.order.length);
     this.table.dataset.total = String(this.nodes.size);
     this.rendered += 1;

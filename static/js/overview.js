@@ -26,31 +26,27 @@ if (state.columns.length === 0) state.columns = defaultIds;
 const table = new NodeTable(document.getElementById("table"), state, (next) => {
   prefs.save("table", { columns: next.columns, sort: next.sort });
   urlState.set({ q: next.filter });
+}, (count) => {
+  counts.textContent = `${count.total} nodes, ${count.online} online, ${count.stale} stale`;
 });
 search.value = state.filter;
 search.addEventListener("input", () => table.setFilter(search.value));
 columnChooser(document.getElementById("column-list"), state.columns, (ids) => table.setColumns(ids));
 
 let firstRender = true;
-const showCounts = () => {
-  const nodes = [...table.nodes.values()];
-  const online = nodes.filter((node) => node.online).length;
-  counts.textContent = `${nodes.length} nodes, ${online} online, ${nodes.filter((node) => node.stale).length} stale`;
-};
 
 const subscription = new ChainSubscription({
   onChain: (chain) => tiles.show(chain),
   onSnapshot: (nodes) => {
     table.replaceAll(nodes);
-    showCounts();
     if (firstRender) {
       firstRender = false;
       // The benchmark's "first full render": the snapshot drawn.
       requestAnimationFrame(() => performance.mark("first-full-render"));
     }
   },
-  onNodes: (nodes) => { table.upsert(nodes); showCounts(); },
-  onRemoved: (peers) => { table.remove(peers); showCounts(); },
+  onNodes: (nodes) => table.upsert(nodes),
+  onRemoved: (peers) => table.remove(peers),
   onBlocks: () => {},
   onState: (state, text) => {
     status(statusBox, state, text);
