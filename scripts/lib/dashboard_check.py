@@ -197,7 +197,17 @@ def main():
                     break
             page.drain(0.5)  # late errors, e.g. of requests the page made last
             dom = page.evaluate("document.documentElement.outerHTML")
-            shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            # The whole page: the viewport is made as tall as the content
+            # first, and the page given time to lay out and redraw its
+            # canvases for it (capturing beyond the viewport instead resizes
+            # them during the capture, which can catch them blank).
+            metrics = page.call("Page.getLayoutMetrics")
+            content = metrics.get("cssContentSize") or metrics["contentSize"]
+            width = int(size.split(",")[0])
+            page.call("Emulation.setDeviceMetricsOverride", width=width, height=int(content["height"]) + 1,
+                      deviceScaleFactor=1, mobile=False)
+            page.drain(0.5)
+            shot = page.call("Page.captureScreenshot", format="png")
             with open(screenshot, "wb") as out:
                 out.write(base64.b64decode(shot["data"]))
             print(json.dumps({"ready": is_ready, "dom": dom, "errors": page.errors}))

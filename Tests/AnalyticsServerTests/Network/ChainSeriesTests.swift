@@ -61,6 +61,21 @@ final class ChainSeriesTests: ServerTestCase {
         withExtendedLifetime((steady, upgrading, elsewhere)) {}
     }
 
+    func testUnknownValuesStayUnknownInTheHistory() throws {
+        // Only imports: no finalized block, no peers, one rise of its best
+        // (no block time). Those steps have no value, not 2147483647.
+        let importer = try SyntheticNode(port: server.port, peerID: "importer")
+        for height in 1...3 {
+            try importer.importBlock(height == 1 ? 1 : 1 + height / 3)
+            usleep(1_100_000)
+        }
+        eventually(20, "history rows") { self.count("SELECT count(*) FROM network_node_series") >= 2 }
+        XCTAssertEqual(count("SELECT count(*) FROM network_node_series WHERE finality_lag IS NOT NULL OR peers IS NOT NULL"), 0)
+        XCTAssertEqual(try array("/nodes/importer/series?metric=finality_lag&step=1")?.count, 0)
+        XCTAssertEqual(try array("\(chain)?metric=finality_lag&step=1")?.count, 0)
+        withExtendedLifetime(importer) {}
+    }
+
     func testBadRequestsAreNamed() throws {
         let wrongMetric = try get("\(chain)?metric=height")
         XCTAssertEqual(wrongMetric.status, 400)
