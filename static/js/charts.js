@@ -58,7 +58,7 @@ function mark(container, series) {
  * A chart of series over x (time in ms, or heights with xKind "height"):
  * series = [{ label, points: [{x, y}], kind: "line" | "scatter" }].
  * `stacked` fills the series on top of each other; `range` ([start, end]
- * in ms) fixes the time axis to the window. Returns an updater.
+ * in ms) fixes the time axis to the window. Returns the Chart.
  */
 export function xyChart(container, { title, unit = "", series, xKind = "time", stacked = false, link, height = 220, range }) {
   const canvas = box(container, title, link, height);
@@ -98,15 +98,7 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
   });
   live.add(chart);
   mark(container, series);
-  return {
-    update(next) {
-      chart.data.datasets = datasets(next);
-      chart.options.scales.x.ticks.callback = xKind === "time" ? timeTick(span(next)) : (value) => `#${value}`;
-      chart.options.plugins.legend.display = next.length > 1;
-      chart.update("none");
-      mark(container, next);
-    },
-  };
+  return chart;
 }
 
 /** Horizontal bars: entries = [{ label, count }] (a ranking). */

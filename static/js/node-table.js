@@ -6,6 +6,12 @@ import { el } from "./api.js";
 import { byId, rank } from "./columns.js";
 import { sparkline } from "./charts.js";
 
+/** Removes a row, and the sparkline chart it may hold (Chart.js keeps a registry). */
+function dropRow(row) {
+  for (const canvas of row.querySelectorAll("canvas")) globalThis.Chart.getChart(canvas)?.destroy();
+  row.remove();
+}
+
 const rowHeight = 30; // px; fixed by .nodes tr in dashboard.css
 const overscan = 10; // rows drawn beyond the viewport on each side
 const sparkLength = 30; // bandwidth samples kept per node
@@ -59,7 +65,7 @@ export class NodeTable {
       return th;
     });
     this.head.replaceChildren(el("tr", {}, ...cells));
-    for (const row of this.rows) row.remove();
+    for (const row of this.rows) dropRow(row);
     this.rows = [];
     this.top.replaceChildren(el("td", { colspan: String(this.state.columns.length) }));
     this.bottom.replaceChildren(el("td", { colspan: String(this.state.columns.length) }));
@@ -165,7 +171,7 @@ export class NodeTable {
       this.rows.push(row);
       this.body.insertBefore(row, this.bottom);
     }
-    while (this.rows.length > last - first) this.rows.pop().remove();
+    while (this.rows.length > last - first) dropRow(this.rows.pop());
     this.top.style.height = `${first * rowHeight}px`;
     this.bottom.style.height = `${(this.order.length - last) * rowHeight}px`;
     for (let index = first; index < last; index += 1) {

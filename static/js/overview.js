@@ -47,7 +47,6 @@ const subscription = new ChainSubscription({
   },
   onNodes: (nodes) => table.upsert(nodes),
   onRemoved: (peers) => table.remove(peers),
-  onBlocks: () => {},
   onState: (state, text) => {
     status(statusBox, state, text);
     // After a reconnect (e.g. a server restart) the chain list may have changed.

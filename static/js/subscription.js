@@ -6,7 +6,7 @@ export class ChainSubscription {
   /**
    * handlers: onChain(summary), onSnapshot(nodes) (the whole list, once
    * complete), onNodes(nodes) (changes), onRemoved(peerIds),
-   * onBlocks(blocks), onState(state, sentence) with state "ok",
+   * onBlocks(blocks) (optional), onState(state, sentence) with state "ok",
    * "waiting" or "error".
    */
   constructor(handlers) {
@@ -55,7 +55,7 @@ export class ChainSubscription {
         }
         break;
       case "removed": this.handlers.onRemoved(message.peer_ids); break;
-      case "blocks": this.handlers.onBlocks(message.blocks); break;
+      case "blocks": this.handlers.onBlocks?.(message.blocks); break;
       default: break;
     }
     return undefined;

@@ -70,10 +70,11 @@ final class NetworkDashboardBrowserTests: ServerTestCase {
         XCTAssertEqual(page.errors, [])
     }
 
-    func testSortingAndSearchFilterTheRows() throws {
+    func testSortingSearchAndOptionalColumns() throws {
         _ = try threeNodes()
         // Steps in the page, one per evaluation (each waits for a frame):
-        // sort by peers (descending first), again (ascending), then search.
+        // sort by peers (descending first), again (ascending), search, then
+        // switch the bandwidth column on (its sparklines; remembered).
         let ready = """
             (() => {
               const order = () => \(rowsJS("map((r) => r.querySelector('td[data-column=\"name\"]').textContent).join()"));
@@ -81,14 +82,21 @@ final class NetworkDashboardBrowserTests: ServerTestCase {
               if (s.at === 0 && order().split(',').length === 3) { document.querySelector('th[data-column=peers] button').click(); s.at = 1; return false; }
               if (s.at === 1) { s.seen.push(order()); document.querySelector('th[data-column=peers] button').click(); s.at = 2; return false; }
               if (s.at === 2) { s.seen.push(order()); const box = document.getElementById('search'); box.value = 'RAV'; box.dispatchEvent(new Event('input')); s.at = 3; return false; }
-              if (s.at === 3) { s.seen.push(order() + '|' + location.search.includes('q=RAV')); document.body.dataset.steps = s.seen.join(';'); return true; }
+              if (s.at === 3) { s.seen.push(order() + '|' + location.search.includes('q=RAV')); document.querySelector('#column-list input[value=bandwidth]').click(); s.at = 4; return false; }
+              if (s.at === 4) {
+                const spark = document.querySelector('td[data-column="bandwidth"] canvas.spark');
+                s.seen.push([document.querySelector('th[data-column=bandwidth]') !== null, spark !== null && Chart.getChart(spark) !== undefined,
+                  localStorage.getItem('tetcore-dashboard.table').includes('"bandwidth"')].join());
+                document.body.dataset.steps = s.seen.join(';');
+                return true;
+              }
               return false;
             })()
             """
         let page = try HeadlessChromium.open("\(url)?chain=\(genesis)", screenshot: "overview-sorted.png", ready: ready)
         XCTAssertTrue(page.ready)
         XCTAssertEqual(page.dom.range(of: #"data-steps="[^"]*""#, options: .regularExpression).map { String(page.dom[$0]) },
-                       #"data-steps="bravo,charlie,alpha;alpha,charlie,bravo;bravo|true""#)
+                       #"data-steps="bravo,charlie,alpha;alpha,charlie,bravo;bravo|true;true,true,true""#)
         XCTAssertEqual(page.errors, [])
     }
 
