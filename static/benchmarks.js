@@ -43,6 +43,10 @@ function timeline(benchmark, events) {
   const holder = Dash.el("div", { class: "chart-canvas" }, canvas);
   holder.style.height = `${names.length * 28 + 70}px`;
   const box = Dash.el("figure", { class: "chart-box", "data-events": names.join("|"), "data-points": String(events.length) }, holder);
+  if (typeof Chart === "undefined") {
+    holder.replaceChildren(Dash.el("p", { class: "empty", text: "no chart: /vendor/chart.js is missing (Debian package libjs-chart.js)" }));
+    return box;
+  }
   const style = getComputedStyle(document.documentElement);
   Chart.defaults.color = style.getPropertyValue("--muted").trim();
   Chart.defaults.borderColor = style.getPropertyValue("--line").trim();

@@ -121,13 +121,14 @@ Dash.color = (index) => `hsl(${(index * 137.5) % 360} 65% 42%)`;
  */
 Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
   const old = container.querySelector("canvas");
-  if (old && Chart.getChart(old)) Chart.getChart(old).destroy();
+  if (old && typeof Chart !== "undefined") Chart.getChart(old)?.destroy();
   container.replaceChildren();
   const total = series.reduce((sum, one) => sum + one.points.length, 0);
   container.dataset.points = String(total);
   container.dataset.series = series.map((one) => one.name).join("|");
-  if (total === 0) {
-    container.append(Dash.el("p", { class: "empty", text: "no data yet" }));
+  if (total === 0 || typeof Chart === "undefined") {
+    const text = total === 0 ? "no data yet" : "no chart: /vendor/chart.js is missing (Debian package libjs-chart.js)";
+    container.append(Dash.el("p", { class: "empty", text }));
     return null;
   }
   const style = getComputedStyle(document.documentElement);

@@ -16,9 +16,15 @@ function applyTheme() {
   Chart.defaults.borderColor = style.getPropertyValue("--line").trim() || "#d0d5dd";
   Chart.defaults.font.family = "system-ui, sans-serif";
 }
-applyTheme();
 const live = new Set();
+if (Chart) applyTheme();
+// Without the library (its package not installed) the pages show their
+// data and say so where a chart would be.
+function missing(container, title) {
+  container.replaceChildren(el("p", { class: "empty", text: `${title}: no chart, /vendor/chart.js is missing (Debian package libjs-chart.js)` }));
+}
 matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => {
+  if (!Chart) return;
   applyTheme();
   for (const chart of live) {
     for (const scale of Object.values(chart.options.scales || {})) {
@@ -61,6 +67,7 @@ function mark(container, series) {
  * in ms) fixes the time axis to the window. Returns the Chart.
  */
 export function xyChart(container, { title, unit = "", series, xKind = "time", stacked = false, link, height = 220, range }) {
+  if (!Chart) return missing(container, title);
   const canvas = box(container, title, link, height);
   const datasets = (list) => list.map((one, index) => ({
     label: one.label,
@@ -103,6 +110,7 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
 
 /** Horizontal bars: entries = [{ label, count }] (a ranking). */
 export function barChart(container, { title, entries }) {
+  if (!Chart) return missing(container, title);
   const canvas = box(container, title, null, Math.max(80, 22 * entries.length + 30));
   const chart = new Chart(canvas, {
     type: "bar",
@@ -121,6 +129,7 @@ export function barChart(container, { title, entries }) {
 
 /** A sparkline (no axes) of recent values in a small canvas; reused as rows scroll. */
 export function sparkline(canvas, values) {
+  if (!Chart) return null;
   const data = values.map((y, x) => ({ x, y }));
   let chart = Chart.getChart(canvas);
   if (chart) {

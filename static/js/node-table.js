@@ -8,7 +8,7 @@ import { sparkline } from "./charts.js";
 
 /** Removes a row, and the sparkline chart it may hold (Chart.js keeps a registry). */
 function dropRow(row) {
-  for (const canvas of row.querySelectorAll("canvas")) globalThis.Chart.getChart(canvas)?.destroy();
+  for (const canvas of row.querySelectorAll("canvas")) globalThis.Chart?.getChart(canvas)?.destroy();
   row.remove();
 }
 

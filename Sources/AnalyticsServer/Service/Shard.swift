@@ -136,6 +136,9 @@ final class Shard {
         }
         // The dashboards' chart library, from its Debian package (docs/dashboards.md).
         let chartLibrary = Shard.chartLibrary
+        if !chartLibrary.isInstalled && index == 0 {
+            logger.warning("dashboards without charts: \(chartLibrary.path) is missing (install the Debian package \(chartLibrary.package))")
+        }
         router.add("GET", "/vendor/chart.js") { _, respond in respond(chartLibrary.response()) }
         router.add("GET", "/metrics") { [unowned self] _, respond in
             self.group.scrape(from: self) { body in
