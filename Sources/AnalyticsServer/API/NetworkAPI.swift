@@ -3,8 +3,8 @@ import PostgresClient
 import WebServer
 
 /// GET /chains, /chains/{genesis_hash}, /chains/{genesis_hash}/nodes,
-/// /chains/{genesis_hash}/blocks, /nodes/{peer_id}/state and
-/// /nodes/{peer_id}/series: the network, understood (docs/network.md).
+/// /chains/{genesis_hash}/blocks, /chains/{genesis_hash}/series,
+/// /nodes/{peer_id}/state and /nodes/{peer_id}/series: the network, understood (docs/network.md).
 ///
 /// The live answers come from this loop's NetworkView (every node of every
 /// instance, read back from PostgreSQL each second), so they cost no query;
@@ -75,6 +75,9 @@ struct NetworkAPI {
         }
         router.addAPI("GET", "/nodes/{peer_id}/series") { (request, respond) throws(APIError) in
             try series(request, respond)
+        }
+        router.addAPI("GET", "/chains/{genesis_hash}/series") { (request, respond) throws(APIError) in
+            try chainSeries(request, respond)
         }
     }
 
@@ -298,21 +301,8 @@ struct NetworkAPI {
         guard let metric = SeriesMetric(rawValue: try arguments.requiredString("metric")) else {
             throw .badRequest("parameter 'metric' must be one of \(allowed)")
         }
-        let now = NetworkTime.nowMs()
-        let endMs = try arguments.timestamp("end_time").map { text throws(APIError) in
-            guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'end_time' is out of range") }
-            return ms
-        } ?? now
-        let givenStep = try arguments.optionalInteger("step", in: 1...(366 * 86_400))
-        // Without start_time: defaultSteps steps back, or a day.
-        let startMs = try arguments.timestamp("start_time").map { text throws(APIError) in
-            guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'start_time' is out of range") }
-            return ms
-        } ?? endMs - (givenStep.map { $0 * NetworkAPI.defaultSteps * 1000 } ?? 86_400_000)
-        // Without step: the finest that gives at most defaultSteps steps.
-        let windowS = max(1, (endMs - startMs) / 1000)
-        let fitting = (windowS + NetworkAPI.defaultSteps - 1) / NetworkAPI.defaultSteps
-        let step = givenStep ?? max(seriesStepS, (fitting + seriesStepS - 1) / seriesStepS * seriesStepS)
+        let window = try SeriesWindow(arguments, seriesStepS: seriesStepS)
+        let (startMs, endMs, step) = (window.startMs, window.endMs, window.step)
         // A window that ends before it starts is empty. `online` lists
         // every step, so at most the last maxSteps of them.
         let firstMs = metric == .online ? max(startMs, endMs - NetworkAPI.maxSteps * step * 1000) : startMs
@@ -323,7 +313,7 @@ struct NetworkAPI {
     }
 
     /// Steps aligned on the Unix epoch: a step starts at a multiple of $4 s.
-    private static let stepStart = "to_timestamp(floor(extract(epoch FROM s.at) / $4::bigint) * $4::bigint) AT TIME ZONE 'utc'"
+    static let stepStart = "to_timestamp(floor(extract(epoch FROM s.at) / $4::bigint) * $4::bigint) AT TIME ZONE 'utc'"
 
     /// min/avg/max per step of one stored column (`column` is one of
     /// SeriesMetric's names, never request text). No row: unknown node.

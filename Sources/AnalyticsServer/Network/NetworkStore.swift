@@ -130,6 +130,12 @@ enum NetworkStore {
         json.field("disk_random_write_score", hardware.diskRandomWrite)
     }
 
+    /// A bigint clamped to an integer column. Not least(): it ignores a
+    /// NULL and would store an unknown value as 2147483647.
+    private static func toInteger(_ value: String) -> String {
+        "(CASE WHEN \(value) > 2147483647 THEN 2147483647 ELSE \(value) END)"
+    }
+
     /// One step of series ($1: rows, $2: the step's start as a UTC
     /// timestamp). A peer id without a number yet gets one here.
     static let insertSeries = """
@@ -140,9 +146,9 @@ enum NetworkStore {
         INSERT INTO network_node_series AS s (node_id, at, best_lag, finality_lag, peers, txcount, block_time_ms, \
                bandwidth_download, bandwidth_upload) \
         SELECT DISTINCT ON (coalesce(known.id, made.id)) coalesce(known.id, made.id), $2::timestamp, \
-               least(input.best_lag, 2147483647), least(input.finality_lag, 2147483647), least(input.peers, 2147483647), \
-               least(input.txcount, 2147483647), least(input.block_time_ms, 2147483647), \
-               least(input.bandwidth_download, 2147483647), least(input.bandwidth_upload, 2147483647) \
+               \(toInteger("input.best_lag")), \(toInteger("input.finality_lag")), \(toInteger("input.peers")), \
+               \(toInteger("input.txcount")), \(toInteger("input.block_time_ms")), \
+               \(toInteger("input.bandwidth_download")), \(toInteger("input.bandwidth_upload")) \
         FROM input LEFT JOIN network_node_ids known USING (peer_id) LEFT JOIN new_ids made USING (peer_id) \
         WHERE coalesce(known.id, made.id) IS NOT NULL \
         ON CONFLICT (node_id, at) DO UPDATE SET best_lag = excluded.best_lag, finality_lag = excluded.finality_lag, \

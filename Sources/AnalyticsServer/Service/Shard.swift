@@ -135,6 +135,9 @@ final class Shard {
         max(1, total / loops + (index < total % loops ? 1 : 0))
     }
 
+    /// Chart.js from Debian's libjs-chart.js, read once per process.
+    static let chartLibrary = VendoredScript(package: "libjs-chart.js", path: "/usr/share/javascript/chart.js/chart.min.js")
+
     private static func withStatementTimeout(_ conninfo: String, _ milliseconds: Int) -> String {
         guard conninfo.contains("://") else { return conninfo + " options='-c statement_timeout=\(milliseconds)'" }
         return conninfo + (conninfo.contains("?") ? "&" : "?") + "options=-c%20statement_timeout%3D\(milliseconds)"
@@ -154,6 +157,12 @@ final class Shard {
         router.addPrefix("GET", "/dashboard") { request, respond in
             respond(assets.response(for: request.pathParameters["rest"] ?? ""))
         }
+        // The dashboards' chart library, from its Debian package (docs/dashboards.md).
+        let chartLibrary = Shard.chartLibrary
+        if !chartLibrary.isInstalled && index == 0 {
+            logger.warning("dashboards without charts: \(chartLibrary.path) is missing (install the Debian package \(chartLibrary.package))")
+        }
+        router.add("GET", "/vendor/chart.js") { _, respond in respond(chartLibrary.response()) }
         router.add("GET", "/metrics") { [unowned self] _, respond in
             self.group.scrape(from: self) { body in
                 respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],

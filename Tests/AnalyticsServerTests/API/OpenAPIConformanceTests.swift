@@ -122,6 +122,11 @@ final class OpenAPIConformanceTests: APITestCase {
         try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series?metric=online&step=60")
         try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series")
         try call("GET", "/nodes/{peer_id}/series", "/nodes/nobody/series?metric=peers")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=nodes_online&step=60")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=versions")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=finality_lag")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=height")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/0xnone/series?metric=versions")
         withExtendedLifetime((alice, bob)) {}
         // A broken schema: every endpoint's 500 answer.
         try database.query("ALTER TABLE peer_connections RENAME TO gone; ALTER TABLE host_systems RENAME TO gone_too; ALTER TABLE benchmarks RENAME TO gone_three")
@@ -129,6 +134,7 @@ final class OpenAPIConformanceTests: APITestCase {
         try call("GET", "/chains/{genesis_hash}", "/chains/\(g)?start_time=2020-01-01T00:00:00Z")
         try call("GET", "/chains/{genesis_hash}/blocks", "/chains/\(g)/blocks")
         try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series?metric=peers")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=versions")
         for path in ["/nodes", "/nodes/log_stats?peer_id=P", "/nodes/logs?peer_id=P", "/reputation", "/reputation/logged",
                      "/reputation/P", "/host_systems", "/benchmarks", "/benchmarks/1/events", "/benchmarks/1/targets"] {
             let documented = path.replacingOccurrences(of: "/reputation/P", with: "/reputation/{peer_id}")

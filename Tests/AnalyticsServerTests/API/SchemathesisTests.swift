@@ -28,7 +28,7 @@ final class SchemathesisTests: APITestCase {
         let run = try ChildProcess.run("/usr/bin/env", arguments, directory: directory)
         let report = run.output
         XCTAssertEqual(run.status, 0, report + "\nThe server's last output:\n" + String(server.log.suffix(4000)))
-        XCTAssertTrue(report.contains("Tested: 22"), "every operation was exercised:\n\(report)")
+        XCTAssertTrue(report.contains("Tested: 23"), "every operation was exercised:\n\(report)")
         XCTAssertFalse(report.contains("Server error"), report)
         withExtendedLifetime(nodes) {}
     }
