@@ -98,22 +98,35 @@ package final class PGConnection {
             guard let self else { return }
             self.connectFailed("timed out after \(self.connectTimeoutMs) ms")
         }
-        // libpq resolves a host name with a blocking lookup inside
-        // PQconnectPoll: resolve it on libuv's thread pool first and hand
-        // libpq the address (hostaddr), keeping `host` for TLS checks.
-        guard let host = PGConnection.hostToResolve(in: conninfo) else { return beginConnecting(host: nil, addresses: []) }
-        HostResolver.resolve(loop: loop, host: host) { [weak self] result in
-            guard let self, self.state == .connecting, self.connection == nil else { return }
-            switch result {
-            case .success(let addresses): self.beginConnecting(host: host, addresses: addresses)
-            case .failure(let error): self.connectFailed("cannot resolve \(host): \(error)")
+        // libpq would look host names up with a blocking call inside
+        // PQconnectPoll: look them up on libuv's thread pool first.
+        guard let hosts = ConninfoHosts(conninfo: conninfo)?.rotated(by: hostRotation) else {
+            return beginConnecting(hosts: nil)
+        }
+        let names = hosts.namesToResolve
+        guard !names.isEmpty else { return beginConnecting(hosts: hosts) }
+        var addresses: [String: [String]] = [:]
+        var failures: [String] = []
+        for name in names {
+            HostResolver.resolve(loop: loop, host: name) { [weak self] result in
+                guard let self, self.state == .connecting, self.connection == nil else { return }
+                switch result {
+                case .success(let found): addresses[name] = found
+                case .failure(let error): failures.append("cannot resolve \(name): \(error)")
+                }
+                guard addresses.count + failures.count == names.count else { return }
+                if addresses.isEmpty {
+                    self.connectFailed(failures.joined(separator: "; "))
+                } else {
+                    self.beginConnecting(hosts: hosts.resolved(addresses))
+                }
             }
         }
     }
 
-    /// With resolved `addresses`, libpq tries each in turn, as it would have.
-    private func beginConnecting(host: String?, addresses: [String]) {
-        guard let connection = startConnecting(host: host, addresses: addresses) else {
+    /// libpq tries the hosts' addresses in turn, as it would have.
+    private func beginConnecting(hosts: ConninfoHosts?) {
+        guard let connection = startConnecting(hosts: hosts) else {
             failConnectingSoon("cannot start connecting: invalid connection string or out of memory")
             return
         }
@@ -123,68 +136,16 @@ package final class PGConnection {
         advanceConnecting(PGRES_POLLING_WRITING)
     }
 
-    /// The host of the conninfo when it is one name that needs a lookup:
-    /// not an address, not a socket directory, not a list, no hostaddr.
-    package static func hostToResolve(in conninfo: String) -> String? {
-        guard let options = PQconninfoParse(conninfo, nil) else { return nil }
-        defer { PQconninfoFree(options) }
-        var host: String?
-        var hasHostaddr = false
-        var option = options
-        while let keyword = option.pointee.keyword {
-            if let value = option.pointee.val {
-                switch String(cString: keyword) {
-                case "host": host = String(cString: value)
-                case "hostaddr": hasHostaddr = !String(cString: value).isEmpty
-                default: break
-                }
-            }
-            option += 1
-        }
-        guard let host, !host.isEmpty, !hasHostaddr, !host.hasPrefix("/"), !host.hasPrefix("@"),
-              !host.contains(","), !HostResolver.isAddress(host) else { return nil }
-        return host
-    }
-
-    /// The conninfo's host, hostaddr and port lists rotated left by `by`,
-    /// those that list one entry per host; empty with fewer than two hosts
-    /// or nothing to rotate.
-    package static func rotatedHostLists(in conninfo: String, by: Int) -> [(keyword: String, value: String)] {
-        guard by > 0, let options = PQconninfoParse(conninfo, nil) else { return [] }
-        defer { PQconninfoFree(options) }
-        var lists: [String: [Substring]] = [:]
-        var option = options
-        while let keyword = option.pointee.keyword {
-            let name = String(cString: keyword)
-            if ["host", "hostaddr", "port"].contains(name), let value = option.pointee.val {
-                lists[name] = String(cString: value).split(separator: ",", omittingEmptySubsequences: false)
-            }
-            option += 1
-        }
-        let count = max(lists["host"]?.count ?? 0, lists["hostaddr"]?.count ?? 0)
-        guard count > 1, by % count != 0 else { return [] }
-        return ["host", "hostaddr", "port"].compactMap { name in
-            guard let list = lists[name], list.count == count else { return nil }
-            let start = by % count
-            return (name, (list[start...] + list[..<start]).joined(separator: ","))
-        }
-    }
-
     /// The conninfo (URL or key=value) expanded by libpq, followed by what
     /// this code relies on: UTF-8 text (PGRows decodes UTF-8) and a name
     /// in pg_stat_activity unless the conninfo sets one.
-    private func startConnecting(host: String?, addresses: [String]) -> OpaquePointer? {
+    private func startConnecting(hosts: ConninfoHosts?) -> OpaquePointer? {
         var keywords = ["dbname", "client_encoding", "fallback_application_name"]
         var values = [conninfo, "UTF8", "tetcore-analytics"]
-        if let host, !addresses.isEmpty {
-            keywords += ["host", "hostaddr"]
-            values += [Array(repeating: host, count: addresses.count).joined(separator: ","), addresses.joined(separator: ",")]
-        } else {
-            // Later keywords override what the expanded conninfo said.
-            for (keyword, value) in PGConnection.rotatedHostLists(in: conninfo, by: hostRotation) {
-                keywords.append(keyword)
-                values.append(value)
-            }
+        // Later keywords override what the expanded conninfo said.
+        for (keyword, value) in hosts?.keywords ?? [] {
+            keywords.append(keyword)
+            values.append(value)
         }
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in PQconnectStartParams(keywords, values, 1) }

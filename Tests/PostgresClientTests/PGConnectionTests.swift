@@ -129,9 +129,8 @@ final class PGConnectionTests: StorageTestCase {
     func testAHostNameIsResolvedOffTheLoopAndConnects() throws {
         let url = database.url.replacingOccurrences(of: "127.0.0.1", with: "localhost")
         try XCTSkipIf(url == database.url, "TEST_DATABASE_URL does not name 127.0.0.1")
-        XCTAssertEqual(PGConnection.hostToResolve(in: url), "localhost")
-        XCTAssertNil(PGConnection.hostToResolve(in: database.url))
-        XCTAssertNil(PGConnection.hostToResolve(in: "host=/tmp/sock dbname=x"))
+        XCTAssertEqual(ConninfoHosts(conninfo: url)?.namesToResolve, ["localhost"])
+        XCTAssertEqual(ConninfoHosts(conninfo: database.url)?.namesToResolve, [])
         let connection = makeConnection(conninfo: url)
         var outcome: PGError??
         connection.connect { outcome = .some($0) }

@@ -66,18 +66,6 @@ final class PGPoolTests: StorageTestCase {
         XCTAssertEqual((try? send(pool, "SELECT current_database()")?.get())?.string(0, 0), database.name)
     }
 
-    func testHostListsRotateTogether() {
-        let conninfo = "postgres://u@a:1,b:2,c:3/db?target_session_attrs=read-write"
-        XCTAssertTrue(PGConnection.rotatedHostLists(in: conninfo, by: 0).isEmpty)
-        XCTAssertTrue(PGConnection.rotatedHostLists(in: conninfo, by: 3).isEmpty, "a full turn: the order given")
-        let rotated = PGConnection.rotatedHostLists(in: conninfo, by: 4)
-        XCTAssertEqual(rotated.map(\.keyword), ["host", "port"])
-        XCTAssertEqual(rotated.map(\.value), ["b,c,a", "2,3,1"])
-        XCTAssertEqual(PGConnection.rotatedHostLists(in: "host=a,b port=5432", by: 1).map(\.value), ["b,a"],
-                       "one port for every host stays as it is")
-        XCTAssertTrue(PGConnection.rotatedHostLists(in: "host=a port=5432", by: 1).isEmpty)
-    }
-
     func testReconnectsAConnectionTheServerTerminated() {
         let pool = startedPool(size: 1)
         var readyEvents = 0
