@@ -3,7 +3,7 @@ import PostgresClient
 import WebServer
 
 /// Installs every JSON query endpoint on a router; their statements go
-/// through `queue`, which belongs to the query pool.
+/// through `queue`, which belongs to the query pool, once `gate` lets them.
 struct API {
     let database: APIDatabase
     let assetsPath: String
@@ -11,8 +11,9 @@ struct API {
     let network: NetworkView?
     let seriesStepS: Int64
 
-    init(queue: StatementQueue, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
-        database = APIDatabase(queue: queue, logger: logger)
+    init(queue: StatementQueue, gate: APIQueryGate, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64,
+         logger: Logger) {
+        database = APIDatabase(queue: queue, gate: gate, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
         self.network = network

@@ -23,6 +23,8 @@ final class Shard {
     private let writePool: PGPool
     private let queryPool: PGPool
     private let queryQueue: StatementQueue
+    /// Bounds the API's share of the query pool (API_MAX_QUEUED_REQUESTS).
+    private let apiGate: APIQueryGate
     private let feed: Feed
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
@@ -57,6 +59,14 @@ final class Shard {
                            size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
                            pipelined: true, name: "query", logger: logger)
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
+        // One API statement per query connection: pipelining a second behind
+        // a heavy one gains nothing and hides its wait from the gate, and the
+        // feed's and the network view's statements then queue behind one
+        // API statement at most.
+        apiGate = APIQueryGate(loop: loop, limits: .init(
+            maxRunning: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
+            maxQueued: settings.apiMaxQueuedRequests / loops + (index < settings.apiMaxQueuedRequests % loops ? 1 : 0),
+            queueTimeoutMs: UInt64(settings.apiQueueTimeoutMs)), waitHistogram: group.apiQueueWait)
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
         ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
@@ -137,7 +147,7 @@ final class Shard {
                                      body: body))
             }
         }
-        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+        API(queue: queryQueue, gate: apiGate, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
             seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
@@ -166,6 +176,7 @@ final class Shard {
         ingestion.record(into: &readings, loopIndex: index)
         feed.record(into: &readings)
         httpCounters.readCounters(into: &readings)
+        apiGate.record(into: &readings)
         PoolReadings.record(writePool, into: &readings)
         PoolReadings.record(queryPool, into: &readings)
         purger?.counters.readCounters(into: &readings)
@@ -255,6 +266,7 @@ final class Shard {
         partitioner?.stop()
         historyKeeper?.stop()
         feed.stop()
+        apiGate.close()
         ingestion.context.network?.stop()
         network?.stop()
         writePool.close()
