@@ -32,7 +32,7 @@ duplicated).
 Server settings from the environment (API_MAX_QUEUED_REQUESTS, DB_QUERY_POOL_SIZE,
 …) are passed on to it.
 """
-import argparse, asyncio, http.client, json, multiprocessing, os, subprocess, sys, time
+import argparse, asyncio, http.client, json, multiprocessing, os, queue, subprocess, sys, time
 from benchlib import ROOT, SERVER_BINARY, database_url, free_port, psql
 from api_latency import fill, percentile
 
@@ -78,36 +78,42 @@ def get_json(port, path):
     return response.status, json.loads(body) if response.status == 200 else None
 
 
-def probe(port, pid, phase, results, stop, heavy_path):
+def probe(port, pid, phase, results, stop, kind, path, flood_only):
     """In a process of its own (the flood's interpreter is saturated, and
-    its clock would be the client's, not the server's): five times a second
-    GET /healthz and a heavy query on two keep-alive connections, each
-    timed alone; each second the server's resident memory. Results go to
-    `results` as (phase, kind, value)."""
-    connections = {}
+    its clock would be the client's, not the server's): GET `path` five
+    times a second on a keep-alive connection (only in the flood phase if
+    `flood_only`), each timed alone; the /healthz prober also reads the
+    server's resident memory and its main thread's (the event loop's) time
+    waiting for a CPU each second. Results go to `results` as
+    (phase, kind, value)."""
+    connection = None
     tick = 0
     while not stop.is_set():
         started = time.monotonic()
         current = phase.value.decode()
-        # The heavy query only in the flood: the quiet phase has no query.
-        for kind, path in (("healthz", "/healthz"), ("heavy", heavy_path))[:2 if current == "flood" else 1]:
-            connection = connections.get(kind) or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connections[kind] = connection
-            begin = time.monotonic()
+        if current == "flood" or not flood_only:
+            connection = connection or http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 connection.request("GET", path)
                 response = connection.getresponse()
                 response.read()
-                results.put((current, f"{kind} {response.status}", (time.monotonic() - begin) * 1000))
+                results.put((current, f"{kind} {response.status}", (time.monotonic() - started) * 1000))
             except (OSError, http.client.HTTPException):
                 connection.close()
-                connections.pop(kind)
-        if tick % 5 == 0:
+                connection = None
+        if not flood_only and tick % 5 == 0:
             with open(f"/proc/{pid}/status") as status:
                 kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
             results.put((current, "rss", kib * 1024))
         tick += 1
         stop.wait(max(0, 0.2 - (time.monotonic() - started)))
+
+
+def schedstat(pid):
+    """The main thread's (event loop 0's) CPU time and run-queue wait, in s."""
+    with open(f"/proc/{pid}/task/{pid}/schedstat") as stat:
+        running, waiting, _ = (int(x) for x in stat.read().split())
+    return running / 1e9, waiting / 1e9
 
 
 async def client(port, paths, deadline, results, offset):
@@ -200,9 +206,10 @@ def main():
         phase, stop, samples = multiprocessing.Array("c", 16), multiprocessing.Event(), multiprocessing.Queue()
         phase.value = b"warm-up"
         filled_peer = "synthetic000001"
-        prober = multiprocessing.Process(target=probe, args=(port, server.pid, phase, samples, stop,
-                                                             f"/nodes/log_stats?peer_id={filled_peer}"))
-        prober.start()
+        probers = [multiprocessing.Process(target=probe, args=(port, server.pid, phase, samples, stop, *what))
+                   for what in (("healthz", "/healthz", False), ("heavy", f"/nodes/log_stats?peer_id={filled_peer}", True))]
+        for prober in probers:
+            prober.start()
         time.sleep(args.warm_up)
 
         chains = get_json(port, "/chains")[1] or []
@@ -221,23 +228,24 @@ def main():
         ]
 
         phase.value = b"quiet"
-        quiet_start, quiet_t = metrics(port), time.monotonic()
+        quiet_start, quiet_t, quiet_sched = metrics(port), time.monotonic(), schedstat(server.pid)
         time.sleep(args.quiet)
         phase.value = b"flood"
-        flood_start, flood_t = metrics(port), time.monotonic()
+        flood_start, flood_t, flood_sched = metrics(port), time.monotonic(), schedstat(server.pid)
         results = flood(port, paths, args.clients, args.flood)
-        flood_end, end_t = metrics(port), time.monotonic()
+        flood_end, end_t, end_sched = metrics(port), time.monotonic(), schedstat(server.pid)
         phase.value = b"tail"
         summary = json.loads(loadgen.communicate(timeout=total + 300)[0])
         stop.set()
         probed = {}
-        while prober.is_alive() or not samples.empty():
+        while any(p.is_alive() for p in probers) or not samples.empty():
             try:
                 when, kind, value = samples.get(timeout=1)
                 probed.setdefault((when, kind), []).append(value)
-            except Exception:
+            except queue.Empty:
                 pass
-        prober.join()
+        for prober in probers:
+            prober.join()
         with open(f"/proc/{server.pid}/status") as status:
             peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 
@@ -247,9 +255,15 @@ def main():
         quiet_rate = rate(quiet_start, flood_start, flood_t - quiet_t)
         flood_rate = rate(flood_start, flood_end, end_t - flood_t)
         report = {"quiet": {}, "flood": {}}
-        for phase, before, after, r in (("quiet", quiet_start, flood_start, quiet_rate), ("flood", flood_start, flood_end, flood_rate)):
+        for phase, before, after, r, sched in (("quiet", quiet_start, flood_start, quiet_rate, (quiet_sched, flood_sched)),
+                                               ("flood", flood_start, flood_end, flood_rate, (flood_sched, end_sched))):
+            seconds = (flood_t - quiet_t) if phase == "quiet" else (end_t - flood_t)
             report[phase] = {
                 "rows_per_s": round(r),
+                # Of each wall-clock second: the loop thread on a CPU, and
+                # runnable but waiting for one (the machine's contention).
+                "loop_thread_running_s_per_s": round((sched[1][0] - sched[0][0]) / seconds, 3),
+                "loop_thread_waiting_for_cpu_s_per_s": round((sched[1][1] - sched[0][1]) / seconds, 3),
                 "commit_latency_p50_s_bucket": histogram_quantile(before, after, "tetcore_message_commit_latency_seconds", 0.5),
                 "commit_latency_p99_s_bucket": histogram_quantile(before, after, "tetcore_message_commit_latency_seconds", 0.99),
                 "rss_peak_mb": round(max(probed.get((phase, "rss"), [0])) / 2**20),
