@@ -49,12 +49,18 @@ final class RawClient {
     }
 
     func readHTTPResponse() throws -> (status: Int, body: String) {
+        let response = try readHTTPResponseWithHeaders()
+        return (response.status, response.body)
+    }
+
+    /// Status, headers (names in lower case) and body.
+    func readHTTPResponseWithHeaders() throws -> (status: Int, headers: [String: String], body: String) {
         let (status, headers) = try readHTTPHead()
         let length = Int(headers["content-length"] ?? "0") ?? 0
         while buffer.count < length { guard try fill() else { break } }
         let body = String(decoding: buffer.prefix(length), as: UTF8.self)
         buffer.removeFirst(min(length, buffer.count))
-        return (status, body)
+        return (status, headers, body)
     }
 
     func readHTTPHead() throws -> (status: Int, headers: [String: String]) {

@@ -4,7 +4,7 @@ import WebServer
 
 /// Installs every JSON query endpoint on a router; their statements go
 /// through `reads` (the read replica or the primary's query pool), and
-/// the writes to the primary's query pool.
+/// the writes to the primary's query pool, once `gate` lets them.
 struct API {
     let database: APIDatabase
     let assetsPath: String
@@ -12,8 +12,9 @@ struct API {
     let network: NetworkView?
     let seriesStepS: Int64
 
-    init(reads: ReadRoute, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
-        database = APIDatabase(reads: reads, logger: logger)
+    init(reads: ReadRoute, gate: APIQueryGate, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64,
+         logger: Logger) {
+        database = APIDatabase(reads: reads, gate: gate, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
         self.network = network

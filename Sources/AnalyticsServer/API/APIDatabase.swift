@@ -7,8 +7,12 @@ import WebServer
 /// row with one column, the response body as JSON text, built by
 /// PostgreSQL; a statement that returns no row means "not found" (or, for
 /// an INSERT … SELECT, that what the body referred to does not exist).
+///
+/// Every request passes `gate` first: it waits there for a slot, or is
+/// answered 503 when too many already wait (APIQueryGate).
 struct APIDatabase {
     let reads: ReadRoute
+    let gate: APIQueryGate
     let logger: Logger
 
     /// What a statement does, so where it may run.
@@ -16,10 +20,18 @@ struct APIDatabase {
 
     /// Answers 200 with the body the statement returned, `whenNoRow` when it
     /// returned no row, 500 `{"error":"database error"}` when it failed
-    /// (the detail goes to the log only).
+    /// (the detail goes to the log only); 503 when the gate refuses it.
     func respondWithJSON(_ sql: String, _ parameters: [PGParameter], route: String, access: Access = .read,
                          whenNoRow: HTTPResponse = .error(404, "not found"),
                          _ respond: @escaping (HTTPResponse) -> Void) {
+        gate.admit(respond) { respond in
+            self.send(sql, parameters, route: route, access: access, whenNoRow: whenNoRow, respond)
+        }
+    }
+
+    /// The statement itself, once the gate has given the request a slot.
+    private func send(_ sql: String, _ parameters: [PGParameter], route: String, access: Access, whenNoRow: HTTPResponse,
+                      _ respond: @escaping (HTTPResponse) -> Void) {
         let logger = self.logger
         let queue = access == .write ? reads.primary : reads.queue
         queue.submit(StatementQueue.Job(sql: sql, parameters: parameters) { result in

@@ -3,8 +3,9 @@ import WebServer
 // host systems, benchmarks) and their OpenAPI document.
 //
 // Every handler validates its input first (a 400/413/415 names what is
-// wrong), then runs one statement on the query pool's StatementQueue, so
-// API work never takes a write connection. PostgreSQL builds each JSON body
+// wrong), then, once APIQueryGate gives it a slot (or refuses it 503), runs
+// one statement on the query pool's StatementQueue, so API work never takes
+// a write connection. PostgreSQL builds each JSON body
 // itself (json_agg), so a response is one text value copied to the socket.
 // Every value from a request is a bound parameter; no SQL is built from
 // input.

@@ -160,6 +160,14 @@ struct NetworkAPI {
             guard let ms = NetworkTime.parse(text) else { throw .badRequest("parameter 'start_time' is out of range") }
             return ms
         } ?? endMs - 86_400_000
+        // Its two statements and the answer built on the loop hold one slot.
+        database.gate.admit(respond) { respond in
+            self.queryWindow(genesis, startMs: startMs, endMs: endMs, nowMs: now, respond)
+        }
+    }
+
+    private func queryWindow(_ genesis: String, startMs: Int64, endMs: Int64, nowMs now: Int64,
+                             _ respond: @escaping (HTTPResponse) -> Void) {
         // A window that ends before it starts holds no node.
         let live = view.summary(of: genesis, nowMs: now)
         let logger = database.logger

@@ -23,6 +23,8 @@ package struct Settings: Equatable, Sendable {
     package var dbSaveLatencyMs: Int = SettingsTable.dbSaveLatencyMs.defaultValue
     package var dbMaxBatchesInFlight: Int = SettingsTable.dbMaxBatchesInFlight.defaultValue
     package var statementTimeoutMs: Int = SettingsTable.statementTimeoutMs.defaultValue
+    package var apiMaxQueuedRequests: Int = SettingsTable.apiMaxQueuedRequests.defaultValue
+    package var apiQueueTimeoutMs: Int = SettingsTable.apiQueueTimeoutMs.defaultValue
     package var maxBufferedBytes: Int = SettingsTable.maxBufferedBytes.defaultValue
     package var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
     package var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue

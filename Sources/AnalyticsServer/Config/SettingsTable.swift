@@ -7,7 +7,7 @@ enum SettingsTable {
     static let all: [any SettingRow] = [
         databaseURL, databaseReadURL, readReplicaMaxLagS, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
-        dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
+        dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, apiMaxQueuedRequests, apiQueueTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
         feedMaxClientBacklogBytes, networkState, networkStaleS, networkPropagationWindowS, networkSeriesStepS, networkHistoryExpiryH,
@@ -78,6 +78,15 @@ enum SettingsTable {
         name: "STATEMENT_TIMEOUT_MS", defaultValue: 10_000, parser: .integer(100...3_600_000),
         property: \.statementTimeoutMs,
         meaning: "Milliseconds an API query may run before PostgreSQL cancels it.")
+    static let apiMaxQueuedRequests = Setting(
+        name: "API_MAX_QUEUED_REQUESTS", defaultValue: 64, parser: .integer(0...100_000),
+        property: \.apiMaxQueuedRequests,
+        meaning: "API requests that may wait for a database slot (one per DB_QUERY_POOL_SIZE connection), split between the "
+            + "event loops; one more is answered 503 with Retry-After at once.")
+    static let apiQueueTimeoutMs = Setting(
+        name: "API_QUEUE_TIMEOUT_MS", defaultValue: 5000, parser: .integer(1...3_600_000),
+        property: \.apiQueueTimeoutMs,
+        meaning: "Milliseconds an API request may wait for a database slot; then it is answered 503 with Retry-After instead of running late.")
     static let maxBufferedBytes = Setting(
         name: "MAX_BUFFERED_BYTES", defaultValue: 256 << 20, parser: .integer((1 << 20)...(64 << 30)),
         property: \.maxBufferedBytes,

@@ -30,6 +30,8 @@ final class Shard {
     private let reads: ReadRoute
     /// Loop 0, with DATABASE_READ_URL: measures the replica's lag.
     private var lagMonitor: ReplicaLagMonitor?
+    /// Bounds the API's share of the query pool (API_MAX_QUEUED_REQUESTS).
+    private let apiGate: APIQueryGate
     private let feed: Feed
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
@@ -78,6 +80,14 @@ final class Shard {
             readPool = nil
             reads = ReadRoute(primary: queryQueue)
         }
+        // One API statement per query connection: pipelining a second behind
+        // a heavy one gains nothing and hides its wait from the gate, and the
+        // feed's and the network view's statements then queue behind one
+        // API statement at most.
+        apiGate = APIQueryGate(loop: loop, limits: .init(
+            maxRunning: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
+            maxQueued: settings.apiMaxQueuedRequests / loops + (index < settings.apiMaxQueuedRequests % loops ? 1 : 0),
+            queueTimeoutMs: UInt64(settings.apiQueueTimeoutMs)), waitHistogram: group.apiQueueWait)
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
         ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
@@ -169,7 +179,7 @@ final class Shard {
                                      body: body))
             }
         }
-        API(reads: reads, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+        API(reads: reads, gate: apiGate, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
             seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
@@ -208,6 +218,7 @@ final class Shard {
         ingestion.record(into: &readings, loopIndex: index)
         feed.record(into: &readings)
         httpCounters.readCounters(into: &readings)
+        apiGate.record(into: &readings)
         PoolReadings.record(writePool, into: &readings)
         PoolReadings.record(queryPool, into: &readings)
         if let readPool { PoolReadings.record(readPool, into: &readings) }
@@ -310,6 +321,7 @@ final class Shard {
         partitioner?.stop()
         historyKeeper?.stop()
         feed.stop()
+        apiGate.close()
         ingestion.context.network?.stop()
         network?.stop()
         lagMonitor?.stop()

@@ -22,6 +22,8 @@ final class ShardGroup {
     let batchHistograms: BatchHistograms
     /// Observed by every loop's network tracker, once per flush.
     let propagationHistograms: PropagationHistograms
+    /// Observed by every loop's API gate, once per admitted request.
+    let apiQueueWait: APIQueueWaitHistogram
     /// One scrape renders at a time: the registry mirrors into itself.
     private let scrapeLock = Mutex(())
     private let migrated = Atomic<Bool>(false)
@@ -42,6 +44,7 @@ final class ShardGroup {
         admission = Admission(policy: AdmissionPolicy(settings))
         batchHistograms = BatchHistograms(registry: metrics.prometheus)
         propagationHistograms = PropagationHistograms(registry: metrics.prometheus)
+        apiQueueWait = APIQueueWaitHistogram(registry: metrics.prometheus)
     }
 
     func add(_ shard: Shard) {

@@ -23,6 +23,8 @@ final class SettingsTests: XCTestCase {
         ("DB_SAVE_LATENCY_MS", \.dbSaveLatencyMs, 1...60000),
         ("DB_MAX_BATCHES_IN_FLIGHT", \.dbMaxBatchesInFlight, 1...64),
         ("STATEMENT_TIMEOUT_MS", \.statementTimeoutMs, 100...3_600_000),
+        ("API_MAX_QUEUED_REQUESTS", \.apiMaxQueuedRequests, 0...100_000),
+        ("API_QUEUE_TIMEOUT_MS", \.apiQueueTimeoutMs, 1...3_600_000),
         ("MAX_BUFFERED_BYTES", \.maxBufferedBytes, 1_048_576...68_719_476_736),
         ("SHUTDOWN_TIMEOUT_S", \.shutdownTimeoutS, 1...3600),
         ("MAX_NODE_IDS_PER_CONNECTION", \.maxNodeIDsPerConnection, 1...1000),
