@@ -101,7 +101,7 @@ final class DeploymentTemplateTests: XCTestCase {
         }
         XCTAssertNoThrow(try Settings.load(environment: values, dotEnvPath: nil), "the ConfigMap's values parse")
         // Every setting is there, but the secrets, which come from the Secret.
-        let secrets: Set = ["DATABASE_URL", "API_TOKEN"]
+        let secrets: Set = ["DATABASE_URL", "API_TOKEN", "DATABASE_READ_URL"]
         XCTAssertEqual(settings.subtracting(secrets).subtracting(values.keys).sorted(), [], "settings missing from the ConfigMap")
         for name in secrets {
             XCTAssertNil(values[name], "\(name) is a secret")
