@@ -4,6 +4,7 @@
 // One folder per concern, each with its overview in a file named for it:
 //   Ingestion/  telemetry routes: TelemetryConnection → MessageBatcher → BatchWriter
 //   Storage/    the batch insert, migrations, purge, partitions
+//   Spool/      batches PostgreSQL cannot take now, kept on disk (SPOOL_DIR)
 //   Admission/  who may open a telemetry connection
 //   API/        the JSON query and write endpoints, /openapi.json
 //   Feed/       /feed: caches of stored messages and the clients that follow them
