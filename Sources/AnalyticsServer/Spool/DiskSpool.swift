@@ -43,7 +43,8 @@ final class DiskSpool {
     private var isReady = false
     /// Appends are refused until then after the file system refused one.
     private var refuseAppendsUntilMs: UInt64 = 0
-    private(set) var isFull = false
+    /// Reported full and not yet back under three quarters of the limit.
+    private var isFull = false
 
     /// `path`: this loop's directory; `maxBytes`: its share of SPOOL_MAX_BYTES.
     init(loop: EventLoop, path: String, maxBytes: Int, counters: SpoolCounters, logger: Logger) {
@@ -66,11 +67,6 @@ final class DiskSpool {
     /// Bytes of the spool's files.
     var bytes: Int { segments.reduce(0) { $0 + $1.size } + deletingBytes }
     var fileCount: Int { segments.count }
-    /// Whether replay has records to read.
-    var hasUnread: Bool { segments.contains { $0.readOffset < $0.size } }
-    /// Records read and not yet finished.
-    var replaying: Int { segments.reduce(0) { $0 + $1.inFlight } }
-    var isIdle: Bool { pendingAppends == 0 }
 
     /// Seconds since the oldest segment still held was started.
     func oldestAgeSeconds(nowUnixMs: UInt64) -> Double {

@@ -140,7 +140,6 @@ struct HeldBatches {
     private var head = 0
 
     var isEmpty: Bool { head == items.count }
-    var count: Int { items.count - head }
 
     mutating func pushBack(_ batch: MessageBatch) {
         items.append(batch)
