@@ -19,7 +19,7 @@ Reported, as a table and a last JSON line:
   DB_POOL_SIZE sessions into a migrated twin, as benchmarks/ingest.py does);
 - the server's RSS before and during the outage.
 
-    swift build -c release --product tetcore-analytics --product tetcore-loadgen
+    swift build -c release
     benchmarks/outage.py --minutes 3 --nodes 500
 
 PostgreSQL's binaries come from PG_BIN_DIR or the newest
@@ -175,7 +175,8 @@ def main():
                       f"{values.get('tetcore_spool_bytes', 0) / 2**20:9.1f} {values.get('tetcore_spool_rows_spooled_total', 0):12,.0f} "
                       f"{values.get('tetcore_spool_rows_replayed_total', 0):13,.0f} {values.get('tetcore_rows_written_total', 0):12,.0f}",
                       flush=True)
-            time.sleep(0.5)
+            # Finer while replaying: its duration is timed by these polls.
+            time.sleep(0.1 if phase == "replay" else 0.5)
         loadgen.wait()
         report_file.seek(0)
         report = json.loads(report_file.read().decode().strip().splitlines()[-1])

@@ -170,9 +170,9 @@ final class BatchWriter {
     }
 
     /// The batch left memory: committed (by this attempt or an earlier
-    /// one) or its single row rejected.
-    /// A batch read back from the spool is the spool's to account for: its
-    /// rows left memory (and were counted released) when it was spooled.
+    /// one), its single row rejected, or synced to the spool. A batch read
+    /// back from the spool is the spool's to account for: its rows were
+    /// counted released when they were spooled.
     func finished(_ batch: MessageBatch) {
         let storage = batch.storage
         if spareStorage.count < BatchWriter.spareLimit && storage.capacity <= spareBytesLimit {
