@@ -124,6 +124,9 @@ final class DiskSpool {
             counters.recordsSpooled += 1
             counters.rowsSpooled += rows
             if let created = appended.createdAtUnixMs {
+                if segments.isEmpty {
+                    logger.notice("writing batches PostgreSQL cannot take now to the spool", metadata: ["directory": "\(directory.path)"])
+                }
                 if let last = segments.indices.last { segments[last].sealed = true }
                 segments.append(Segment(sequence: appended.sequence, size: appended.size, createdAtUnixMs: created, sealed: false))
             } else if let last = segments.indices.last, segments[last].sequence == appended.sequence {
@@ -252,6 +255,9 @@ final class DiskSpool {
         if case .failure(let error) = result {
             counters.writeErrors += 1
             logger.error("cannot delete a replayed spool segment", metadata: ["error": "\(error)"])
+        }
+        if segments.isEmpty && deletingBytes == 0 {
+            logger.notice("the spool is empty: every spooled batch was written", metadata: ["directory": "\(directory.path)"])
         }
         if isFull && bytes + pendingAppendBytes <= maxBytes / 4 * 3 {
             isFull = false

@@ -113,6 +113,8 @@ final class SpoolOutageTests: XCTestCase {
         }
         XCTAssertEqual(try segmentFiles(), [])
         XCTAssertEqual(metric(server, "tetcore_spool_corrupt_records_total"), 0)
+        XCTAssertTrue(server.log.contains("writing batches PostgreSQL cannot take now to the spool"))
+        eventually(10, "the empty spool logged") { server.log.contains("the spool is empty: every spooled batch was written") }
     }
 
     func testAServerKilledDuringAnOutageReplaysItsSpoolWhenItRestarts() throws {
