@@ -215,6 +215,9 @@ def main():
         "server_exit_status": server.returncode,
     }
     summary["messages_lost"] = (verify.get("missing") or 0) + (report.get("throttled") or 0)
+    # The server's log is kept only when something went wrong.
+    if summary["messages_lost"] == 0 and not verify.get("duplicated") and server.returncode == 0:
+        os.unlink(log_path)
     print(json.dumps(summary), flush=True)
 
 
