@@ -20,6 +20,9 @@ static void clear_message(ts_json_message *m)
 {
     memset(m, 0, sizeof(*m));
     m->node.authority = -1;
+    m->node.memory = -1;
+    m->node.core_count = -1;
+    m->node.is_virtual_machine = -1;
 }
 
 static ts_json_str borrow(const json_t *value)
@@ -55,10 +58,33 @@ static void read_startup_time(const json_t *value, ts_json_node_info *node)
     node->has_startup_time = 1;
 }
 
+/* A non-negative JSON integer, or -1. */
+static int64_t read_count(const json_t *value)
+{
+    return json_is_integer(value) && json_integer_value(value) >= 0 ? (int64_t)json_integer_value(value) : -1;
+}
+
+static void read_sysinfo(const json_t *sysinfo, ts_json_node_info *node)
+{
+    if (!json_is_object(sysinfo)) return;
+    const json_t *vm = json_object_get(sysinfo, "is_virtual_machine");
+    node->cpu = borrow(json_object_get(sysinfo, "cpu"));
+    node->memory = read_count(json_object_get(sysinfo, "memory"));
+    node->core_count = read_count(json_object_get(sysinfo, "core_count"));
+    node->linux_kernel = borrow(json_object_get(sysinfo, "linux_kernel"));
+    node->linux_distro = borrow(json_object_get(sysinfo, "linux_distro"));
+    node->is_virtual_machine = json_is_boolean(vm) ? json_is_true(vm) : -1;
+}
+
 static void read_node_info(const json_t *fields, ts_json_message *m)
 {
     ts_json_node_info *node = &m->node;
     if (m->msg.ptr != NULL && STR_IS(m->msg, "system.connected")) {
+        node->genesis_hash = borrow(json_object_get(fields, "genesis_hash"));
+        node->target_os = borrow(json_object_get(fields, "target_os"));
+        node->target_arch = borrow(json_object_get(fields, "target_arch"));
+        node->target_env = borrow(json_object_get(fields, "target_env"));
+        read_sysinfo(json_object_get(fields, "sysinfo"), node);
         const json_t *authority = json_object_get(fields, "authority");
         node->peer_id = borrow(json_object_get(fields, "network_id"));
         node->name = borrow(json_object_get(fields, "name"));
@@ -82,6 +108,18 @@ static int text_is(const ts_json_scan_text *t, const char *literal)
 {
     size_t n = strlen(literal);
     return t->ptr != NULL && t->len == n && memcmp(t->ptr, literal, n) == 0;
+}
+
+static ts_json_state_kind state_kind(const ts_json_scan_text *msg)
+{
+    if (msg->ptr == NULL) return TS_JSON_STATE_NONE;
+    if (text_is(msg, "system.interval")) return TS_JSON_STATE_INTERVAL;
+    if (text_is(msg, "block.import")) return TS_JSON_STATE_BLOCK_IMPORT;
+    if (text_is(msg, "notify.finalized")) return TS_JSON_STATE_FINALIZED;
+    if (text_is(msg, "system.connected")) return TS_JSON_STATE_CONNECTED;
+    if (text_is(msg, "sysinfo.hwbench")) return TS_JSON_STATE_HWBENCH;
+    if (text_is(msg, "afg.finalized_blocks_up_to")) return TS_JSON_STATE_FINALIZED_UP_TO;
+    return TS_JSON_STATE_NONE;
 }
 
 /* The flat form of a wrapped message: the payload without its closing
@@ -157,6 +195,8 @@ int ts_json_preparse(const char *data, size_t len, char *out, size_t out_cap, si
         m->msg.len = fields->msg.len;
     }
     m->names_node = fields->names_node || text_is(&fields->msg, "system.connected");
+    m->state = fields->state;
+    m->state.kind = state_kind(&fields->msg);
     m->fields_ = data;
     m->fields_len_ = len;
     if (m->form == TS_JSON_WRAPPED) {
@@ -184,4 +224,17 @@ void ts_json_message_release(ts_json_message *m)
 {
     if (m->tree_ != NULL) json_decref((json_t *)m->tree_);
     clear_message(m);
+}
+
+int ts_json_state_number(const ts_json_state *state, ts_json_state_number_id which, int64_t *value)
+{
+    if ((unsigned)which >= TS_JSON_N_COUNT || !(state->numbers_present & (1u << which))) return 0;
+    *value = state->numbers[which];
+    return 1;
+}
+
+ts_json_str ts_json_state_string(const ts_json_state *state, ts_json_state_string_id which)
+{
+    if ((unsigned)which >= TS_JSON_S_COUNT) return (ts_json_str){NULL, 0};
+    return state->strings[which];
 }

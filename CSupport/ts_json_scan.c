@@ -1,8 +1,9 @@
 /*
  * ts_json_scan.c — one validating pass over a message with yajl's event
  * parser, remembering only what the pre-parse needs: the top-level members
- * `ts`, `msg`, `id` and `payload`, the same members of the payload, and
- * whether the fields carry something that names the node.
+ * `ts`, `msg`, `id` and `payload`, the same members of the payload, whether
+ * the fields carry something that names the node, and the fields' members
+ * that carry node and chain state (ts_json_state).
  *
  * No tree is built: a value nobody asked for costs its lexing and nothing
  * else, which is what makes a 170 KB system.network_state cheap.
@@ -23,19 +24,57 @@ enum member {
     M_MSG,
     M_ID,
     M_PAYLOAD,
-    M_IDENTITY /* state, network_state: may hold the node's peer id */
+    M_IDENTITY, /* state, network_state: may hold the node's peer id */
+    M_NUMBER = 16, /* + ts_json_state_number_id */
+    M_STRING = 48  /* + ts_json_state_string_id */
 };
 
-static enum member classify(const unsigned char *key, size_t len, int top)
+struct known_member {
+    const char *name;
+    size_t len;
+    int member;
+    int top_only; /* only at the top level (`id`, `payload`) */
+};
+
+#define KNOWN(literal, member, top_only) {literal, sizeof(literal) - 1, member, top_only}
+static const struct known_member known_members[] = {
+    KNOWN("ts", M_TS, 0),
+    KNOWN("msg", M_MSG, 0),
+    KNOWN("id", M_ID, 1),
+    KNOWN("payload", M_PAYLOAD, 1),
+    KNOWN("state", M_IDENTITY, 0),
+    KNOWN("network_state", M_IDENTITY, 0),
+    KNOWN("height", M_NUMBER + TS_JSON_N_HEIGHT, 0),
+    KNOWN("best", M_STRING + TS_JSON_S_BEST, 0),
+    KNOWN("finalized_height", M_NUMBER + TS_JSON_N_FINALIZED_HEIGHT, 0),
+    KNOWN("finalized_hash", M_STRING + TS_JSON_S_FINALIZED_HASH, 0),
+    KNOWN("txcount", M_NUMBER + TS_JSON_N_TXCOUNT, 0),
+    KNOWN("peers", M_NUMBER + TS_JSON_N_PEERS, 0),
+    KNOWN("bandwidth_download", M_NUMBER + TS_JSON_N_BANDWIDTH_DOWNLOAD, 0),
+    KNOWN("bandwidth_upload", M_NUMBER + TS_JSON_N_BANDWIDTH_UPLOAD, 0),
+    KNOWN("used_state_cache_size", M_NUMBER + TS_JSON_N_USED_STATE_CACHE_SIZE, 0),
+    KNOWN("origin", M_STRING + TS_JSON_S_ORIGIN, 0),
+    KNOWN("number", M_NUMBER + TS_JSON_N_NUMBER, 0),
+    KNOWN("hash", M_STRING + TS_JSON_S_HASH, 0),
+    KNOWN("cpu_hashrate_score", M_NUMBER + TS_JSON_N_CPU_HASHRATE_SCORE, 0),
+    KNOWN("parallel_cpu_hashrate_score", M_NUMBER + TS_JSON_N_PARALLEL_CPU_HASHRATE_SCORE, 0),
+    KNOWN("memory_memcpy_score", M_NUMBER + TS_JSON_N_MEMORY_MEMCPY_SCORE, 0),
+    KNOWN("disk_sequential_write_score", M_NUMBER + TS_JSON_N_DISK_SEQUENTIAL_WRITE_SCORE, 0),
+    KNOWN("disk_random_write_score", M_NUMBER + TS_JSON_N_DISK_RANDOM_WRITE_SCORE, 0),
+};
+#undef KNOWN
+
+_Static_assert(TS_JSON_N_COUNT <= M_STRING - M_NUMBER, "number members overlap string members");
+_Static_assert(TS_JSON_N_COUNT <= 32, "numbers_present has a bit per number member");
+
+/* Most keys are not known: their length alone rules most entries out. */
+static int classify(const unsigned char *key, size_t len, int top)
 {
-#define IS(literal) (len == sizeof(literal) - 1 && memcmp(key, literal, sizeof(literal) - 1) == 0)
-    if (IS("ts")) return M_TS;
-    if (IS("msg")) return M_MSG;
-    if (IS("state") || IS("network_state")) return M_IDENTITY;
-    if (top && IS("id")) return M_ID;
-    if (top && IS("payload")) return M_PAYLOAD;
+    for (size_t i = 0; i < sizeof(known_members) / sizeof(known_members[0]); i++) {
+        const struct known_member *k = &known_members[i];
+        if (k->len == len && (top || !k->top_only) && memcmp(key, k->name, len) == 0) return k->member;
+    }
     return M_NONE;
-#undef IS
 }
 
 static ts_json_scan_fields *fields_at(ts_json_scan *s, int depth)
@@ -47,16 +86,65 @@ static ts_json_scan_fields *fields_at(ts_json_scan *s, int depth)
 
 /* A scalar or container value starts: if it is the value of a member we
  * track, hand back which one (and forget the key). */
-static enum member take_member(ts_json_scan *s, ts_json_scan_fields **fields)
+static int take_member(ts_json_scan *s, ts_json_scan_fields **fields)
 {
-    enum member m = M_NONE;
+    int m = M_NONE;
     *fields = NULL;
     if (s->pending != M_NONE && s->pending_depth == s->depth) {
-        m = (enum member)s->pending;
+        m = s->pending;
         *fields = fields_at(s, s->depth);
     }
     s->pending = M_NONE;
     return m;
+}
+
+static int is_number_member(int m) { return m >= M_NUMBER && m < M_NUMBER + TS_JSON_N_COUNT; }
+static int is_string_member(int m) { return m >= M_STRING && m < M_STRING + TS_JSON_S_COUNT; }
+
+/* A state member whose value is not usable: absent, also when an earlier
+ * member of the same name was (the last of duplicate keys wins, as in jsonb). */
+static void forget_state(ts_json_scan_fields *f, int m)
+{
+    if (f == NULL) return;
+    if (is_number_member(m)) f->state.numbers_present &= ~(1u << (m - M_NUMBER));
+    if (is_string_member(m)) f->state.strings[m - M_STRING] = (ts_json_str){NULL, 0};
+}
+
+/* Decimal digits with an optional sign, fraction (dropped) and nothing
+ * else, within int64; 0 on success. JSON numbers with an exponent and
+ * strings holding anything else are refused. */
+static int parse_integer(const char *v, size_t len, int allow_fraction, int64_t *out)
+{
+    size_t i = 0;
+    int negative = 0;
+    if (i < len && v[i] == '-') negative = 1, i++;
+    if (i == len) return -1;
+    int64_t value = 0;
+    size_t digits = 0;
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++, digits++) {
+        int digit = v[i] - '0';
+        if (value > (INT64_MAX - digit) / 10) return -1;
+        value = value * 10 + digit;
+    }
+    if (digits == 0) return -1;
+    if (i < len && v[i] == '.' && allow_fraction) {
+        for (i++; i < len && v[i] >= '0' && v[i] <= '9'; i++) {}
+    }
+    if (i != len) return -1;
+    *out = negative ? -value : value;
+    return 0;
+}
+
+static void keep_number(ts_json_scan_fields *f, int m, const char *v, size_t len, int from_string)
+{
+    if (f == NULL) return;
+    int64_t value;
+    if (parse_integer(v, len, !from_string, &value) != 0) {
+        forget_state(f, m);
+        return;
+    }
+    f->state.numbers[m - M_NUMBER] = value;
+    f->state.numbers_present |= 1u << (m - M_NUMBER);
 }
 
 /* A string value of `ts` or `msg`. Unescaped strings point into the input
@@ -81,7 +169,7 @@ static void keep_string(ts_json_scan *s, ts_json_scan_text *text, const unsigned
 
 /* `ts` that is not a string is there but bad; `msg` that is not a string
  * counts as no `msg`, as before. */
-static void non_string(ts_json_scan_fields *f, enum member m)
+static void non_string(ts_json_scan_fields *f, int m)
 {
     if (f == NULL) return;
     if (m == M_TS) f->ts = (ts_json_scan_text){.present = 1};
@@ -91,8 +179,9 @@ static void non_string(ts_json_scan_fields *f, enum member m)
 static int on_scalar(ts_json_scan *s)
 {
     ts_json_scan_fields *f;
-    enum member m = take_member(s, &f);
+    int m = take_member(s, &f);
     non_string(f, m);
+    forget_state(f, m);
     if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
     if (m == M_PAYLOAD) s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
     return 1;
@@ -107,9 +196,14 @@ static int on_number(void *ctx, const char *v, size_t len)
 {
     ts_json_scan *s = ctx;
     ts_json_scan_fields *f;
-    enum member m = take_member(s, &f);
+    int m = take_member(s, &f);
+    if (is_number_member(m)) {
+        keep_number(f, m, v, len, 0);
+        return 1;
+    }
     if (m != M_ID) {
         non_string(f, m);
+        forget_state(f, m);
         if (m == M_PAYLOAD) s->payload_state = TS_JSON_SCAN_PAYLOAD_NOT_OBJECT;
         return 1;
     }
@@ -129,7 +223,16 @@ static int on_string(void *ctx, const unsigned char *v, size_t len)
 {
     ts_json_scan *s = ctx;
     ts_json_scan_fields *f;
-    enum member m = take_member(s, &f);
+    int m = take_member(s, &f);
+    if (is_number_member(m)) keep_number(f, m, (const char *)v, len, 1);
+    if (is_string_member(m) && f != NULL) {
+        const char *p = (const char *)v;
+        /* In the input means unescaped: yajl decodes escapes elsewhere. */
+        if (p >= s->data && p + len <= s->data + s->len)
+            f->state.strings[m - M_STRING] = (ts_json_str){p, len};
+        else
+            forget_state(f, m);
+    }
     if (m == M_TS && f != NULL) keep_string(s, &f->ts, v, len);
     if (m == M_MSG && f != NULL) keep_string(s, &f->msg, v, len);
     if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
@@ -143,7 +246,7 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
     ts_json_scan_fields *f = fields_at(s, s->depth);
     if (f == NULL) return 1;
     f->members++;
-    enum member m = classify(key, len, s->depth == 1);
+    int m = classify(key, len, s->depth == 1);
     if (m == M_IDENTITY) f->names_node = 1;
     s->pending = m;
     s->pending_depth = s->depth;
@@ -153,8 +256,9 @@ static int on_map_key(void *ctx, const unsigned char *key, size_t len)
 static int open_container(ts_json_scan *s, int is_map)
 {
     ts_json_scan_fields *f;
-    enum member m = take_member(s, &f);
+    int m = take_member(s, &f);
     non_string(f, m);
+    forget_state(f, m);
     if (m == M_ID) s->id_state = TS_JSON_SCAN_ID_BAD;
     if (s->depth == 0) s->root_is_object = is_map;
     if (m == M_PAYLOAD) {

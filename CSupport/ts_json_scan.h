@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ts_json.h"
+
 /* A string member's value: in the input when it had no escapes, else in
  * copy. present without ptr: the member exists but is not a usable string. */
 typedef struct ts_json_scan_text {
@@ -22,6 +24,7 @@ typedef struct ts_json_scan_fields {
     ts_json_scan_text ts, msg;
     size_t members;
     int names_node; /* has `state` or `network_state` */
+    ts_json_state state; /* its state-bearing members (kind unset) */
 } ts_json_scan_fields;
 
 enum { TS_JSON_SCAN_ID_ABSENT = 0, TS_JSON_SCAN_ID_OK, TS_JSON_SCAN_ID_BAD };

@@ -30,7 +30,9 @@ own server, database and twin (the order alternates between rounds):
   --compare-binary P   adds a server run from another build P (its database
                        and twin are migrated by that build, from
                        COMPARE_MIGRATIONS_PATH if set: an older build must
-                       not get newer migrations).
+                       not get newer migrations);
+  --compare-network-state  adds a server with NETWORK_STATE=false: what
+                       keeping the node state at ingestion costs.
 
     swift build -c release --product tetcore-analytics --product tetcore-loadgen
     ADMIN_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres benchmarks/ingest.py --nodes 100 --messages 4000
@@ -97,6 +99,11 @@ def configurations(args):
     if args.compare_binary:
         configs.append({"label": f"build {args.compare_binary}", "threads": 1, "binary": args.compare_binary, "sql": None,
                         "migrations": os.environ.get("COMPARE_MIGRATIONS_PATH")})
+    if args.compare_network_state:
+        # The same build with the node state off: what keeping it costs.
+        configs[0]["label"] = "NETWORK_STATE=true"
+        configs.append({"label": "NETWORK_STATE=false", "threads": 1, "binary": SERVER_BINARY, "sql": None,
+                        "env": {"NETWORK_STATE": "false"}})
     return configs
 
 
@@ -113,6 +120,8 @@ def main():
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=SQL",
                         help="also measure a server whose database gets SQL after the migrations (repeatable)")
     parser.add_argument("--compare-binary", metavar="PATH", help="also measure the server built at PATH")
+    parser.add_argument("--compare-network-state", action="store_true",
+                        help="also measure a server with NETWORK_STATE=false (node state not kept)")
     args = parser.parse_args()
     admin = os.environ.get("ADMIN_DATABASE_URL") or sys.exit("set ADMIN_DATABASE_URL (a database to create the benchmark database from)")
     pool_size = int(os.environ.get("DB_POOL_SIZE", "2"))
@@ -140,7 +149,7 @@ def main():
             env = dict(os.environ, DATABASE_URL=config["db_url"], PORT=str(config["port"]), HOST="127.0.0.1",
                        MIGRATIONS_PATH=config.get("migrations") or os.path.join(ROOT, "Migrations"),
                        LOG_LEVEL="warning", CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40),
-                       NUM_THREADS=str(config["threads"]), DB_POOL_SIZE=str(pool_size))
+                       NUM_THREADS=str(config["threads"]), DB_POOL_SIZE=str(pool_size), **config.get("env", {}))
             config["process"] = subprocess.Popen([config["binary"], "serve"], cwd=ROOT, env=env)
             config["rounds"], config["copy_rates"], config["stored_id"] = [], [], 0
         for config in configs:

@@ -3,7 +3,9 @@
 
 Starts the server on a fresh database and, for --duration seconds, runs
 tetcore-loadgen with --nodes synthetic nodes at the realistic profile (with
---verify), --feeds /feed clients that stay subscribed to a few nodes and read
+--verify, and --verbosity 1: the consensus and network messages of a node
+run with higher telemetry verbosity, about 100 messages a minute a node),
+--feeds /feed clients that stay subscribed to a few nodes and read
 everything, and a trickle of API queries (--api-rate per second, in turn:
 /nodes, /nodes/logs, /nodes/log_stats, /reputation, /stats/db, /metrics).
 Every --sample-every seconds it records the server's resident memory
@@ -247,6 +249,7 @@ async def soak(args, port, server, db_url):
     loadgen_err = tempfile.TemporaryFile()
     loadgen = subprocess.Popen(
         [loadgen_binary, "--url", f"ws://127.0.0.1:{port}/", "--nodes", str(args.nodes), "--profile", "realistic",
+         "--verbosity", "1",
          "--duration", f"{args.duration}s", "--ramp-up", f"{ramp_up}s", "--seed", str(args.seed),
          "--verify", db_url, "--verify-timeout", f"{args.verify_timeout}s", "--json", "--no-progress"],
         cwd=ROOT, stdout=loadgen_out, stderr=loadgen_err)
@@ -435,6 +438,9 @@ def main():
     # default), so in a shorter run they grow all along. Five minutes lets
     # them reach their steady size within the warm-up; the environment wins.
     env.setdefault("CACHE_EXPIRY_S", "300")
+    # Likewise the blocks of the propagation window (five minutes by default,
+    # every node's import of each): 20 s fills within the warm-up.
+    env.setdefault("NETWORK_PROPAGATION_WINDOW_S", "20")
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     log_file = tempfile.NamedTemporaryFile("w", suffix=".log", prefix="soak-server-", delete=False)
     server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -3,8 +3,6 @@
 // node logged (/benchmarks/{id}/targets).
 "use strict";
 
-Dash.header("benchmarks");
-
 const benchmarksStatus = document.getElementById("status");
 const listTarget = document.getElementById("benchmarks");
 const detailTarget = document.getElementById("detail");
@@ -32,34 +30,50 @@ async function loadBenchmarks() {
   }
 }
 
-/** Events as a timeline: one row per event name, a mark per phase. A
- * benchmark without a start or end (the original's setup form) spans its
- * events. */
+/** Events as a timeline drawn by Chart.js: one row per event name, a
+ * point per phase (its label in the tooltip). A benchmark without a start
+ * or end (the original's setup form) spans its events. The box lists the
+ * event names in data-events and the points in data-points. */
 function timeline(benchmark, events) {
   const times = events.map((event) => Dash.parseTime(event.created_at));
   const start = benchmark.ts_start ? Dash.parseTime(benchmark.ts_start) : Math.min(...times);
   const end = Math.max(benchmark.ts_end ? Dash.parseTime(benchmark.ts_end) : start, ...times);
   const names = [...new Set(events.map((event) => event.name))];
-  const width = 900, rowHeight = 22, left = 180, height = names.length * rowHeight + 30;
-  const svgNS = "http://www.w3.org/2000/svg";
-  const make = (tag, attributes, text) => {
-    const node = document.createElementNS(svgNS, tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  };
-  const x = (ms) => left + (ms - start) / Math.max(end - start, 1) * (width - left - 20);
-  const svg = make("svg", { class: "chart timeline", width, height, viewBox: `0 0 ${width} ${height}` });
-  names.forEach((name, row) => svg.append(make("text", { x: 4, y: row * rowHeight + 20 }, name)));
-  events.forEach((event) => {
-    const row = names.indexOf(event.name), at = Dash.parseTime(event.created_at);
-    svg.append(make("circle", { cx: x(at), cy: row * rowHeight + 16, r: 5, fill: Dash.color(row), "data-event": event.name },
-      undefined));
-    svg.append(make("text", { x: x(at) + 7, y: row * rowHeight + 20 }, event.phase));
-  });
-  svg.append(make("text", { x: left, y: height - 4 }, Dash.formatTime(start)));
-  svg.append(make("text", { x: width - 20, y: height - 4, "text-anchor": "end" }, Dash.formatTime(end)));
-  return svg;
+  const canvas = Dash.el("canvas", { role: "img", "aria-label": `events: ${names.join(", ")}` });
+  const holder = Dash.el("div", { class: "chart-canvas" }, canvas);
+  holder.style.height = `${names.length * 28 + 70}px`;
+  const box = Dash.el("figure", { class: "chart-box", "data-events": names.join("|"), "data-points": String(events.length) }, holder);
+  if (typeof Chart === "undefined") {
+    holder.replaceChildren(Dash.el("p", { class: "empty", text: "no chart: /vendor/chart.js is missing (Debian package libjs-chart.js)" }));
+    return box;
+  }
+  const style = getComputedStyle(document.documentElement);
+  Chart.defaults.color = style.getPropertyValue("--muted").trim();
+  Chart.defaults.borderColor = style.getPropertyValue("--line").trim();
+  // Drawn once the box is in the page, so that Chart.js can measure it.
+  requestAnimationFrame(() => new Chart(canvas, {
+    type: "scatter",
+    data: {
+      datasets: names.map((name, row) => ({
+        label: name, backgroundColor: Dash.color(row), borderColor: Dash.color(row), pointRadius: 6,
+        data: events.filter((event) => event.name === name)
+          .map((event) => ({ x: Dash.parseTime(event.created_at), y: row, phase: event.phase })),
+      })),
+    },
+    options: {
+      animation: false, maintainAspectRatio: false, responsive: true,
+      plugins: {
+        legend: { display: false },
+        tooltip: { callbacks: { label: (item) => `${item.dataset.label} ${item.raw.phase} at ${Dash.formatTime(item.raw.x)}` } },
+      },
+      scales: {
+        x: { type: "linear", min: start, max: end, ticks: { maxTicksLimit: 6, callback: (value) => Dash.formatTime(value).slice(11) } },
+        y: { type: "linear", min: -0.5, max: names.length - 0.5, reverse: true,
+          ticks: { stepSize: 1, callback: (value) => names[value] ?? "" } },
+      },
+    },
+  }));
+  return box;
 }
 
 async function loadDetail(benchmark) {

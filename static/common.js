@@ -1,6 +1,6 @@
-// Shared code of the dashboards: JSON requests, the /feed connection with
-// reconnects, status banners and a small SVG line chart. Plain browser
-// JavaScript, no libraries, nothing loaded from outside this server.
+// Shared code of the older dashboards (classic scripts): JSON requests, the
+// /feed connection with reconnects, status banners and a line chart drawn
+// by Chart.js. Nothing is loaded from outside this server.
 "use strict";
 
 const Dash = {};
@@ -114,69 +114,50 @@ Dash.Feed = class {
 Dash.color = (index) => `hsl(${(index * 137.5) % 360} 65% 42%)`;
 
 /**
- * Draws a line chart into `container` (replacing what it held):
- * series = [{ name, points: [[timeMs, value], …] }]. Returns the SVG.
+ * Draws a line chart into `container` with Chart.js (served at
+ * /vendor/chart.js from Debian's libjs-chart.js), replacing what it held:
+ * series = [{ name, points: [[timeMs, value], …] }]. The container gets
+ * data-points (points drawn) and data-series (series names, "|"-joined).
  */
-Dash.lineChart = (container, series, { width = 900, height = 280, unit = "" } = {}) => {
+Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
+  const old = container.querySelector("canvas");
+  if (old && typeof Chart !== "undefined") Chart.getChart(old)?.destroy();
   container.replaceChildren();
-  const points = series.flatMap((one) => one.points);
-  if (points.length === 0) {
-    container.append(Dash.el("p", { class: "empty", text: "no data yet" }));
+  const total = series.reduce((sum, one) => sum + one.points.length, 0);
+  container.dataset.points = String(total);
+  container.dataset.series = series.map((one) => one.name).join("|");
+  if (total === 0 || typeof Chart === "undefined") {
+    const text = total === 0 ? "no data yet" : "no chart: /vendor/chart.js is missing (Debian package libjs-chart.js)";
+    container.append(Dash.el("p", { class: "empty", text }));
     return null;
   }
-  const svgNS = "http://www.w3.org/2000/svg";
-  const make = (tag, attributes) => {
-    const node = document.createElementNS(svgNS, tag);
-    for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-    return node;
-  };
-  const margin = { left: 70, right: 10, top: 10, bottom: 24 };
-  // Ranges by a loop: spreading a long array into Math.min overflows the stack.
-  let [x0, x1, y0, y1] = [Infinity, -Infinity, 0, 0];
-  for (const [x, y] of points) {
-    x0 = Math.min(x0, x); x1 = Math.max(x1, x);
-    y0 = Math.min(y0, y); y1 = Math.max(y1, y);
-  }
-  if (x0 === x1) { x0 -= 1000; x1 += 1000; }
-  if (y0 === y1) { y1 = y0 + 1; }
-  const sx = (x) => margin.left + (x - x0) / (x1 - x0) * (width - margin.left - margin.right);
-  const sy = (y) => height - margin.bottom - (y - y0) / (y1 - y0) * (height - margin.top - margin.bottom);
-  const svg = make("svg", { class: "chart", width, height, viewBox: `0 0 ${width} ${height}`, role: "img" });
-  svg.append(make("line", { class: "axis", x1: margin.left, y1: sy(y0), x2: width - margin.right, y2: sy(y0) }));
-  svg.append(make("line", { class: "axis", x1: margin.left, y1: margin.top, x2: margin.left, y2: height - margin.bottom }));
-  for (let tick = 0; tick <= 4; tick += 1) {
-    const y = y0 + (y1 - y0) * tick / 4, x = x0 + (x1 - x0) * tick / 4;
-    const yLabel = make("text", { x: margin.left - 6, y: sy(y) + 4, "text-anchor": "end" });
-    yLabel.textContent = `${Number(y.toPrecision(4))}${unit}`;
-    const xLabel = make("text", { x: sx(x), y: height - 6, "text-anchor": tick === 0 ? "start" : tick === 4 ? "end" : "middle" });
-    xLabel.textContent = Dash.formatTime(x).slice(11);
-    svg.append(yLabel, xLabel);
-  }
-  series.forEach((one, index) => {
-    const sorted = [...one.points].sort((a, b) => a[0] - b[0]);
-    const path = sorted.map((p, i) => `${i ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
-    const line = make("path", { class: "series", d: path, stroke: Dash.color(index), "data-series": one.name });
-    const title = make("title", {});
-    title.textContent = one.name;
-    line.append(title);
-    svg.append(line);
-    if (sorted.length === 1) {
-      svg.append(make("circle", { cx: sx(sorted[0][0]), cy: sy(sorted[0][1]), r: 3, fill: Dash.color(index) }));
-    }
+  const style = getComputedStyle(document.documentElement);
+  Chart.defaults.color = style.getPropertyValue("--muted").trim();
+  Chart.defaults.borderColor = style.getPropertyValue("--line").trim();
+  const canvas = Dash.el("canvas", { role: "img", "aria-label": series.map((one) => one.name).join(", ") });
+  const holder = Dash.el("div", { class: "chart-canvas" }, canvas);
+  holder.style.height = `${height}px`;
+  container.append(Dash.el("figure", { class: "chart-box" }, holder));
+  return new Chart(canvas, {
+    type: "line",
+    data: {
+      datasets: series.map((one, index) => ({
+        label: one.name, borderColor: Dash.color(index), backgroundColor: Dash.color(index), borderWidth: 1.5,
+        pointRadius: one.points.length > 60 ? 0 : 2,
+        data: [...one.points].sort((a, b) => a[0] - b[0]).map(([x, y]) => ({ x, y })),
+      })),
+    },
+    options: {
+      animation: false, parsing: false, maintainAspectRatio: false, responsive: true,
+      interaction: { mode: "nearest", intersect: false },
+      plugins: {
+        legend: { position: "bottom", labels: { boxWidth: 10 } },
+        tooltip: { callbacks: { title: (items) => Dash.formatTime(items[0].parsed.x) } },
+      },
+      scales: {
+        x: { type: "linear", ticks: { maxTicksLimit: 8, callback: (value) => Dash.formatTime(value).slice(11) } },
+        y: { ticks: { callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
+      },
+    },
   });
-  const legend = Dash.el("div", { class: "legend" }, ...series.map((one, index) => {
-    const item = Dash.el("span", { text: one.name });
-    item.style.setProperty("--swatch", Dash.color(index));
-    return item;
-  }));
-  container.append(svg, legend);
-  return svg;
-};
-
-/** The page header with links to the four dashboards. */
-Dash.header = (current) => {
-  const pages = [["nodes", "/dashboard/"], ["profiling", "/dashboard/profiling"],
-    ["reputation", "/dashboard/reputation"], ["benchmarks", "/dashboard/benchmarks"]];
-  const links = pages.map(([name, href]) => Dash.el("a", { href, class: name === current ? "current" : "", text: name }));
-  document.body.prepend(Dash.el("header", {}, Dash.el("h1", { text: "tetcore-analytics" }), ...links));
 };

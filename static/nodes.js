@@ -1,7 +1,5 @@
-// /dashboard/: the nodes seen (GET /nodes), with links to their data.
+// /dashboard/nodes: the nodes seen (GET /nodes), with links to their data.
 "use strict";
-
-Dash.header("nodes");
 
 const nodesStatus = document.getElementById("status");
 const nodesTarget = document.getElementById("nodes");

@@ -2,8 +2,6 @@
 // (target, name), aggregated per interval by /feed.
 "use strict";
 
-Dash.header("profiling");
-
 const profilingStatus = document.getElementById("status");
 const feedError = document.getElementById("feed-error");
 const chartTarget = document.getElementById("chart");

@@ -3,8 +3,6 @@
 // reporting node sees it (/reputation/{peer_id}).
 "use strict";
 
-Dash.header("reputation");
-
 const reputationStatus = document.getElementById("status");
 const currentTarget = document.getElementById("current");
 const historyStatus = document.getElementById("history-status");

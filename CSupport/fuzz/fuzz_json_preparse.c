@@ -1,6 +1,7 @@
 /*
  * libFuzzer target: ts_json_preparse() against a full Jansson parse of the
- * same bytes, then with and without node info, first
+ * same bytes (validity, form, msg, and every state member it picked up),
+ * then with and without node info, first
  * with a 16-byte output buffer (wrapped messages hit ENOSPC) and then with
  * exactly the size ENOSPC asked for. Checks the result's invariants, reads
  * every borrowed string (so ASan sees a dangling one), and pre-parses each
@@ -79,6 +80,45 @@ static size_t depth_of(const json_t *value)
     return 0;
 }
 
+static const char *const number_names[TS_JSON_N_COUNT] = {
+    "height", "finalized_height", "number", "txcount", "peers", "bandwidth_download", "bandwidth_upload",
+    "used_state_cache_size", "cpu_hashrate_score", "parallel_cpu_hashrate_score", "memory_memcpy_score",
+    "disk_sequential_write_score", "disk_random_write_score",
+};
+static const char *const string_names[TS_JSON_S_COUNT] = {"best", "finalized_hash", "hash", "origin"};
+
+/* Every state member the scan found has the value Jansson sees for that
+ * member of the fields; a JSON integer member is always found. */
+static void check_state_against_jansson(const json_t *fields, const ts_json_message *m)
+{
+    const char *msg = m->msg.ptr;
+    CHECK(m->state.kind >= TS_JSON_STATE_NONE && m->state.kind <= TS_JSON_STATE_HWBENCH);
+    CHECK(m->state.kind == TS_JSON_STATE_NONE || msg != NULL);
+    CHECK((m->state.numbers_present >> TS_JSON_N_COUNT) == 0);
+    for (int i = 0; i < TS_JSON_N_COUNT; i++) {
+        json_t *value = json_object_get(fields, number_names[i]);
+        int64_t found;
+        int present = ts_json_state_number(&m->state, (ts_json_state_number_id)i, &found);
+        if (json_is_integer(value)) {
+            CHECK(present && found == (int64_t)json_integer_value(value));
+        } else if (present && json_is_real(value)) {
+            /* The integer part of the text against the nearest double. */
+            double real = json_real_value(value);
+            if (real > -9e18 && real < 9e18) CHECK((double)found - real <= 1 && real - (double)found <= 1);
+        } else if (present) {
+            CHECK(json_is_string(value) && json_string_length(value) > 0);
+        }
+    }
+    for (int i = 0; i < TS_JSON_S_COUNT; i++) {
+        ts_json_str found = ts_json_state_string(&m->state, (ts_json_state_string_id)i);
+        touch(found);
+        if (found.ptr == NULL) continue;
+        json_t *value = json_object_get(fields, string_names[i]);
+        CHECK(json_is_string(value) && json_string_length(value) == found.len &&
+              memcmp(json_string_value(value), found.ptr, found.len) == 0);
+    }
+}
+
 /* Differential check of the yajl scan against a full Jansson parse: what
  * Jansson takes (within the scan's 256 levels) the scan takes too, and
  * both find the same object-ness, form and msg. */
@@ -107,6 +147,7 @@ static void check_against_jansson(const uint8_t *data, size_t size, int rc, cons
         } else {
             CHECK(m->msg.len == json_string_length(msg) && memcmp(m->msg.ptr, json_string_value(msg), m->msg.len) == 0);
         }
+        check_state_against_jansson(payload != NULL ? payload : root, m);
     }
     json_decref(root);
 }
@@ -120,6 +161,21 @@ static void check_message(const ts_json_message *m, const uint8_t *data, size_t 
     touch(m->node.chain);
     touch(m->node.version);
     touch(m->node.implementation);
+    touch(m->node.genesis_hash);
+    touch(m->node.target_os);
+    touch(m->node.target_arch);
+    touch(m->node.target_env);
+    touch(m->node.cpu);
+    touch(m->node.linux_kernel);
+    touch(m->node.linux_distro);
+    CHECK(m->node.memory >= -1 && m->node.core_count >= -1);
+    CHECK(m->node.is_virtual_machine >= -1 && m->node.is_virtual_machine <= 1);
+    for (int i = 0; i < TS_JSON_S_COUNT; i++) {
+        ts_json_str found = ts_json_state_string(&m->state, (ts_json_state_string_id)i);
+        touch(found);
+        /* Borrowed from the input (the wrapped form's payload is in it too). */
+        CHECK(found.ptr == NULL || (found.ptr >= (const char *)data && found.ptr + found.len <= (const char *)data + size));
+    }
     CHECK(m->tree_ == NULL || m->names_node);
     CHECK(m->node.authority >= -1 && m->node.authority <= 1);
     if (!want_node_info) CHECK(node_is_empty(&m->node));

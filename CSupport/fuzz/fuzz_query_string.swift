@@ -25,7 +25,7 @@ public func fuzzQueryString(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32
     let bytes = size > 0 && data != nil ? Array(UnsafeBufferPointer(start: data, count: size)) : []
     // The HTTP parser hands the request target over as a String the same way.
     let target = String(decoding: bytes, as: UTF8.self)
-    let split = QueryParameters.splitTarget(target)
+    let split = QueryParameters.splitTarget(target[...])
     checkSplit(split, bytes: Array(target.utf8))
     checkPath(split.path)
     let query = split.query ?? ""

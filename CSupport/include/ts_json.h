@@ -3,7 +3,9 @@
  *
  * Validates a frame's bytes as a JSON object, finds `msg` and `ts`, unwraps
  * the newer wrapped form ({"id", "ts", "payload": {...}}) into the flat form
- * the database stores, and extracts a node's identity when asked to.
+ * the database stores, picks up the fields that carry node and chain state
+ * (best and finalized blocks, peers, queue, bandwidth, hardware scores) in
+ * the same pass, and extracts a node's identity when asked to.
  *
  * Memory: every pointer returned in a ts_json_message points into the
  * caller's input, into the caller's output buffer, into the message itself
@@ -58,7 +60,68 @@ typedef struct ts_json_node_info {
                                    string of milliseconds */
     int64_t startup_time;
     int from_connected;         /* 1 when taken from a system.connected */
+    /* system.connected only; absent (NULL, -1) for older nodes. */
+    ts_json_str genesis_hash, target_os, target_arch, target_env;
+    /* system.connected's `sysinfo` object; every member may be absent. */
+    ts_json_str cpu, linux_kernel, linux_distro;
+    int64_t memory;             /* bytes, -1 when absent */
+    int64_t core_count;         /* -1 when absent */
+    int is_virtual_machine;     /* 1, 0, or -1 when absent */
 } ts_json_node_info;
+
+/* The message kinds that carry node or chain state, by `msg`. */
+typedef enum ts_json_state_kind {
+    TS_JSON_STATE_NONE = 0,         /* any other msg, or none */
+    TS_JSON_STATE_CONNECTED = 1,    /* system.connected */
+    TS_JSON_STATE_INTERVAL = 2,     /* system.interval */
+    TS_JSON_STATE_BLOCK_IMPORT = 3, /* block.import */
+    TS_JSON_STATE_FINALIZED = 4,    /* notify.finalized */
+    TS_JSON_STATE_FINALIZED_UP_TO = 5, /* afg.finalized_blocks_up_to */
+    TS_JSON_STATE_HWBENCH = 6       /* sysinfo.hwbench */
+} ts_json_state_kind;
+
+/* The integer members picked up, as indexes for ts_json_state_number().
+ * Each is read from a JSON integer, the integer part of a JSON number with
+ * a fraction, or a string of decimal digits (nodes send `notify.finalized`
+ * heights as strings); anything else, or a value outside int64, is absent. */
+typedef enum ts_json_state_number_id {
+    TS_JSON_N_HEIGHT = 0,
+    TS_JSON_N_FINALIZED_HEIGHT,
+    TS_JSON_N_NUMBER,               /* afg.finalized_blocks_up_to */
+    TS_JSON_N_TXCOUNT,
+    TS_JSON_N_PEERS,
+    TS_JSON_N_BANDWIDTH_DOWNLOAD,
+    TS_JSON_N_BANDWIDTH_UPLOAD,
+    TS_JSON_N_USED_STATE_CACHE_SIZE,
+    TS_JSON_N_CPU_HASHRATE_SCORE,
+    TS_JSON_N_PARALLEL_CPU_HASHRATE_SCORE,
+    TS_JSON_N_MEMORY_MEMCPY_SCORE,
+    TS_JSON_N_DISK_SEQUENTIAL_WRITE_SCORE,
+    TS_JSON_N_DISK_RANDOM_WRITE_SCORE,
+    TS_JSON_N_COUNT
+} ts_json_state_number_id;
+
+/* The string members picked up, for ts_json_state_string(). Only strings
+ * without escapes are kept (hashes and origins never have any); an escaped
+ * one is absent. */
+typedef enum ts_json_state_string_id {
+    TS_JSON_S_BEST = 0,             /* best block hash */
+    TS_JSON_S_FINALIZED_HASH,
+    TS_JSON_S_HASH,                 /* afg.finalized_blocks_up_to */
+    TS_JSON_S_ORIGIN,               /* block.import */
+    TS_JSON_S_COUNT
+} ts_json_state_string_id;
+
+/* The state-bearing members of the message's fields (the payload of a
+ * wrapped message, the message itself otherwise), top level only, found by
+ * the same pass that validates the message: no tree, no allocation.
+ * Strings point into the caller's input. Read with the accessors below. */
+typedef struct ts_json_state {
+    ts_json_state_kind kind;
+    uint32_t numbers_present;       /* bit i: numbers[i] was found */
+    int64_t numbers[TS_JSON_N_COUNT];
+    ts_json_str strings[TS_JSON_S_COUNT];
+} ts_json_state;
 
 typedef struct ts_json_message {
     ts_json_form form;
@@ -74,6 +137,7 @@ typedef struct ts_json_message {
     int names_node;             /* the message may name its node: it is a
                                    system.connected or has a `state` or
                                    `network_state` member */
+    ts_json_state state;        /* filled by ts_json_preparse() */
     ts_json_node_info node;     /* filled by ts_json_read_node_info() */
     const char *fields_;        /* private: the object holding the fields */
     size_t fields_len_;
@@ -108,6 +172,16 @@ int ts_json_preparse(const char *data, size_t len,
 int ts_json_read_node_info(ts_json_message *m);
 
 void ts_json_message_release(ts_json_message *m);
+
+/*
+ * One integer member of a pre-parsed message's state: returns 1 and sets
+ * *value when it was found, 0 when absent (or `which` is out of range).
+ */
+int ts_json_state_number(const ts_json_state *state, ts_json_state_number_id which, int64_t *value);
+
+/* One string member of a pre-parsed message's state; ptr is NULL when
+ * absent. Valid as long as the message's input. */
+ts_json_str ts_json_state_string(const ts_json_state *state, ts_json_state_string_id which);
 
 /* Accept RFC 3339 only, or also the naive form "2020-03-25T13:17:09[.ffffff]"
  * (taken as UTC) that query strings of the original API use. */

@@ -3,6 +3,8 @@
 //
 // One folder per concern, each with its overview in a file named for it:
 //   Ingestion/  telemetry routes: TelemetryConnection → MessageBatcher → BatchWriter
+//   Network/    node and chain state kept at ingestion, shared through
+//               PostgreSQL, read back per loop; /subscribe; chain metrics
 //   Storage/    the batch insert, migrations, purge, partitions
 //   Spool/      batches PostgreSQL cannot take now, kept on disk (SPOOL_DIR)
 //   Admission/  who may open a telemetry connection

@@ -1,6 +1,8 @@
-/// Block numbers in the messages that carry one, advancing with the run's
-/// 6 s slot clock, so a dashboard sees a chain that grows: every node
-/// reports the same best block in the same slot, finality two blocks behind.
+/// Block numbers in the catalogue's messages that carry one, advancing
+/// with the run's block clock (one block every `--block-time`), so a
+/// dashboard sees a chain that grows: every node reports the same best
+/// block in the same slot, finality two blocks behind. (The messages that
+/// carry a node's own state are built from its `ChainFollower` instead.)
 ///
 /// A number is patched like `ts`: its template holds `digits` placeholder
 /// digits (a JSON number, or the digits inside a JSON string, as the
@@ -30,7 +32,7 @@ package enum ChainHeight {
     ]
 
     /// The best block after `elapsedMs` of the run.
-    package static func best(elapsedMs: UInt64) -> UInt64 {
-        base + elapsedMs / RealisticSchedule.slotMs
+    package static func best(elapsedMs: UInt64, blockTimeMs: UInt64 = RealisticSchedule.defaultBlockTimeMs) -> UInt64 {
+        base + elapsedMs / blockTimeMs
     }
 }

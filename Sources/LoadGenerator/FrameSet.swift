@@ -9,7 +9,6 @@ final class FrameSet {
     let mix: [FrameTemplate]
     private let byKind: [String: FrameTemplate]
     private let wire: WireForm
-    private let connectedMembers: [(name: String, json: String)]
     private let stateMembers: [(name: String, json: String)]
     private let peerJSON: String
 
@@ -30,7 +29,6 @@ final class FrameSet {
         }
         self.byKind = byKind
         self.mix = mix
-        connectedMembers = catalogue.sample("system.connected")?.members ?? []
         let state = catalogue.sample("system.network_state")?.member("state").flatMap(FrameSet.objectMembers) ?? []
         stateMembers = state
         let peers = state.first { $0.name == "connectedPeers" }.flatMap { FrameSet.objectMembers($0.json) }
@@ -41,18 +39,15 @@ final class FrameSet {
         byKind[kind]
     }
 
-    /// The node's `system.connected`: the catalogue's sample with this
-    /// node's identity in it.
-    func connected(_ identity: NodeIdentity) -> FrameTemplate {
-        let own: [(name: String, json: String)] = [
-            ("name", MessageText.quoted(identity.name)),
-            ("authority", identity.authority ? "true" : "false"),
-            ("startup_time", MessageText.quoted(String(identity.startupTime))),
-            ("network_id", MessageText.quoted(identity.networkID)),
-        ]
-        let ownNames = Set(own.map(\.name))
-        let members = connectedMembers.filter { !ownNames.contains($0.name) } + own
-        return FrameTemplate(kind: "system.connected", text: MessageText(kind: "system.connected", members: members, wire: wire), mask: stamp.mask)
+    /// The node's `system.connected`, as a current node sends it.
+    func connected(_ identity: NodeIdentity, machine: NodeMachine, chain: SyntheticChain) -> FrameTemplate {
+        own("system.connected", CurrentNodeMessages.connected(identity, machine: machine, chain: chain))
+    }
+
+    /// A message built from a node's own state (its block numbers are its
+    /// own, not the run's chain clock).
+    func own(_ kind: String, _ members: CurrentNodeMessages.Members) -> FrameTemplate {
+        FrameTemplate(kind: kind, text: MessageText(kind: kind, members: members, wire: wire, numbered: false), mask: stamp.mask)
     }
 
     /// The node's `system.network_state`: the catalogue's sample with the

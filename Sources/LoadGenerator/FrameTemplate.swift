@@ -30,7 +30,7 @@ package final class FrameTemplate {
         storage = .allocate(byteCount: headerCount + payloadCount, alignment: 16)
         let base = storage.baseAddress!.assumingMemoryBound(to: UInt8.self)
         mask.withBytes { key in
-            _ = ts_ws_encode_header(base, headerCount, TS_WS_OP_TEXT, 1, UInt64(payloadCount), key)
+            _ = ts_ws_encode_header(base, headerCount, text.binary ? TS_WS_OP_BINARY : TS_WS_OP_TEXT, 1, UInt64(payloadCount), key)
             text.bytes.withUnsafeBufferPointer { base.advanced(by: headerCount).update(from: $0.baseAddress!, count: payloadCount) }
             ts_ws_apply_mask(base.advanced(by: headerCount), payloadCount, key, 0)
         }

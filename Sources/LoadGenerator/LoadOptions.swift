@@ -37,6 +37,10 @@ package struct LoadOptions {
     package var closeTimeoutSeconds: Double
     /// Print a live progress line on stderr.
     package var progress: Bool
+    /// Chains, block time, propagation and misbehaving nodes.
+    package var scenario = NetworkScenario()
+    /// Telemetry verbosity of the realistic profile (0: the basic set).
+    package var verbosity = 0
 
     package init(target: TelemetryTarget, nodes: Int, durationSeconds: Double?, messagesPerNode: Int?,
                 rampUpSeconds: Double, seed: UInt64, namePrefix: String, shape: LoadShape, wire: WireForm,

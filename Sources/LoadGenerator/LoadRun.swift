@@ -29,6 +29,8 @@ package final class LoadRun {
     /// Where every node reads into (reads are handled at once).
     let readBuffer: UnsafeMutableRawBufferPointer
     private(set) var nodes: [SyntheticNode] = []
+    let chains: [SyntheticChain]
+    let schedule: RealisticSchedule
     /// The server's IPv4 address (resolved once).
     private(set) var address = ""
     private(set) var isStopping = false
@@ -44,7 +46,7 @@ package final class LoadRun {
     private var lingering: [ObjectIdentifier: NodeSocket] = [:]
     private var waitingForLingering = false
     private var aborting = false
-    private var schedule = TimerHeap()
+    private var timers = TimerHeap()
     private var lastTickMs: UInt64 = 0
     private let tickTimer: LoopTimer
     private let rampTimer: LoopTimer
@@ -73,8 +75,17 @@ package final class LoadRun {
         endTimer = LoopTimer(loop: loop)
         progressTimer = LoopTimer(loop: loop)
         closeTimer = LoopTimer(loop: loop)
-        nodes = (0..<options.nodes).map {
-            SyntheticNode(identity: NodeIdentity(seed: options.seed, index: $0, namePrefix: options.namePrefix), run: self)
+        let scenario = options.scenario
+        schedule = RealisticSchedule(blockTimeMs: scenario.blockTimeMs, verbosity: options.verbosity)
+        chains = (0..<scenario.chains).map {
+            SyntheticChain(seed: options.seed, index: $0, chains: scenario.chains, fleet: options.nodes)
+        }
+        nodes = (0..<options.nodes).map { index in
+            let chain = chains[SyntheticChain.chain(of: index, chains: scenario.chains)]
+            let position = SyntheticChain.position(of: index, chains: scenario.chains)
+            return SyntheticNode(identity: NodeIdentity(seed: options.seed, index: index, namePrefix: options.namePrefix),
+                                 chain: chain, role: scenario.role(of: index, nodes: options.nodes),
+                                 chainDelayMs: chain.delayMs(position: position, propagationMs: scenario.propagationMs), run: self)
         }
     }
 
@@ -135,7 +146,10 @@ package final class LoadRun {
 
     private var nowMs: UInt64 { loop.nowMilliseconds &- stats.startedMs }
 
-    var bestBlock: UInt64 { ChainHeight.best(elapsedMs: nowMs) }
+    /// Milliseconds since the run started (the loop's time).
+    var elapsedMs: UInt64 { nowMs }
+
+    var bestBlock: UInt64 { ChainHeight.best(elapsedMs: nowMs, blockTimeMs: schedule.blockTimeMs) }
 
     private func start() {
         stats.startedMs = loop.nowMilliseconds
@@ -177,9 +191,12 @@ package final class LoadRun {
         case .max:
             node.sendMaxBatch()
         case .realistic where node.clock == nil:
-            let clock = RealisticSchedule.NodeClock(identity: node.identity, seed: options.seed, joinedMs: nowMs)
+            let clock = RealisticSchedule.NodeClock(schedule: schedule, identity: node.identity, seed: options.seed,
+                                                    joinedMs: nowMs, chainDelayMs: node.chainDelayMs)
             node.clock = clock
-            schedule.push(due: clock.nextDue, node: node.identity.index)
+            node.follower = ChainFollower(chain: node.chain, role: node.role,
+                                          firstBlock: clock.firstRound(of: "block.import", in: schedule) ?? 0)
+            timers.push(due: clock.nextDue, node: node.identity.index)
         case .realistic, .rate:
             break
         }
@@ -189,21 +206,27 @@ package final class LoadRun {
         let now = nowMs
         switch options.shape {
         case .realistic:
-            while let next = schedule.first, next.due <= now {
-                _ = schedule.pop()
+            while let next = timers.first, next.due <= now {
+                _ = timers.pop()
                 let node = nodes[next.node]
                 guard var clock = node.clock else { continue }
                 // Read afresh: `now` is the loop's time as the tick began.
                 let sentAtMs = EventLoop.monotonicNanoseconds / 1_000_000 &- stats.startedMs
                 for slot in clock.due.indices where clock.due[slot] <= now {
-                    let kinds = RealisticSchedule.events[clock.events[slot]].kinds
+                    let event = schedule.events[clock.events[slot]]
                     if sentAtMs > clock.due[slot] { stats.lateMaxMs = max(stats.lateMaxMs, sentAtMs - clock.due[slot]) }
-                    if node.canSend(kinds.count) { node.sendScheduled(kinds) }
+                    // The round of the last period due: a late tick imports
+                    // the newest block.
+                    var round = clock.round[slot]
+                    while clock.due[slot] <= now {
+                        round = clock.round[slot]
+                        clock.advance(slot, in: schedule)
+                    }
                     // A late tick sends an event once, not once per period missed.
-                    while clock.due[slot] <= now { clock.advance(slot) }
+                    if node.canSend(event.kinds.count) { node.sendScheduled(event, round: round) }
                 }
                 node.clock = clock
-                if !node.isExhausted { schedule.push(due: clock.nextDue, node: next.node) }
+                if !node.isExhausted { timers.push(due: clock.nextDue, node: next.node) }
             }
         case let .rate(perSecond):
             let elapsed = Double(now &- lastTickMs) / 1000

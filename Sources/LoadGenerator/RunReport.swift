@@ -80,6 +80,11 @@ package struct RunReport {
             lines.append("throttled: \(Format.grouped(throttled)) messages not sent while a socket had over "
                 + "\(options.maxQueuedBytes) bytes queued (the server did not keep up)")
         }
+        lines.append("chains: " + chains.map { "\($0.name) \($0.genesisHash) (\($0.nodes) nodes)" }.joined(separator: ", ")
+            + "; a block every \(options.scenario.blockTimeMs) ms, propagation over \(options.scenario.propagationMs) ms")
+        for (role, names) in roles {
+            lines.append("\(role): " + names.joined(separator: " "))
+        }
         lines.append("reconnects: \(reconnects); pings answered: \(pingsAnswered)")
         if errors.isEmpty {
             lines.append("errors: none")
@@ -122,6 +127,34 @@ package struct RunReport {
         return lines.joined(separator: "\n")
     }
 
+    /// The run's chains (a pure function of the options).
+    var chains: [SyntheticChain] {
+        (0..<options.scenario.chains).map {
+            SyntheticChain(seed: options.seed, index: $0, chains: options.scenario.chains, fleet: options.nodes)
+        }
+    }
+
+    /// The nodes given each role, by name, in the order roles are given.
+    var roles: [(String, [String])] {
+        var byRole: [String: [String]] = [:]
+        for index in 0..<options.nodes {
+            if let role = options.scenario.role(of: index, nodes: options.nodes).name {
+                byRole[role, default: []].append(options.namePrefix + String(index))
+            }
+        }
+        return ["lagging", "stalled", "fork", "silent", "skew"].compactMap { role in byRole[role].map { (role, $0) } }
+    }
+
+    private var scenarioJSON: String {
+        let chainList = chains.map {
+            "{\"name\":\(MessageText.quoted($0.name)),\"genesis_hash\":\(MessageText.quoted($0.genesisHash)),\"nodes\":\($0.nodes)}"
+        }
+        let roleList = roles.map { "\(MessageText.quoted($0.0)):[" + $0.1.map(MessageText.quoted).joined(separator: ",") + "]" }
+        return "{\"chains\":[\(chainList.joined(separator: ","))],\"block_time_ms\":\(options.scenario.blockTimeMs),"
+            + "\"propagation_ms\":\(options.scenario.propagationMs),\"verbosity\":\(options.verbosity),"
+            + "\"roles\":{\(roleList.joined(separator: ","))}}"
+    }
+
     /// One JSON object, keys in a fixed order.
     package var json: String {
         var members: [(String, String)] = [
@@ -145,6 +178,7 @@ package struct RunReport {
             ("seed", String(options.seed)),
         ]
         if options.shape != .max { members.append(("late_max_ms", String(lateMaxMs))) }
+        members.append(("scenario", scenarioJSON))
         if let failure { members.append(("failure", MessageText.quoted(failure))) }
         if let verification {
             var fields: [(String, String)] = []

@@ -14,6 +14,11 @@ final class SyntheticNode {
     enum State { case idle, connecting, handshaking, open, closing, waitingToReconnect, done }
 
     let identity: NodeIdentity
+    let machine: NodeMachine
+    let chain: SyntheticChain
+    let role: NodeRole
+    /// How much later than its chain's first node it imports each block.
+    let chainDelayMs: UInt64
     private unowned let run: LoadRun
     private(set) var state: State = .idle
     private var socket: NodeSocket?
@@ -44,15 +49,25 @@ final class SyntheticNode {
     private var lastBytesToKernel: UInt64 = 0
 
     var clock: RealisticSchedule.NodeClock?
+    /// Its chain as it sees it (realistic profile; set when it first joins).
+    var follower: ChainFollower?
+    /// Draws the figures of its interval messages (peers, queue, bandwidth).
+    private var figures: SeededRandom
     var rateCredit = 0.0
     private var mixPosition: Int
-    private lazy var connectedFrame = run.frames.connected(identity)
+    private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain)
+    private lazy var hardwareBenchFrame = run.frames.own("sysinfo.hwbench", CurrentNodeMessages.hardwareBench(machine))
     private lazy var networkStateFrame = run.frames.networkState(identity, peers: run.peers(of: identity.index))
 
-    init(identity: NodeIdentity, run: LoadRun) {
+    init(identity: NodeIdentity, chain: SyntheticChain, role: NodeRole, chainDelayMs: UInt64, run: LoadRun) {
         self.identity = identity
+        self.chain = chain
+        self.role = role
+        self.chainDelayMs = chainDelayMs
         self.run = run
+        machine = NodeMachine(seed: run.options.seed, index: identity.index)
         random = SeededRandom(seed: run.options.seed, stream: 5, index: identity.index)
+        figures = SeededRandom(seed: run.options.seed, stream: 10, index: identity.index)
         mixPosition = identity.index
     }
 
@@ -120,7 +135,13 @@ final class SyntheticNode {
         if hasBeenOpen { run.stats.reconnects += 1 }
         hasBeenOpen = true
         run.stats.nodeOpened()
-        write([connectedFrame])
+        // A silent node keeps its connection but says nothing, not even
+        // who it is when it reconnects.
+        if !isSilent(elapsedMs: run.elapsedMs) {
+            write([connectedFrame])
+            // Nodes send their hardware scores on every connection.
+            if run.options.shape == .realistic { sendTelemetry([hardwareBenchFrame]) }
+        }
         run.nodeOpened(self)
         if isExhausted { beginClosing() }
     }
@@ -369,20 +390,68 @@ final class SyntheticNode {
         if isOpen, socket.queuedBytes == 0 { socket.requestWritable() }
     }
 
-    /// Kinds of the realistic schedule due now, as one write.
-    func sendScheduled(_ kinds: [String]) {
+    /// A schedule event due now, as one write: block round `round` on
+    /// the chain clock.
+    func sendScheduled(_ event: RealisticSchedule.Event, round: UInt64) {
+        let elapsed = run.elapsedMs
+        if isSilent(elapsedMs: elapsed) { return }
+        // A stalled node sends only its intervals (and reports).
+        if event.onChainClock, follower?.isStalled(elapsedMs: elapsed) ?? false { return }
         var frames: [FrameTemplate] = []
-        for kind in kinds {
-            if isExhausted { break }
-            if kind == "system.network_state" {
-                frames.append(networkStateFrame)
-            } else if let template = run.frames.template(kind) {
-                frames.append(template)
+        // One finality step per event, told by each finality kind in it
+        // (notify.finalized, and afg.finalized_blocks_up_to at verbosity 1).
+        var finalityChecked = false
+        var newlyFinalized: ChainFollower.Block?
+        func finalized() -> ChainFollower.Block? {
+            if !finalityChecked {
+                finalityChecked = true
+                newlyFinalized = follower?.finalityArrived()
             }
-            telemetryAssigned += 1
+            return newlyFinalized
         }
-        write(frames)
+        for kind in event.kinds {
+            switch kind {
+            case "system.interval":
+                frames += intervalFrames()
+            case "block.import":
+                if let (block, origin) = follower?.blockArrived(round, elapsedMs: elapsed) {
+                    frames.append(run.frames.own(kind, CurrentNodeMessages.blockImport(block, origin: origin)))
+                }
+            case "notify.finalized":
+                if let block = finalized() { frames.append(run.frames.own(kind, CurrentNodeMessages.finalized(block))) }
+            case "afg.finalized_blocks_up_to":
+                if let block = finalized() { frames.append(run.frames.own(kind, CurrentNodeMessages.finalizedUpTo(block))) }
+            case "system.network_state":
+                frames.append(networkStateFrame)
+            default:
+                if let template = run.frames.template(kind) { frames.append(template) }
+            }
+        }
+        sendTelemetry(frames)
+    }
+
+    /// Both interval messages of a tick: the node's blocks, then its network.
+    private func intervalFrames() -> [FrameTemplate] {
+        guard let follower else { return [] }
+        let chainPart = CurrentNodeMessages.intervalChain(
+            best: follower.best, finalized: follower.finalized, txcount: Int(figures.next() % 8),
+            stateCacheBytes: 400_000_000 + figures.next() % 600_000_000)
+        let networkPart = CurrentNodeMessages.intervalNetwork(
+            peers: 20 + Int(figures.next() % 30), downloadBytesPerSecond: 50_000 + figures.next() % 200_000,
+            uploadBytesPerSecond: 30_000 + figures.next() % 120_000)
+        return [run.frames.own("system.interval", chainPart), run.frames.own("system.interval", networkPart)]
+    }
+
+    /// Telemetry (counted for `--messages-per-node`), as one write.
+    private func sendTelemetry(_ frames: [FrameTemplate]) {
+        let allowed = run.options.messagesPerNode.map { frames.prefix(max(0, $0 - telemetryAssigned)) } ?? frames[...]
+        telemetryAssigned += allowed.count
+        write(Array(allowed))
         if isExhausted { beginClosing() }
+    }
+
+    private func isSilent(elapsedMs: UInt64) -> Bool {
+        role.silentAfterMs.map { elapsedMs >= $0 } ?? false
     }
 
     /// Numbers, stamps and writes `frames` (in pieces of the run's scratch
@@ -396,7 +465,7 @@ final class SyntheticNode {
             return
         }
         let capacity = run.scratch.count
-        run.frames.stamp.updateToNow()
+        run.frames.stamp.update(to: WallClock.nowNanoseconds &+ role.skewNanoseconds)
         run.frames.stamp.bestBlock = run.bestBlock
         var used = 0
         for frame in frames {

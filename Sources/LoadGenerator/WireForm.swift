@@ -27,8 +27,14 @@ package struct MessageText {
     /// Where the block numbers of `ChainHeight.members` are, and their
     /// offset from the best block.
     package let heightOffsets: [(at: Int, offset: Int64)]
+    /// Sent in a binary frame, as current nodes send the wrapped form
+    /// (older nodes sent the flat form as text).
+    package let binary: Bool
 
-    package init(kind: String, members: [(name: String, json: String)], wire: WireForm) {
+    /// `numbered`: the block numbers of `ChainHeight.members` follow the
+    /// run's chain clock (patched per send); false for messages built with
+    /// a node's own heights.
+    package init(kind: String, members: [(name: String, json: String)], wire: WireForm, numbered: Bool = true) {
         var text = ""
         func append(_ piece: String) { text += piece }
         let kindJSON = MessageText.quoted(kind)
@@ -54,10 +60,10 @@ package struct MessageText {
         sequenceAt = text.utf8.count
         append(String(repeating: " ", count: MessageText.sequenceWidth - 1) + "0")
         var heights: [(at: Int, offset: Int64)] = []
-        let numbered = ChainHeight.members[kind] ?? []
+        let patched = numbered ? ChainHeight.members[kind] ?? [] : []
         for member in members {
             append(",\(MessageText.quoted(member.name)):")
-            guard let height = numbered.first(where: { $0.name == member.name }),
+            guard let height = patched.first(where: { $0.name == member.name }),
                   let quoted = MessageText.numberForm(member.json) else {
                 append(member.json)
                 continue
@@ -72,6 +78,7 @@ package struct MessageText {
         timestampOffset = timestampAt
         sequenceOffset = sequenceAt
         heightOffsets = heights
+        binary = wire == .wrapped
     }
 
     /// Whether a catalogue value that is a block number is a JSON string

@@ -28,6 +28,12 @@ package final class PGConnection {
     /// Enter pipeline mode once connected; read at each `connect`.
     package var pipelined = false
     package var connectTimeoutMs: UInt64 = 10_000
+    /// With several hosts in the conninfo, the next `connect` tries them
+    /// starting from this one (modulo their number); read at each
+    /// `connect`. libpq keeps to the order given, and bounds nothing in
+    /// non-blocking mode: a first host that swallows connections would use
+    /// up every attempt's `connectTimeoutMs` without the others being tried.
+    package var hostRotation = 0
     /// Called once when a ready connection breaks, after every statement it
     /// held has completed with a `.connection` error. Not after `close()`.
     package var onDisconnect: ((PGError) -> Void)?
@@ -140,6 +146,30 @@ package final class PGConnection {
         return host
     }
 
+    /// The conninfo's host, hostaddr and port lists rotated left by `by`,
+    /// those that list one entry per host; empty with fewer than two hosts
+    /// or nothing to rotate.
+    package static func rotatedHostLists(in conninfo: String, by: Int) -> [(keyword: String, value: String)] {
+        guard by > 0, let options = PQconninfoParse(conninfo, nil) else { return [] }
+        defer { PQconninfoFree(options) }
+        var lists: [String: [Substring]] = [:]
+        var option = options
+        while let keyword = option.pointee.keyword {
+            let name = String(cString: keyword)
+            if ["host", "hostaddr", "port"].contains(name), let value = option.pointee.val {
+                lists[name] = String(cString: value).split(separator: ",", omittingEmptySubsequences: false)
+            }
+            option += 1
+        }
+        let count = max(lists["host"]?.count ?? 0, lists["hostaddr"]?.count ?? 0)
+        guard count > 1, by % count != 0 else { return [] }
+        return ["host", "hostaddr", "port"].compactMap { name in
+            guard let list = lists[name], list.count == count else { return nil }
+            let start = by % count
+            return (name, (list[start...] + list[..<start]).joined(separator: ","))
+        }
+    }
+
     /// The conninfo (URL or key=value) expanded by libpq, followed by what
     /// this code relies on: UTF-8 text (PGRows decodes UTF-8) and a name
     /// in pg_stat_activity unless the conninfo sets one.
@@ -149,6 +179,12 @@ package final class PGConnection {
         if let host, !addresses.isEmpty {
             keywords += ["host", "hostaddr"]
             values += [Array(repeating: host, count: addresses.count).joined(separator: ","), addresses.joined(separator: ",")]
+        } else {
+            // Later keywords override what the expanded conninfo said.
+            for (keyword, value) in PGConnection.rotatedHostLists(in: conninfo, by: hostRotation) {
+                keywords.append(keyword)
+                values.append(value)
+            }
         }
         let connection = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in PQconnectStartParams(keywords, values, 1) }

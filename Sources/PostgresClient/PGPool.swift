@@ -3,7 +3,8 @@ import Reactor
 
 /// A fixed number of connections to one database. A connection that cannot
 /// connect, or breaks, is connected again after a backoff of 100 ms that
-/// doubles up to 10 s and starts over once it is ready.
+/// doubles up to `maxBackoffMs` (10 s by default) and starts over once it
+/// is ready.
 ///
 /// Callers send through `trySend`, which never queues: work that finds no
 /// room stays with the caller (StatementQueue) until `onReady` or
@@ -24,7 +25,8 @@ package final class PGPool {
     }
 
     private static let firstBackoffMs: UInt64 = 100
-    private static let maxBackoffMs: UInt64 = 10_000
+    private let maxBackoffMs: UInt64
+    private let connectTimeoutMs: UInt64
 
     private let conninfo: String
     private let size: Int
@@ -42,8 +44,11 @@ package final class PGPool {
     // Declared last so that the handles above go before the loop can.
     private let loop: EventLoop
 
-    package init(loop: EventLoop, conninfo: String, size: Int, pipelined: Bool, name: String, logger: Logger) {
+    package init(loop: EventLoop, conninfo: String, size: Int, pipelined: Bool, name: String, logger: Logger,
+                 maxBackoffMs: UInt64 = 10_000, connectTimeoutMs: UInt64 = 10_000) {
         self.loop = loop
+        self.maxBackoffMs = maxBackoffMs
+        self.connectTimeoutMs = connectTimeoutMs
         self.conninfo = conninfo
         self.size = size
         self.pipelined = pipelined
@@ -57,6 +62,7 @@ package final class PGPool {
         for index in 0..<size {
             let connection = PGConnection(loop: loop, conninfo: conninfo, name: "\(name)-\(index)", logger: logger)
             connection.pipelined = pipelined
+            connection.connectTimeoutMs = connectTimeoutMs
             let member = Member(connection, retryTimer: LoopTimer(loop: loop))
             connection.onDisconnect = { [weak self, unowned member] error in
                 self?.retry(member, after: error, reason: "PostgreSQL connection lost; reconnecting")
@@ -123,7 +129,10 @@ package final class PGPool {
     private func retry(_ member: Member, after error: PGError, reason: Logger.Message) {
         guard !closed else { return }
         member.recovering = true
-        member.backoffMs = min(max(member.backoffMs * 2, PGPool.firstBackoffMs), PGPool.maxBackoffMs)
+        // A multi-host conninfo: the next attempt starts from the next host,
+        // so one that swallows connections cannot hold every attempt.
+        member.connection.hostRotation += 1
+        member.backoffMs = min(max(member.backoffMs * 2, PGPool.firstBackoffMs), maxBackoffMs)
         logger.warning(reason, metadata: [
             "connection": "\(member.connection.name)", "error": "\(error)", "retry_in_ms": "\(member.backoffMs)",
         ])

@@ -98,6 +98,32 @@ package struct PGRows {
         }
     }
 
+    /// The value as a decimal integer, read from the bytes without making a
+    /// String; nil for NULL, a missing cell, or text that is not an Int64.
+    package func int64(_ row: Int, _ column: Int) -> Int64? {
+        guard row >= 0, row < count, column >= 0, column < columnNames.count else { return nil }
+        let cell = cells[row * columnNames.count + column]
+        guard cell.length > 0 else { return nil }
+        return bytes.withUnsafeBufferPointer { buffer -> Int64? in
+            var index = cell.start
+            let end = cell.start + cell.length
+            let negative = buffer[index] == UInt8(ascii: "-")
+            if negative { index += 1 }
+            guard index < end else { return nil }
+            var value: Int64 = 0
+            while index < end {
+                let digit = Int64(buffer[index]) - 48
+                guard digit >= 0, digit <= 9 else { return nil }
+                let (shifted, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (added, overflow2) = negative ? shifted.subtractingReportingOverflow(digit) : shifted.addingReportingOverflow(digit)
+                guard !overflow1, !overflow2 else { return nil }
+                value = added
+                index += 1
+            }
+            return value
+        }
+    }
+
     /// The value of the first column called `name`.
     package func string(_ row: Int, _ name: String) -> String? {
         guard let column = columnNames.firstIndex(of: name) else { return nil }

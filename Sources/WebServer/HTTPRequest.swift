@@ -63,7 +63,7 @@ package struct QueryParameters {
     /// The path and the query string of a request target, split at the
     /// first '?' byte (for the same reason as above); the query is nil when
     /// there is no '?'.
-    static func splitTarget(_ target: String) -> (path: Substring, query: Substring?) {
+    static func splitTarget(_ target: Substring) -> (path: Substring, query: Substring?) {
         guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target[...], nil) }
         return (target[..<mark], target[target.utf8.index(after: mark)...])
     }

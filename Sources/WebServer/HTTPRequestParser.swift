@@ -168,7 +168,7 @@ final class HTTPRequestParser {
             rejection = (413, "request body of \(parser.pointee.content_length) bytes exceeds the limit of \(maxBodyBytes) bytes")
             return -1
         }
-        let split = QueryParameters.splitTarget(current.target)
+        let split = QueryParameters.splitTarget(HTTPRequestParser.originForm(of: current.target))
         guard let path = percentDecode(split.path), path.hasPrefix("/") else {
             rejection = (400, "malformed request target")
             return -1
@@ -182,6 +182,25 @@ final class HTTPRequestParser {
             current.query = query
         }
         return 0
+    }
+
+    /// The path and query of an absolute-form target
+    /// ("http://host:8080/nodes?x=1", which RFC 9112 3.2.2 says a server
+    /// must accept, and proxies send); any other target unchanged. The
+    /// authority is not checked: this server answers for every host name.
+    static func originForm(of target: String) -> Substring {
+        let bytes = target.utf8
+        for scheme in ["http://", "https://"] where bytes.count >= scheme.utf8.count
+            && zip(bytes, scheme.utf8).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) {
+            let afterScheme = bytes.index(bytes.startIndex, offsetBy: scheme.utf8.count)
+            let rest = target[afterScheme...]
+            guard let start = rest.utf8.firstIndex(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") }) else {
+                return "/"
+            }
+            // "http://host?x=1": the path is empty, which means "/".
+            return rest.utf8[start] == UInt8(ascii: "?") ? Substring("/" + rest[start...]) : rest[start...]
+        }
+        return target[...]
     }
 
     private func messageComplete() {

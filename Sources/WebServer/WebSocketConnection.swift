@@ -266,10 +266,30 @@ package final class WebSocketConnection {
 
     private func writeClose(code: UInt16, reason: String) {
         var frame = [UInt8](repeating: 0, count: 4 + 125)
-        let length = reason.utf8CString.withUnsafeBufferPointer { chars in
-            ts_ws_encode_close(&frame, frame.count, code, chars.baseAddress, min(reason.utf8.count, 123), nil)
+        let text = Self.closeReason(reason)
+        let length = text.withUnsafeBufferPointer { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { ts_ws_encode_close(&frame, frame.count, code, $0.baseAddress, $0.count, nil) }
         }
         if length > 0 { stream.write(Array(frame[0..<Int(length)])) }
+    }
+
+    /// A close frame's reason: at most 123 bytes (RFC 6455 5.5), cut before
+    /// a character rather than inside one, so that it stays valid UTF-8
+    /// (a peer must fail a connection whose close reason is not).
+    static func closeReason(_ reason: String) -> [UInt8] {
+        var bytes = Array(reason.utf8.prefix(124))
+        guard bytes.count > 123 else { return bytes }
+        bytes.removeLast()
+        // Drop a character's lead byte and the continuation bytes that
+        // follow it when the cut left it incomplete.
+        var end = bytes.count
+        while end > 0, bytes[end - 1] & 0xC0 == 0x80 { end -= 1 }
+        if end > 0, bytes[end - 1] >= 0xC0 {
+            let lead = bytes[end - 1]
+            let needed = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2
+            if bytes.count - (end - 1) < needed { bytes.removeSubrange((end - 1)...) }
+        }
+        return bytes
     }
 
     // MARK: Closing

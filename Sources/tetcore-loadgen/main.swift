@@ -11,19 +11,17 @@ struct TetcoreLoadgen: ParsableCommand {
         commandName: "tetcore-loadgen",
         abstract: "Synthetic Tetcore nodes that stream telemetry to an analytics server.",
         discussion: """
-            Each node opens its own WebSocket, sends system.connected (a network_id derived from the \
-            seed and its index), then telemetry with a fresh ts. Every message carries loadgen_seq, its \
-            number on its node, so --verify can find each one in the database.
+            Each node opens its own WebSocket and sends what a current node sends: system.connected \
+            (a network_id derived from the seed and its index, its chain's genesis_hash, version, target \
+            and sysinfo), then telemetry with a fresh ts. Every message carries loadgen_seq, its number on \
+            its node, so --verify can find each one in the database.
 
-            Profile realistic, per node: system.interval every 5 s and system.network_state every 60 s \
-            (each at the node's own phase); on a 6 s slot clock shared by all nodes, delayed 0-500 ms \
-            per node: block.import, babe.checked_and_importing and txpool.import at +0.1 s, \
-            afg.received_prevote and afg.received_precommit at +2 s, afg.received_commit, \
-            afg.finalized_blocks_up_to, afg.finalized and notify.finalized at +3 s; validators (one node \
-            in four) also send afg.commit_issued and afg.announcing_blocks_to_voted_peers at +3 s and, in \
-            one slot of eight, slots.starting_authorship, prepared_block_for_proposing and \
-            slots.pre_sealed_block at +0 s. Block numbers in messages follow the same clock (one block a slot, \
-            finality two behind).
+            Profile realistic, per node: sysinfo.hwbench on connecting; both system.interval messages \
+            (blocks; peers and bandwidth) every 5 s at the node's own phase; on a block clock shared by \
+            the nodes of a chain (a block every --block-time), each node late by its own share of \
+            --propagation: block.import when its best rises at +1/60 of the block time, notify.finalized \
+            (two blocks behind) at +1/2. --verbosity 1 adds the catalogue's consensus, pool, authorship \
+            and network-state messages. See docs/loadgen.md for the scenario options.
 
             With --sink PORT the program is the other end instead: a WebSocket server that accepts any \
             node and discards every message, counting them, to measure the generator itself.
@@ -65,8 +63,35 @@ struct TetcoreLoadgen: ParsableCommand {
     @Option(help: ArgumentHelp("Comma-separated kinds of the catalogue that --rate draws from (default: all but system.connected).", valueName: "kinds"))
     var kinds: String?
 
-    @Option(help: "flat ({\"msg\",\"ts\",…}) or wrapped ({\"id\",\"ts\",\"payload\":{…}}).")
-    var wire: String = "flat"
+    @Option(help: "wrapped ({\"id\",\"ts\",\"payload\":{…}} in binary frames, as current nodes) or flat ({\"msg\",\"ts\",…} in text frames, as older nodes).")
+    var wire: String = "wrapped"
+
+    @Option(help: "Telemetry verbosity of the realistic profile: 0 (the basic set, a node's default) or 1 (adds consensus and other messages).")
+    var verbosity: Int = 0
+
+    @Option(help: "Spread the nodes over this many chains (distinct genesis hashes and names); node i is on chain i mod N.")
+    var chains: Int = 1
+
+    @Option(help: ArgumentHelp("Each chain makes a block this often.", valueName: "duration"))
+    var blockTime: String = "6s"
+
+    @Option(help: ArgumentHelp("The nodes of a chain import each block spread evenly over this long after its first node.", valueName: "duration"))
+    var propagation: String = "500ms"
+
+    @Option(help: ArgumentHelp("K nodes stay BLOCKS behind their chain's best (default 3), importing as a syncing node does.", valueName: "K[:BLOCKS]"))
+    var lagging: String?
+
+    @Option(help: ArgumentHelp("K nodes stop importing after AFTER (default 30s) but keep sending intervals.", valueName: "K[:AFTER]"))
+    var stalled: String?
+
+    @Option(help: ArgumentHelp("K nodes (default 1) import another block than their chain's at block BLOCK of the run (height 10000100 + BLOCK).", valueName: "BLOCK[:K]"))
+    var fork: String?
+
+    @Option(help: ArgumentHelp("K nodes send nothing after AFTER (default 30s) but keep their connection.", valueName: "K[:AFTER]"))
+    var silent: String?
+
+    @Option(help: ArgumentHelp("K nodes put a ts SECONDS off the real time (may be negative).", valueName: "K:SECONDS"))
+    var skew: String?
 
     @Flag(help: "Send to /audit (telemetry kept forever) instead of the URL's path.")
     var audit = false
@@ -156,31 +181,50 @@ struct TetcoreLoadgen: ParsableCommand {
         if let unknown = kindSet?.subtracting(known).sorted(), !unknown.isEmpty {
             throw ValidationError("--kinds: not in the catalogue: \(unknown.joined(separator: ", "))")
         }
+        guard (0...1).contains(verbosity) else { throw ValidationError("--verbosity must be 0 or 1") }
+        let scenario = try makeScenario()
+        if let problem = scenario.problem(nodes: nodes) { throw ValidationError(problem) }
+        let schedule = RealisticSchedule(blockTimeMs: scenario.blockTimeMs, verbosity: verbosity)
         if shape == .realistic {
-            let missing = RealisticSchedule.kinds.subtracting(known).sorted()
+            let missing = schedule.catalogueKinds.subtracting(known).sorted()
             guard missing.isEmpty else {
                 throw ValidationError("the realistic profile needs these kinds, missing from the catalogue: \(missing.joined(separator: ", "))")
             }
         } else if known.subtracting(["system.connected"]).intersection(kindSet ?? known).isEmpty {
             throw ValidationError("--rate has no kinds to draw from")
         }
-        return LoadOptions(
+        var options = LoadOptions(
             target: target, nodes: nodes, durationSeconds: durationSeconds, messagesPerNode: messagesPerNode,
             rampUpSeconds: try TetcoreLoadgen.seconds(rampUp, "--ramp-up"), seed: seed, namePrefix: namePrefix, shape: shape,
             wire: wireForm, catalogue: catalogue, mixKinds: kindSet, maxQueuedBytes: maxQueuedBytes,
             verifyDatabaseURL: verify, verifyTimeoutSeconds: try TetcoreLoadgen.seconds(verifyTimeout, "--verify-timeout"),
             closeTimeoutSeconds: try TetcoreLoadgen.seconds(closeTimeout, "--close-timeout"),
             progress: !noProgress && isatty(2) == 1)
+        options.scenario = scenario
+        options.verbosity = verbosity
+        return options
+    }
+
+    private func makeScenario() throws -> NetworkScenario {
+        do {
+            var scenario = NetworkScenario()
+            scenario.chains = chains
+            scenario.blockTimeMs = try ScenarioArguments.milliseconds(blockTime, "--block-time")
+            scenario.propagationMs = try ScenarioArguments.milliseconds(propagation, "--propagation")
+            scenario.lagging = try lagging.map(ScenarioArguments.lagging)
+            scenario.stalled = try stalled.map { try ScenarioArguments.delayed($0, "--stalled") }
+            scenario.fork = try fork.map(ScenarioArguments.fork)
+            scenario.silent = try silent.map { try ScenarioArguments.delayed($0, "--silent") }
+            scenario.skew = try skew.map(ScenarioArguments.skew)
+            return scenario
+        } catch let invalid as ScenarioArguments.Invalid {
+            throw ValidationError(invalid.description)
+        }
     }
 
     /// "60s", "1.5m", "500ms", "2h" or a bare number of seconds.
     static func seconds(_ text: String, _ option: String) throws -> Double {
-        let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
-        for (suffix, scale) in units where text.hasSuffix(suffix) {
-            if let value = Double(text.dropLast(suffix.count)), value >= 0 { return value * scale }
-        }
-        if let value = Double(text), value >= 0 { return value }
-        throw ValidationError("\(option): not a duration such as 60s, 5m or 500ms: \(text)")
+        do { return try ScenarioArguments.seconds(text, option) } catch { throw ValidationError("\(error)") }
     }
 
     /// ./telemetry_messages.json, else the one in the checkout the binary

@@ -6,15 +6,16 @@ import XCTest
 final class FrameTemplateTests: XCTestCase {
     private let mask = MaskKey(0x12, 0x34, 0x56, 0x78)
 
-    /// Decodes one client frame as the server would (unmasking in place).
-    private func decode(_ bytes: [UInt8]) throws -> String {
+    /// Decodes one client frame as the server would (unmasking in place):
+    /// the wrapped form in a binary frame, as current nodes send it.
+    private func decode(_ bytes: [UInt8], binary: Bool = false) throws -> String {
         var decoder = ts_ws_decoder()
         ts_ws_decoder_init(&decoder, 1 << 20, 1)
         var copy = bytes
         var frame = ts_ws_frame()
         let used = copy.withUnsafeMutableBufferPointer { ts_ws_decode(&decoder, $0.baseAddress, $0.count, &frame) }
         XCTAssertEqual(used, Int64(bytes.count))
-        XCTAssertEqual(frame.opcode, UInt8(TS_WS_OP_TEXT.rawValue))
+        XCTAssertEqual(frame.opcode, UInt8((binary ? TS_WS_OP_BINARY : TS_WS_OP_TEXT).rawValue))
         XCTAssertEqual(frame.fin, 1)
         return String(decoding: UnsafeBufferPointer(start: frame.payload, count: frame.payload_len), as: UTF8.self)
     }
@@ -45,7 +46,7 @@ final class FrameTemplateTests: XCTestCase {
         let text = MessageText(kind: "afg.finalized", members: [("finalized_number", "\"7\"")], wire: .wrapped)
         let template = FrameTemplate(kind: "afg.finalized", text: text, mask: mask)
         let bytes = render(template, at: 0, sequence: UInt64.max)
-        XCTAssertEqual(try decode(bytes),
+        XCTAssertEqual(try decode(bytes, binary: true),
                        #"{"id":1,"ts":"1970-01-01T00:00:00.000000000+00:00","payload":{"msg":"afg.finalized","loadgen_seq":18446744073709551615,"finalized_number":"10000098"}}"#)
     }
 

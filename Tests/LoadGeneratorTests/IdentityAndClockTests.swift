@@ -46,17 +46,27 @@ final class IdentityAndClockTests: XCTestCase {
     }
 
     func testRealisticScheduleRates() {
-        // 12 intervals, 10 slots × 9 kinds, one network state per minute.
-        XCTAssertEqual(RealisticSchedule.messagesPerMinute(authority: false), 12 + 90 + 1)
+        // Verbosity 0, what a node sends by default: 12 interval ticks of
+        // two messages, a block import and a finality notification a block.
+        let basic = RealisticSchedule()
+        XCTAssertEqual(basic.messagesPerMinute(authority: false), 24 + 10 + 10)
+        XCTAssertEqual(basic.messagesPerMinute(authority: true), 24 + 10 + 10)
+        XCTAssertEqual(basic.kinds, ["system.interval", "block.import", "notify.finalized"])
+        XCTAssertTrue(basic.catalogueKinds.isEmpty, "built from each node's own state")
+        // Verbosity 1: 10 slots × 9 kinds, one network state per minute.
+        let verbose = RealisticSchedule(verbosity: 1)
+        XCTAssertEqual(verbose.messagesPerMinute(authority: false), 24 + 90 + 1)
         // Validators add 2 GRANDPA kinds per slot and 3 authorship kinds in
         // one slot of eight.
-        XCTAssertEqual(RealisticSchedule.messagesPerMinute(authority: true), 12 + 90 + 1 + 20 + 3.75)
-        XCTAssertTrue(RealisticSchedule.kinds.isSubset(of: [
+        XCTAssertEqual(verbose.messagesPerMinute(authority: true), 24 + 90 + 1 + 20 + 3.75)
+        XCTAssertTrue(verbose.kinds.isSubset(of: [
             "system.interval", "system.network_state", "slots.starting_authorship", "prepared_block_for_proposing",
             "slots.pre_sealed_block", "block.import", "babe.checked_and_importing", "txpool.import",
             "afg.received_prevote", "afg.received_precommit", "afg.received_commit", "afg.finalized_blocks_up_to",
             "afg.finalized", "notify.finalized", "afg.commit_issued", "afg.announcing_blocks_to_voted_peers",
         ]))
+        // Two-second blocks: three times as many block messages.
+        XCTAssertEqual(RealisticSchedule(blockTimeMs: 2_000).messagesPerMinute(authority: false), 24 + 30 + 30)
     }
 
     func testCatalogueOfTheProjectHasEveryRealisticKind() throws {
@@ -64,7 +74,7 @@ final class IdentityAndClockTests: XCTestCase {
             .deletingLastPathComponent().appendingPathComponent("telemetry_messages.json").path
         let catalogue = try MessageCatalogue(path: path)
         XCTAssertEqual(catalogue.samples.count, 18)
-        XCTAssertTrue(RealisticSchedule.kinds.isSubset(of: Set(catalogue.samples.map(\.kind))))
+        XCTAssertTrue(RealisticSchedule(verbosity: 1).catalogueKinds.isSubset(of: Set(catalogue.samples.map(\.kind))))
         let interval = try XCTUnwrap(catalogue.sample("system.interval"))
         XCTAssertNil(interval.member("ts"))
         XCTAssertNil(interval.member("msg"))

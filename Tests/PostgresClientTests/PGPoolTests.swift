@@ -50,6 +50,34 @@ final class PGPoolTests: StorageTestCase {
         XCTAssertEqual(pool.reconnectCount, 0)
     }
 
+    /// libpq tries a multi-host conninfo's hosts in order and, in
+    /// non-blocking mode, bounds none of them: a first host that accepts
+    /// TCP connections and never answers would hold every attempt until its
+    /// timeout. The pool starts each new attempt from the next host.
+    func testAFirstHostThatNeverAnswersIsPassedOverForTheNextOne() throws {
+        let silent = try SilentListener()
+        let port = try XCTUnwrap(database.url.split(separator: ":").last?.split(separator: "/").first)
+        let conninfo = "postgres://postgres@127.0.0.1:\(silent.port),127.0.0.1:\(port)/\(database.name)"
+        let pool = PGPool(loop: loop, conninfo: conninfo, size: 1, pipelined: true, name: "pool", logger: logger,
+                          connectTimeoutMs: 300)
+        pool.start()
+        addTeardownBlock { [weak pool] in pool?.close() }
+        LoopRunner.run(loop) { pool.readyCount == 1 }
+        XCTAssertEqual((try? send(pool, "SELECT current_database()")?.get())?.string(0, 0), database.name)
+    }
+
+    func testHostListsRotateTogether() {
+        let conninfo = "postgres://u@a:1,b:2,c:3/db?target_session_attrs=read-write"
+        XCTAssertTrue(PGConnection.rotatedHostLists(in: conninfo, by: 0).isEmpty)
+        XCTAssertTrue(PGConnection.rotatedHostLists(in: conninfo, by: 3).isEmpty, "a full turn: the order given")
+        let rotated = PGConnection.rotatedHostLists(in: conninfo, by: 4)
+        XCTAssertEqual(rotated.map(\.keyword), ["host", "port"])
+        XCTAssertEqual(rotated.map(\.value), ["b,c,a", "2,3,1"])
+        XCTAssertEqual(PGConnection.rotatedHostLists(in: "host=a,b port=5432", by: 1).map(\.value), ["b,a"],
+                       "one port for every host stays as it is")
+        XCTAssertTrue(PGConnection.rotatedHostLists(in: "host=a port=5432", by: 1).isEmpty)
+    }
+
     func testReconnectsAConnectionTheServerTerminated() {
         let pool = startedPool(size: 1)
         var readyEvents = 0
@@ -93,4 +121,30 @@ final class PGPoolTests: StorageTestCase {
         while loop.runOnce(wait: false) && iterations < 100 { iterations += 1 }
         XCTAssertFalse(loop.runOnce(wait: false))
     }
+}
+
+/// A TCP socket on 127.0.0.1 that listens and never accepts: the kernel
+/// completes connections into its backlog, and nobody ever answers them,
+/// like a host whose PostgreSQL hangs.
+private final class SilentListener {
+    let port: Int
+    private let fd: Int32
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw TestFailure("cannot listen: errno \(errno)")
+        }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(fd) }
 }

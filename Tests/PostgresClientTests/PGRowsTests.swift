@@ -23,4 +23,13 @@ final class PGRowsTests: XCTestCase {
         XCTAssertNil(rows.string(0, 3))
         XCTAssertNil(rows.string(0, "missing"))
     }
+
+    func testIntegersAreReadWithoutAString() {
+        let numbers = PGRows(columnNames: ["n"], rows: [["0"], ["-42"], ["9223372036854775807"], ["-9223372036854775808"],
+                                                        ["9223372036854775808"], ["1.5"], ["-"], [""], [nil], ["12a"]])
+        XCTAssertEqual((0..<numbers.count).map { numbers.int64($0, 0) },
+                       [0, -42, Int64.max, Int64.min, nil, nil, nil, nil, nil, nil])
+        XCTAssertNil(numbers.int64(0, 1))
+        XCTAssertNil(numbers.int64(10, 0))
+    }
 }

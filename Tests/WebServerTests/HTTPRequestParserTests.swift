@@ -226,11 +226,26 @@ final class HTTPRequestParserTests: XCTestCase {
     }
 
     func testATargetThatIsNotAnAbsolutePathIs400() throws {
-        // Asterisk form and absolute form: no route can match either.
-        for line in ["OPTIONS * HTTP/1.1", "GET http://example.org/stats HTTP/1.1"] {
+        // Asterisk form and authority form: no route can match either.
+        for line in ["OPTIONS * HTTP/1.1", "CONNECT example.org:443 HTTP/1.1", "GET ftp://example.org/stats HTTP/1.1"] {
             let refusal = try XCTUnwrap(failure("\(line)\r\nHost: h\r\n\r\n"), line)
             XCTAssertEqual(refusal.status, 400, line)
             XCTAssertEqual(refusal.message, "malformed request target", line)
+        }
+    }
+
+    func testAnAbsoluteFormTargetIsTakenAsItsPathAndQuery() throws {
+        let cases: [(String, String, [[String]])] = [
+            ("http://example.org:8080/nodes/logs?limit=5", "/nodes/logs", [["limit", "5"]]),
+            ("HTTPS://example.org/stats/db", "/stats/db", []),
+            ("http://example.org", "/", []),
+            ("http://example.org?limit=2", "/", [["limit", "2"]]),
+        ]
+        for (target, path, query) in cases {
+            let request = try XCTUnwrap(self.request("GET \(target) HTTP/1.1\r\nHost: example.org\r\n\r\n"), target)
+            XCTAssertEqual(request.path, path, target)
+            XCTAssertEqual(queryPairs(request), query, target)
+            XCTAssertEqual(request.target, target, "the raw target is kept as sent")
         }
     }
 

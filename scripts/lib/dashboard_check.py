@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Opens a page in headless Chromium and reports what a person would see.
 
-Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S]]
+Usage: dashboard_check.py URL SCREENSHOT.png [READY_JS [TIMEOUT_S [WIDTH,HEIGHT]]]
 
 Drives Chromium through the DevTools protocol: loads URL, waits until the
 JavaScript expression READY_JS is true (or TIMEOUT_S pass), then prints one
-JSON object: {"ready": bool, "dom": outer HTML, "errors": [console errors,
+JSON object (the window is WIDTH x HEIGHT CSS pixels, 1280,900 by
+default; 390,844 is a phone; with DASHBOARD_COLOR_SCHEME=dark in the
+environment the page is told the system prefers a dark theme): {"ready": bool, "dom": outer HTML, "errors": [console errors,
 uncaught exceptions, failed loads, and every HTTP answer of 400 or more, the
 page's own included]} and writes a screenshot. An error page (a 404 of the
 page, a script, a stylesheet or an endpoint) is an error, however the page
@@ -161,10 +163,11 @@ def main():
     url, screenshot = sys.argv[1], sys.argv[2]
     ready = sys.argv[3] if len(sys.argv) > 3 else "true"
     timeout = float(sys.argv[4]) if len(sys.argv) > 4 else 20
+    size = sys.argv[5] if len(sys.argv) > 5 else "1280,900"
     profile = tempfile.mkdtemp(prefix="dashboard-chromium-")
     browser = subprocess.Popen([
         chromium_binary(), "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-        "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1280,900", "about:blank",
+        "--remote-debugging-port=0", f"--user-data-dir={profile}", f"--window-size={size}", "about:blank",
     ], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         port_file = os.path.join(profile, "DevToolsActivePort")
@@ -181,6 +184,9 @@ def main():
             page = Page(devtools)
             for domain in ("Runtime.enable", "Log.enable", "Page.enable", "Network.enable"):
                 page.call(domain)
+            scheme = os.environ.get("DASHBOARD_COLOR_SCHEME")
+            if scheme:
+                page.call("Emulation.setEmulatedMedia", features=[{"name": "prefers-color-scheme", "value": scheme}])
             page.call("Page.navigate", url=url)
             deadline = time.time() + timeout
             is_ready = False
@@ -191,7 +197,17 @@ def main():
                     break
             page.drain(0.5)  # late errors, e.g. of requests the page made last
             dom = page.evaluate("document.documentElement.outerHTML")
-            shot = page.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
+            # The whole page: the viewport is made as tall as the content
+            # first, and the page given time to lay out and redraw its
+            # canvases for it (capturing beyond the viewport instead resizes
+            # them during the capture, which can catch them blank).
+            metrics = page.call("Page.getLayoutMetrics")
+            content = metrics.get("cssContentSize") or metrics["contentSize"]
+            width = int(size.split(",")[0])
+            page.call("Emulation.setDeviceMetricsOverride", width=width, height=int(content["height"]) + 1,
+                      deviceScaleFactor=1, mobile=False)
+            page.drain(0.5)
+            shot = page.call("Page.captureScreenshot", format="png")
             with open(screenshot, "wb") as out:
                 out.write(base64.b64decode(shot["data"]))
             print(json.dumps({"ready": is_ready, "dom": dom, "errors": page.errors}))

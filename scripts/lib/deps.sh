@@ -13,13 +13,17 @@ SETUP_LOG_DIR="$REPO_ROOT/.tetcore/logs"
 
 # Headers and libraries that the system-library targets link.
 BUILD_PACKAGES=(libuv1-dev libpq-dev libjansson-dev libyajl-dev libhttp-parser-dev libssl-dev pkg-config)
-# Server binaries for the embedded database of `serve`.
-RUNTIME_PACKAGES=(postgresql)
+# The dashboards' chart library, served by the server at /vendor/chart.js
+# from /usr/share/javascript/chart.js/ (docs/dashboards.md).
+DASHBOARD_PACKAGES=(libjs-chart.js)
+# Server binaries for the embedded database of `serve`, and the dashboards'.
+RUNTIME_PACKAGES=(postgresql "${DASHBOARD_PACKAGES[@]}")
 # The private test cluster, promtool/prometheus for the metrics tests, and
-# headless Chromium for the dashboard tests, nginx for the scale-out test;
+# headless Chromium (and the chart library) for the dashboard tests, nginx for the scale-out test;
 # podman (with Debian's runc) and debootstrap for the image and fresh-system
-# tests, systemd for `systemd-analyze verify` of the unit.
-TEST_PACKAGES=(postgresql prometheus chromium nginx podman runc debootstrap systemd)
+# tests, systemd for `systemd-analyze verify` of the unit, pg_auto_failover
+# (its extension and pg_autoctl) for the failover tests.
+TEST_PACKAGES=(postgresql postgresql-15-auto-failover prometheus chromium nginx podman runc debootstrap systemd "${DASHBOARD_PACKAGES[@]}")
 # From PyPI, into the project's virtual environment (VENV_DIR) made with
 # Debian's python3, whose python3 the tests run: jsonschema checks API
 # responses against static/openapi.json, kubernetes-validate

@@ -3,16 +3,21 @@ import PostgresClient
 import WebServer
 
 /// Installs every JSON query endpoint on a router; their statements go
-/// through `queue`, which belongs to the query pool.
+/// through `reads` (the read replica or the primary's query pool), and
+/// the writes to the primary's query pool.
 struct API {
     let database: APIDatabase
     let assetsPath: String
     let writes: WriteAuthorization
+    let network: NetworkView?
+    let seriesStepS: Int64
 
-    init(queue: StatementQueue, assetsPath: String, apiToken: String?, logger: Logger) {
-        database = APIDatabase(queue: queue, logger: logger)
+    init(reads: ReadRoute, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64, logger: Logger) {
+        database = APIDatabase(reads: reads, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
+        self.network = network
+        self.seriesStepS = seriesStepS
     }
 
     func install(in router: inout Router) {
@@ -22,6 +27,7 @@ struct API {
         HostSystemsAPI(database: database, writes: writes).install(in: &router)
         BenchmarksAPI(database: database, writes: writes).install(in: &router)
         BenchmarkSetupForm(database: database).install(in: &router)
+        if let network { NetworkAPI(database: database, view: network, seriesStepS: seriesStepS).install(in: &router) }
         OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
     }
 }

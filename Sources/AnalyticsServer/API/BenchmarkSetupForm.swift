@@ -17,7 +17,7 @@ struct BenchmarkSetupForm {
     /// other member is ignored, as the original did.
     func store(_ body: JSONBody, _ respond: @escaping (HTTPResponse) -> Void) throws(APIError) {
         let setup = try body.object("setup")
-        database.respondWithJSON(BenchmarkSetupForm.insertSQL, [.text(setup)], route: "POST /benchmarks", respond)
+        database.respondWithJSON(BenchmarkSetupForm.insertSQL, [.text(setup)], route: "POST /benchmarks", access: .write, respond)
     }
 
     static let insertSQL = """

@@ -21,7 +21,7 @@ struct BenchmarksAPI {
                 .text(try body.object("benchmark_spec")), .int32(hostSystemID),
                 .text(try body.optionalString("peer_id")),
             ]
-            database.respondWithJSON(BenchmarksAPI.insertSQL, parameters, route: "POST /benchmarks",
+            database.respondWithJSON(BenchmarksAPI.insertSQL, parameters, route: "POST /benchmarks", access: .write,
                                      whenNoRow: .error(422, "host_system_id \(hostSystemID) does not exist"), respond)
         }
         // Registered before /benchmarks/{id}/… so that "events" is never
@@ -34,7 +34,7 @@ struct BenchmarksAPI {
                 .int32(benchmarkID), .text(try body.string("name")), .text(try body.string("phase")),
                 .text(try body.optionalTimestamp("created_at")),
             ]
-            database.respondWithJSON(BenchmarksAPI.insertEventSQL, parameters, route: "POST /benchmarks/events",
+            database.respondWithJSON(BenchmarksAPI.insertEventSQL, parameters, route: "POST /benchmarks/events", access: .write,
                                      whenNoRow: .error(422, "benchmark_id \(benchmarkID) does not exist"), respond)
         }
         router.addAPI("GET", "/benchmarks/{id}/events") { (request, respond) throws(APIError) in

@@ -17,7 +17,7 @@ struct HostSystemsAPI {
                 .int32(try body.int32("cpu_qty")), .int32(try body.int32("cpu_clock")),
                 .int32(try body.int32("ram_mb")), .text(try body.string("disk_info")),
             ]
-            database.respondWithJSON(HostSystemsAPI.insertSQL, parameters, route: "POST /host_systems", respond)
+            database.respondWithJSON(HostSystemsAPI.insertSQL, parameters, route: "POST /host_systems", access: .write, respond)
         }
     }
 

@@ -33,6 +33,22 @@ struct QueryArguments {
         return value
     }
 
+    /// nil when absent; otherwise an integer in `range`.
+    func optionalInteger(_ name: String, in range: ClosedRange<Int64>) throws(APIError) -> Int64? {
+        guard query[name] != nil else { return nil }
+        return try integer(name, default: range.lowerBound, in: range)
+    }
+
+    /// nil when absent; otherwise `true` or `false`.
+    func boolean(_ name: String) throws(APIError) -> Bool? {
+        guard let text = query[name] else { return nil }
+        switch text {
+        case "true": return true
+        case "false": return false
+        default: throw .badRequest("parameter '\(name)' must be true or false")
+        }
+    }
+
     /// A timestamp as `2020-03-25T13:17:09[.ffffff]` (UTC) or RFC 3339,
     /// returned in the naive UTC form PostgreSQL's `timestamp` reads.
     func timestamp(_ name: String) throws(APIError) -> String? {
@@ -75,9 +91,15 @@ enum APITime {
     }
 
     /// Parses a naive-UTC or RFC 3339 timestamp and writes it back as naive
-    /// UTC with six fraction digits; nil when it does not parse or its UTC
-    /// year is outside 0000-9999.
+    /// UTC with six fraction digits; nil when it does not parse or its year
+    /// is 0000, 0001 or 9999. Those years are refused as written, before
+    /// the offset is applied, so that what is accepted does not depend on
+    /// the offset: "0001-01-01T00:30:00+01:00" would be in year 0, which
+    /// PostgreSQL does not have (a database error instead of a 400), and
+    /// "9999-12-31T23:30:00-01:00" in year 10000. The OpenAPI document says
+    /// the same (TimestampInput).
     static func normalise(_ text: String) -> String? {
+        guard !["0000-", "0001-", "9999-"].contains(where: { text.hasPrefix($0) }) else { return nil }
         var micros: Int64 = 0
         let parsed = text.withCString { ts_time_parse($0, text.utf8.count, TS_TIME_ALLOW_NAIVE, &micros) }
         guard parsed == 0 else { return nil }

@@ -5,6 +5,8 @@ import Logging
 /// table; see `SettingsTable` for each one's variable and meaning.
 package struct Settings: Equatable, Sendable {
     package var databaseURL: String? = SettingsTable.databaseURL.defaultValue
+    package var databaseReadURL: String? = SettingsTable.databaseReadURL.defaultValue
+    package var readReplicaMaxLagS: Int = SettingsTable.readReplicaMaxLagS.defaultValue
     package var host: String = SettingsTable.host.defaultValue
     package var port: Int = SettingsTable.port.defaultValue
     package var heartbeatIntervalS: Int = SettingsTable.heartbeatIntervalS.defaultValue
@@ -39,6 +41,12 @@ package struct Settings: Equatable, Sendable {
     package var cacheUpdateIntervalMs: Int = SettingsTable.cacheUpdateIntervalMs.defaultValue
     package var cacheExpiryS: Int = SettingsTable.cacheExpiryS.defaultValue
     package var feedMaxClientBacklogBytes: Int = SettingsTable.feedMaxClientBacklogBytes.defaultValue
+    package var networkState: Bool = SettingsTable.networkState.defaultValue
+    package var networkStaleS: Int = SettingsTable.networkStaleS.defaultValue
+    package var networkPropagationWindowS: Int = SettingsTable.networkPropagationWindowS.defaultValue
+    package var networkSeriesStepS: Int = SettingsTable.networkSeriesStepS.defaultValue
+    package var networkHistoryExpiryH: Int = SettingsTable.networkHistoryExpiryH.defaultValue
+    package var networkMetricsPerNodeMax: Int = SettingsTable.networkMetricsPerNodeMax.defaultValue
     package var assetsPath: String = SettingsTable.assetsPath.defaultValue
     package var migrationsPath: String = SettingsTable.migrationsPath.defaultValue
     package var embeddedPGDir: String = SettingsTable.embeddedPGDir.defaultValue

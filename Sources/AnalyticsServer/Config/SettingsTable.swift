@@ -5,18 +5,27 @@ import Logging
 /// --help, docs/settings.md and the start-up log.
 enum SettingsTable {
     static let all: [any SettingRow] = [
-        databaseURL, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
+        databaseURL, databaseReadURL, readReplicaMaxLagS, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
         dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, maxBufferedBytes, spoolDir, spoolMaxBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
-        feedMaxClientBacklogBytes,
+        feedMaxClientBacklogBytes, networkState, networkStaleS, networkPropagationWindowS, networkSeriesStepS, networkHistoryExpiryH,
+        networkMetricsPerNodeMax,
         assetsPath, migrationsPath, embeddedPGDir, logLevel,
     ]
 
     static let databaseURL = Setting(
         name: "DATABASE_URL", defaultValue: nil, parser: .databaseURL, property: \.databaseURL,
         meaning: "PostgreSQL to store telemetry in. Unset: the server starts its own PostgreSQL in EMBEDDED_PG_DIR.")
+    static let databaseReadURL = Setting(
+        name: "DATABASE_READ_URL", defaultValue: nil, parser: .databaseURL, property: \.databaseReadURL,
+        meaning: "Hot standby for API queries and feed refreshes, or several in a multi-host URL with target_session_attrs=standby "
+            + "or prefer-standby. Unset: they go to DATABASE_URL. Writes, migrations and the purge always go to DATABASE_URL.")
+    static let readReplicaMaxLagS = Setting(
+        name: "READ_REPLICA_MAX_LAG_S", defaultValue: 30, parser: .integer(1...86_400), property: \.readReplicaMaxLagS,
+        meaning: "While DATABASE_READ_URL is further behind the primary than this many seconds, or its lag cannot be measured, "
+            + "reads go to DATABASE_URL instead and /readyz reports the read replica degraded (still 200).")
     static let host = Setting(
         name: "HOST", defaultValue: "0.0.0.0", parser: .ipAddress, property: \.host,
         meaning: "Address to listen on.")
@@ -57,7 +66,8 @@ enum SettingsTable {
         meaning: "Most rows written in one batch.")
     static let dbBatchBytes = Setting(
         name: "DB_BATCH_BYTES", defaultValue: 4 << 20, parser: .integer((64 << 10)...(1 << 30)), property: \.dbBatchBytes,
-        meaning: "Most bytes of JSON written in one batch: large messages (system.network_state) go in smaller batches, several in flight at once.")
+        meaning: "Most bytes of one batch as held and sent (the messages' JSON plus about 30 bytes a row): large messages "
+            + "(system.network_state) go in smaller batches, several in flight at once.")
     static let dbSaveLatencyMs = Setting(
         name: "DB_SAVE_LATENCY_MS", defaultValue: 100, parser: .integer(1...60_000), property: \.dbSaveLatencyMs,
         meaning: "Longest a row waits, in milliseconds, before its batch is written even if not full.")
@@ -129,6 +139,31 @@ enum SettingsTable {
         name: "FEED_MAX_CLIENT_BACKLOG_BYTES", defaultValue: 8 << 20, parser: .integer((64 << 10)...(1 << 30)),
         property: \.feedMaxClientBacklogBytes,
         meaning: "Bytes of feed messages a /feed client may leave unread; past this it is disconnected with 1008.")
+    static let networkState = Setting(
+        name: "NETWORK_STATE", defaultValue: true, parser: .boolean, property: \.networkState,
+        meaning: "Keep the network's state (nodes, chains, block propagation, history) from the telemetry: the /chains and "
+            + "/nodes/{peer_id} routes, /subscribe and the chain metrics. Off: telemetry is only stored.")
+    static let networkStaleS = Setting(
+        name: "NETWORK_STALE_S", defaultValue: 120, parser: .integer(1...86_400), property: \.networkStaleS,
+        meaning: "An online node whose best block has not risen for this many seconds, while its chain's has, is stale.")
+    static let networkPropagationWindowS = Setting(
+        name: "NETWORK_PROPAGATION_WINDOW_S", defaultValue: 300, parser: .integer(1...3600),
+        property: \.networkPropagationWindowS,
+        meaning: "Seconds after a block's first sighting during which a node's import of it counts as propagation; "
+            + "the blocks of this window are held in memory.")
+    static let networkSeriesStepS = Setting(
+        name: "NETWORK_SERIES_STEP_S", defaultValue: 60, parser: .integer(1...3600), property: \.networkSeriesStepS,
+        meaning: "Seconds between two rows of a node's stored history: the finest step /nodes/{peer_id}/series can give.")
+    static let networkHistoryExpiryH = Setting(
+        name: "NETWORK_HISTORY_EXPIRY_H", defaultValue: 8760, parser: .integer(1...10_000_000),
+        property: \.networkHistoryExpiryH,
+        meaning: "Hours that the network's history (per-node series, block propagation, node sessions) is kept, "
+            + "whatever LOG_EXPIRY_H is.")
+    static let networkMetricsPerNodeMax = Setting(
+        name: "NETWORK_METRICS_PER_NODE_MAX", defaultValue: 0, parser: .integer(0...100_000),
+        property: \.networkMetricsPerNodeMax,
+        meaning: "/metrics also gives per-node series (label peer_id) for up to this many online nodes; 0 keeps the "
+            + "network metrics per chain only.")
     static let assetsPath = Setting(
         name: "ASSETS_PATH", defaultValue: "./static", parser: .path, property: \.assetsPath,
         meaning: "Directory of the static files the server serves.")

@@ -23,7 +23,8 @@ final class Feed {
 
     let maxClientBacklogBytes: Int
     private let loop: EventLoop
-    private let queue: StatementQueue
+    /// Refreshes read from the replica when there is a usable one.
+    private let reads: ReadRoute
     private let options: Options
     let counters = Counters()
     private let logger: Logger
@@ -31,9 +32,9 @@ final class Feed {
     private var caches: [FeedKey: FeedCache] = [:]
     private var clients: [ObjectIdentifier: FeedClient] = [:]
 
-    init(loop: EventLoop, queue: StatementQueue, options: Options, logger: Logger) {
+    init(loop: EventLoop, reads: ReadRoute, options: Options, logger: Logger) {
         self.loop = loop
-        self.queue = queue
+        self.reads = reads
         self.options = options
         self.logger = logger
         maxClientBacklogBytes = options.maxClientBacklogBytes
@@ -130,7 +131,7 @@ final class Feed {
         let generation = cache.refreshGeneration
         let lower = cache.nextLowerBound(nowUs: FeedTime.nowUs, expiryUs: Int64(options.expiryS) * 1_000_000)
         let parameters: [PGParameter] = [.text(cache.key.peerID), .text(cache.key.msg), .text(FeedTime.format(lower))]
-        queue.submit(StatementQueue.Job(sql: FeedCache.selectStatement, parameters: parameters) { [weak self, weak cache] result in
+        reads.queue.submit(StatementQueue.Job(sql: FeedCache.selectStatement, parameters: parameters) { [weak self, weak cache] result in
             guard let self, let cache, cache.refreshGeneration == generation else { return }
             self.refreshed(cache, result)
         }, priority: .bulk) // API requests on the same pool go first

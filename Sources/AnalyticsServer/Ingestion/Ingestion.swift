@@ -64,6 +64,13 @@ package final class Ingestion {
                                         batchIDPrefix: batchIDPrefix),
             auditBatcher: MessageBatcher(loop: loop, audit: true, limits: limits, writer: writer, budget: budget,
                                          batchIDPrefix: batchIDPrefix + "-audit"))
+        if settings.networkState {
+            let lastSeenRefreshMs = min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)
+            context.network = NetworkTracker(loop: loop, queue: queue, writerID: batchIDPrefix, options: .init(
+                rules: settings.livenessRules, seriesStepMs: Int64(settings.networkSeriesStepS) * 1000,
+                propagationWindowMs: Int64(settings.networkPropagationWindowS) * 1000,
+                lastSeenRefreshMs: lastSeenRefreshMs, lazyDelayMs: min(5000, lastSeenRefreshMs)), logger: logger)
+        }
         context.onClosed = { [unowned self] connection in self.connectionClosed(connection) }
         context.onRateExceeded = { [unowned self] connection, rate in self.rateExceeded(connection, bytesPerSecond: rate) }
         budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }
@@ -95,10 +102,13 @@ package final class Ingestion {
         set { writer.onCommitted = newValue }
     }
 
-    /// Hands the open batch to the writer now (shutdown).
+    /// Hands the open batch to the writer now (shutdown), and writes the
+    /// nodes' state (best effort: a node left online is offline for its
+    /// readers once silent for NODE_ID_IDLE_S).
     package func flush() {
         context.liveBatcher.flush()
         context.auditBatcher.flush()
+        context.network?.flush()
     }
 
     private func upgrade(_ request: HTTPRequest, peer: String, audit: Bool, _ decision: WebSocketUpgradeDecision) {
@@ -134,6 +144,7 @@ package final class Ingestion {
     }
 
     private func connectionClosed(_ connection: TelemetryConnection) {
+        context.network?.closed(connection.peerConnectionIDs)
         connections[ObjectIdentifier(connection)] = nil
         admission.release(connection.host)
         counters.nodesDropped += 1

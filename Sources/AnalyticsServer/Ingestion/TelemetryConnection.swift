@@ -1,5 +1,6 @@
 import CSupport
 import Logging
+import NetworkModel
 import WebServer
 
 /// One node's telemetry socket on `/` or `/audit`: turns each message into
@@ -35,7 +36,7 @@ final class TelemetryConnection: WebSocketDelegate {
     private var upgradePeerConnectionID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
-    private var parked: [(nodeID: Int64, createdAt: Int64, document: [UInt8], info: NodeInfo?)] = []
+    private var parked: [(nodeID: Int64, createdAt: Int64, document: [UInt8], info: NodeInfo?, report: NodeReport?, atMs: Int64)] = []
     /// Strong (see WebSocketConnection.delegate); let go when it closes.
     var socket: WebSocketConnection?
 
@@ -104,12 +105,16 @@ final class TelemetryConnection: WebSocketDelegate {
                 counters.reject(.tooManyNodeIDs)
                 return
             }
-            park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message))
+            park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message),
+                 report: context.network != nil ? NodeReport(reading: &message) : nil)
             return
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
         counters.rowsBatched += 1
         batcher.append(peerConnectionID: node.peerConnectionID, createdAtUnixMicros: message.created_at_us, document: document)
+        if let network = context.network, message.state.kind != TS_JSON_STATE_NONE {
+            network.receive(&message, peerConnectionID: node.peerConnectionID)
+        }
     }
 
     func webSocketDidClose(_ socket: WebSocketConnection, code: UInt16) {
@@ -130,12 +135,15 @@ final class TelemetryConnection: WebSocketDelegate {
     /// forgotten id that speaks again gets a new peer_connections row.
     private func forgetIdleNodes(now: UInt64) {
         let idleMs = context.rules.nodeIDIdleMs
+        let forgotten = nodes.values.filter { now &- $0.lastMessageMs >= idleMs }.map(\.peerConnectionID)
+        guard !forgotten.isEmpty else { return }
         nodes = nodes.filter { now &- $0.value.lastMessageMs < idleMs }
+        context.network?.closed(forgotten)
     }
 
-    private func park(_ nodeID: Int64, createdAt: Int64, document: UnsafeRawBufferPointer, info: NodeInfo?) {
+    private func park(_ nodeID: Int64, createdAt: Int64, document: UnsafeRawBufferPointer, info: NodeInfo?, report: NodeReport?) {
         let first = !parked.contains { $0.nodeID == nodeID }
-        parked.append((nodeID, createdAt, Array(document), info))
+        parked.append((nodeID, createdAt, Array(document), info, report, report != nil ? NetworkTime.nowMs() : 0))
         guard first else { return }
         socket?.pauseReading(.awaitingPeerConnection)
         context.peers.createRetrying(ipAddress: ipAddress, audit: audit) { [weak self] peerConnectionID in
@@ -153,6 +161,7 @@ final class TelemetryConnection: WebSocketDelegate {
             message.document.withUnsafeBytes {
                 batcher.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: message.createdAt, document: $0)
             }
+            if let report = message.report { context.network?.observe(report, peerConnectionID: peerConnectionID, atMs: message.atMs) }
         }
         if parked.isEmpty { socket?.resumeReading(.awaitingPeerConnection) }
     }

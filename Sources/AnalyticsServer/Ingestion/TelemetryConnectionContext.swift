@@ -27,6 +27,8 @@ final class TelemetryConnectionContext {
     /// in separate partitions (the audit flag is one parameter per batch).
     let liveBatcher: MessageBatcher
     let auditBatcher: MessageBatcher
+    /// The state of the loop's nodes (NETWORK_STATE); nil when off.
+    var network: NetworkTracker?
     /// The connection's socket closed.
     var onClosed: (TelemetryConnection) -> Void = { _ in }
     /// The connection went over `rules.maxBytesPerSecond` (bytes per second given).

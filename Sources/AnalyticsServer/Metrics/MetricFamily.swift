@@ -27,9 +27,13 @@ struct MetricFamily: Hashable, Sendable {
     let scale: Double
     /// Whole numbers are written as such ("12", not "12.0").
     let isIntegral: Bool
+    /// Its series come and go (a chain, a node): a gauge series absent from
+    /// a scrape's readings is removed from the exposition, not kept at its
+    /// last value.
+    let isVolatile: Bool
 
     init(_ kind: Kind, _ name: String, help: String, labels: [String] = [], combination: Combination = .sum,
-         scale: Double = 1, isIntegral: Bool = true) {
+         scale: Double = 1, isIntegral: Bool = true, isVolatile: Bool = false) {
         self.kind = kind
         self.name = name
         self.help = help
@@ -37,6 +41,7 @@ struct MetricFamily: Hashable, Sendable {
         self.combination = combination
         self.scale = scale
         self.isIntegral = isIntegral && scale == 1
+        self.isVolatile = isVolatile
     }
 
     // A family is its name: the exposition has one of each.

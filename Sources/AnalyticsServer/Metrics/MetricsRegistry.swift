@@ -28,6 +28,11 @@ final class MetricsRegistry {
                 untyped.append(.init(name: series.family.name, help: series.family.help, value: Int(value)))
             }
         }
+        // Series of volatile families that this scrape does not have are gone.
+        for (series, gauge) in gauges where series.family.isVolatile && readings.values[series] == nil {
+            prometheus.unregisterGauge(gauge)
+            gauges[series] = nil
+        }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(lastSize)
         prometheus.emit(into: &buffer)

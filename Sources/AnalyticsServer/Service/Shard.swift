@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Reactor
 import PostgresClient
@@ -23,9 +24,19 @@ final class Shard {
     private let writePool: PGPool
     private let queryPool: PGPool
     private let queryQueue: StatementQueue
+    /// DATABASE_READ_URL's connections, when it is set.
+    private let readPool: PGPool?
+    /// Where API queries and feed refreshes go (the replica or the primary).
+    private let reads: ReadRoute
+    /// Loop 0, with DATABASE_READ_URL: measures the replica's lag.
+    private var lagMonitor: ReplicaLagMonitor?
     private let feed: Feed
+    /// Every node and recent block of the network (NETWORK_STATE); nil when off.
+    private let network: NetworkView?
+    private let subscriptions: NetworkSubscriptions?
     private var purger: ExpiryPurger?
     private var partitioner: PartitionMaker?
+    private var historyKeeper: NetworkHistoryKeeper?
     private var isFinished = false
     private(set) var boundPort = 0
     /// Called once, on this loop, when the shard has stopped: whether
@@ -46,23 +57,57 @@ final class Shard {
         mailbox = Mailbox(loop: loop)
 
         let loops = settings.numThreads
+        // Reconnects at least every second: after a failover the writer
+        // finds the new primary within a second of its promotion (a failed
+        // attempt costs one TCP connect).
         writePool = PGPool(loop: loop, conninfo: group.conninfo,
                            size: Shard.slice(of: settings.dbPoolSize, loops: loops, index: index),
-                           pipelined: true, name: "write", logger: logger)
+                           pipelined: true, name: "write", logger: logger, maxBackoffMs: Shard.writeReconnectMaxBackoffMs)
         queryPool = PGPool(loop: loop, conninfo: Shard.withStatementTimeout(group.conninfo, settings.statementTimeoutMs),
                            size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
                            pipelined: true, name: "query", logger: logger)
         queryQueue = StatementQueue(pool: queryPool, maxInFlightPerConnection: 8)
+        if let readURL = settings.databaseReadURL {
+            let readPool = PGPool(loop: loop, conninfo: Shard.withStatementTimeout(readURL, settings.statementTimeoutMs),
+                                  size: Shard.slice(of: settings.dbQueryPoolSize, loops: loops, index: index),
+                                  pipelined: true, name: "read", logger: logger)
+            self.readPool = readPool
+            reads = ReadRoute(primary: queryQueue, replica: StatementQueue(pool: readPool, maxInFlightPerConnection: 8),
+                              replicaUsable: { [unowned group] in group.isReadReplicaUsable })
+        } else {
+            readPool = nil
+            reads = ReadRoute(primary: queryQueue)
+        }
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
         ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
                               histograms: group.batchHistograms, batchIDPrefix: "\(group.instanceID)-\(index)",
                               spoolPath: settings.spoolDir.map { "\($0)/loop-\(index)" }, logger: logger)
-        feed = Feed(loop: loop, queue: queryQueue, options: Feed.Options(
+        feed = Feed(loop: loop, reads: reads, options: Feed.Options(
             updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
             expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),
             logger: logger)
         ingestion.onBatchCommitted = { [unowned feed] in feed.rowsCommitted() }
+        if settings.networkState {
+            let view = NetworkView(loop: loop, queue: queryQueue, options: .init(rules: settings.livenessRules), logger: logger)
+            if let tracker = ingestion.context.network {
+                tracker.chainBest = { [unowned view] genesis in view.chainBest(genesis) }
+                view.onBlockSeen = { [unowned tracker] key, firstSeenMs in tracker.learn(firstSeenMs: firstSeenMs, of: key) }
+                let histograms = group.propagationHistograms
+                tracker.onDelays = { [unowned view] delays in
+                    let now = NetworkTime.nowMs()
+                    for (genesis, chain) in delays {
+                        let name = view.summary(of: genesis, nowMs: now)?.name ?? chain.name ?? ""
+                        histograms.observe(genesis: genesis, name: name, delaysMs: chain.delaysMs)
+                    }
+                }
+            }
+            network = view
+            subscriptions = NetworkSubscriptions(view: view, maxBacklogBytes: settings.feedMaxClientBacklogBytes)
+        } else {
+            network = nil
+            subscriptions = nil
+        }
 
         let router = try makeRouter()
         let http = HTTPServer(loop: loop, router: router, limits: HTTPServer.Limits(
@@ -83,11 +128,16 @@ final class Shard {
                                     backlog: Int32(clamping: settings.maxPendingConnections), reusePort: loops > 1)
     }
 
+    static let writeReconnectMaxBackoffMs: UInt64 = 1_000
+
     /// A loop's share of `total` connections: the total spread evenly, at
     /// least one each (a loop with no connection could store nothing).
     static func slice(of total: Int, loops: Int, index: Int) -> Int {
         max(1, total / loops + (index < total % loops ? 1 : 0))
     }
+
+    /// Chart.js from Debian's libjs-chart.js, read once per process.
+    static let chartLibrary = VendoredScript(package: "libjs-chart.js", path: "/usr/share/javascript/chart.js/chart.min.js")
 
     private static func withStatementTimeout(_ conninfo: String, _ milliseconds: Int) -> String {
         guard conninfo.contains("://") else { return conninfo + " options='-c statement_timeout=\(milliseconds)'" }
@@ -98,6 +148,7 @@ final class Shard {
         var router = Router()
         ingestion.install(in: &router)
         feed.install(in: &router)
+        subscriptions?.install(in: &router)
         let assets: StaticFiles
         do {
             assets = try StaticFiles(directory: settings.assetsPath)
@@ -107,13 +158,20 @@ final class Shard {
         router.addPrefix("GET", "/dashboard") { request, respond in
             respond(assets.response(for: request.pathParameters["rest"] ?? ""))
         }
+        // The dashboards' chart library, from its Debian package (docs/dashboards.md).
+        let chartLibrary = Shard.chartLibrary
+        if !chartLibrary.isInstalled && index == 0 {
+            logger.warning("dashboards without charts: \(chartLibrary.path) is missing (install the Debian package \(chartLibrary.package))")
+        }
+        router.add("GET", "/vendor/chart.js") { _, respond in respond(chartLibrary.response()) }
         router.add("GET", "/metrics") { [unowned self] _, respond in
             self.group.scrape(from: self) { body in
                 respond(HTTPResponse(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
                                      body: body))
             }
         }
-        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, logger: logger).install(in: &router)
+        API(reads: reads, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+            seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
                                    "description": "Telemetry analytics server for Tetcore nodes"]))
@@ -126,8 +184,18 @@ final class Shard {
                 let perLoop = counts.map { $0 ?? 0 }
                 let (migrated, shuttingDown) = (group.isMigrated, group.isShuttingDown)
                 let ready = migrated && !shuttingDown && perLoop.allSatisfy { $0 > 0 }
-                respond(.json(ready ? 200 : 503, object: ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
-                                                          "database_connections_ready": perLoop.reduce(0, +)]))
+                var body: [String: Any] = ["ready": ready, "migrated": migrated, "shutting_down": shuttingDown,
+                                           "database_connections_ready": perLoop.reduce(0, +)]
+                // The replica does not decide readiness: while it is
+                // degraded, reads go to the primary (ReadRoute).
+                if self.settings.databaseReadURL != nil {
+                    body["read_replica"] = [
+                        "status": group.isReadReplicaUsable ? "ok" : "degraded",
+                        "lag_seconds": group.readReplicaLagMs.map { Double($0) / 1000 as Any } ?? NSNull(),
+                        "max_lag_seconds": self.settings.readReplicaMaxLagS,
+                    ]
+                }
+                respond(.json(ready ? 200 : 503, object: body))
             }
         }
         return router
@@ -143,13 +211,28 @@ final class Shard {
         httpCounters.readCounters(into: &readings)
         PoolReadings.record(writePool, into: &readings)
         PoolReadings.record(queryPool, into: &readings)
+        if let readPool { PoolReadings.record(readPool, into: &readings) }
+        // The process's one measurement, reported once (by loop 0).
+        if index == 0, let lagMs = group.readReplicaLagMs {
+            readings.record(ReplicaLagMonitor.lagFamily, Double(lagMs) / 1000)
+        }
         purger?.counters.readCounters(into: &readings)
         partitioner?.readCounters(into: &readings)
+        historyKeeper?.counters.readCounters(into: &readings)
+        ingestion.context.network?.counters.readCounters(into: &readings)
+        network?.counters.readCounters(into: &readings)
+        subscriptions?.record(into: &readings)
         return readings
     }
 
     /// peer_connections ids of the nodes connected to this loop.
     var openPeerConnectionIDs: [Int32] { ingestion.openPeerConnectionIDs }
+
+    /// The network's gauges, from this loop's view (on this loop).
+    func recordNetwork(into readings: inout MetricReadings) {
+        guard let network else { return }
+        NetworkMetrics.record(network, perNodeMax: settings.networkMetricsPerNodeMax, into: &readings)
+    }
 
     // MARK: Lifecycle (each on this loop)
 
@@ -159,6 +242,14 @@ final class Shard {
         guard !isFinished, !group.isShuttingDown else { return }
         writePool.start()
         queryPool.start()
+        readPool?.start()
+        if index == 0, let replica = reads.replica {
+            let monitor = ReplicaLagMonitor(loop: loop, primary: queryQueue, replica: replica,
+                                            maxLagMs: UInt64(settings.readReplicaMaxLagS) * 1000, logger: logger)
+            monitor.onMeasured = { [unowned monitor, group] lag in group.recordReadReplica(lagMs: lag, usable: monitor.isReplicaUsable) }
+            monitor.start()
+            lagMonitor = monitor
+        }
         if index == 0 {
             let purger = ExpiryPurger(loop: loop, queue: queryQueue, expiryHours: settings.logExpiryH, openPeerConnectionIDs: { [unowned self] done in
                 self.group.collect(from: self, { $0.openPeerConnectionIDs }) { ids in done(ids.compactMap { $0 }.flatMap { $0 }) }
@@ -168,8 +259,15 @@ final class Shard {
             let partitioner = PartitionMaker(loop: loop, queue: queryQueue, logger: logger)
             partitioner.start()
             self.partitioner = partitioner
+            if settings.networkState {
+                let keeper = NetworkHistoryKeeper(loop: loop, queue: queryQueue, expiryHours: settings.networkHistoryExpiryH, logger: logger)
+                keeper.start(purgeIntervalSeconds: settings.purgeIntervalS)
+                historyKeeper = keeper
+            }
         }
         feed.start()
+        ingestion.context.network?.start()
+        network?.start()
     }
 
     /// Shutdown: refuse new WebSockets (HTTP still answers, /readyz with
@@ -180,6 +278,7 @@ final class Shard {
         guard !isFinished else { return }
         purger?.stop()
         partitioner?.stop()
+        historyKeeper?.stop()
         http?.beginDraining()
         http?.closeAll(code: 1001, reason: "server shutting down")
         waitForDrain(deadline: loop.nowMilliseconds + timeoutMs)
@@ -210,9 +309,14 @@ final class Shard {
         http?.stopTimers()
         purger?.stop()
         partitioner?.stop()
+        historyKeeper?.stop()
         feed.stop()
+        ingestion.context.network?.stop()
+        network?.stop()
+        lagMonitor?.stop()
         writePool.close()
         queryPool.close()
+        readPool?.close()
         group.recordFinalSnapshot(of: self)
         mailbox.close()
         onFinished?(self, drained)

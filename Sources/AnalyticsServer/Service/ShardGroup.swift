@@ -5,6 +5,8 @@ import Synchronization
 /// to each other. Nothing here is on the per-message path:
 /// - admission (a mutex per upgrade and close),
 /// - the migrated and shutting-down flags (atomics, read by /readyz),
+/// - the read replica's lag, measured on loop 0 (atomics, read by every
+///   loop's reads and by /readyz),
 /// - /metrics: the answering loop asks every loop, on its own thread, for a
 ///   snapshot of its plain counters and renders their sum,
 /// - /readyz and the purger's open peer_connections ids, gathered the same way.
@@ -18,10 +20,15 @@ final class ShardGroup {
     let metrics = MetricsRegistry()
     /// Observed by every loop's writer, once per batch (with its lock).
     let batchHistograms: BatchHistograms
+    /// Observed by every loop's network tracker, once per flush.
+    let propagationHistograms: PropagationHistograms
     /// One scrape renders at a time: the registry mirrors into itself.
     private let scrapeLock = Mutex(())
     private let migrated = Atomic<Bool>(false)
     private let shuttingDown = Atomic<Bool>(false)
+    /// -1: unknown (or no DATABASE_READ_URL).
+    private let replicaLag = Atomic<Int64>(-1)
+    private let replicaUsable = Atomic<Bool>(false)
     /// The last snapshot of each shard that has stopped, by index: its
     /// counts stay in the totals (a Prometheus counter never goes down).
     private let finalReadings = Mutex<[Int: MetricReadings]>([:])
@@ -34,6 +41,7 @@ final class ShardGroup {
         self.conninfo = conninfo
         admission = Admission(policy: AdmissionPolicy(settings))
         batchHistograms = BatchHistograms(registry: metrics.prometheus)
+        propagationHistograms = PropagationHistograms(registry: metrics.prometheus)
     }
 
     func add(_ shard: Shard) {
@@ -42,6 +50,21 @@ final class ShardGroup {
 
     var isMigrated: Bool { migrated.load(ordering: .acquiring) }
     var isShuttingDown: Bool { shuttingDown.load(ordering: .acquiring) }
+
+    /// The read replica's lag in milliseconds, nil when unknown.
+    var readReplicaLagMs: Int64? {
+        let lag = replicaLag.load(ordering: .acquiring)
+        return lag < 0 ? nil : lag
+    }
+
+    /// Reads may go to the read replica (ReadRoute).
+    var isReadReplicaUsable: Bool { replicaUsable.load(ordering: .acquiring) }
+
+    /// On loop 0, at each measurement of the replica's lag.
+    func recordReadReplica(lagMs: UInt64?, usable: Bool) {
+        replicaLag.store(lagMs.map { Int64(clamping: $0) } ?? -1, ordering: .releasing)
+        replicaUsable.store(usable, ordering: .releasing)
+    }
 
     func markMigrated() { migrated.store(true, ordering: .releasing) }
     func markShuttingDown() { shuttingDown.store(true, ordering: .releasing) }
@@ -87,6 +110,9 @@ final class ShardGroup {
                 guard let readings = answered ?? finalReadings.withLock({ $0[index] }) else { continue }
                 total.add(readings)
             }
+            // The network gauges: every loop's view is the same network, so
+            // the answering loop's alone.
+            requester.recordNetwork(into: &total)
             ProcessStatistics.read()?.record(into: &total)
             MachineStatistics.read().record(into: &total)
             let body = scrapeLock.withLock { _ in metrics.exposition(total) }

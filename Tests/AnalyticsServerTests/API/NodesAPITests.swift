@@ -81,6 +81,7 @@ final class NodesAPITests: APITestCase {
         let time = " must be a timestamp such as 2020-03-25T13:17:09.008533 or RFC 3339"
         try assertError("GET", "/nodes/logs?peer_id=P&start_time=yesterday", 400, "parameter 'start_time'" + time)
         try assertError("GET", "/nodes/logs?peer_id=P&end_time=2026-02-30T00:00:00", 400, "parameter 'end_time'" + time)
+        try assertError("GET", "/nodes/logs?peer_id=P&end_time=0001-01-01T00:30:00%2B01:00", 400, "parameter 'end_time'" + time)
         try assertError("GET", "/nodes/logs?peer_id=P&msg=", 400, "parameter 'msg' is empty")
         try assertError("GET", "/nodes/logs?peer_id=P%00", 400, "parameter 'peer_id' contains a NUL character")
         try assertError("GET", "/reputation/P%00", 400, "path parameter 'peer_id' contains a NUL character")

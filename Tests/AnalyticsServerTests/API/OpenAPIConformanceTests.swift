@@ -90,8 +90,51 @@ final class OpenAPIConformanceTests: APITestCase {
         try call("GET", "/benchmarks/{id}/targets", "/benchmarks/1/targets")
         try call("GET", "/benchmarks/{id}/targets", "/benchmarks/9/targets")
         try call("GET", "/benchmarks/{id}/targets", "/benchmarks/-1/targets")
+
+        // The network routes, with two current nodes on one chain.
+        let g = SyntheticNode.genesisA
+        let alice = try SyntheticNode(port: server.port, peerID: "12D3KooWAlice")
+        let bob = try SyntheticNode(port: server.port, peerID: "12D3KooWBob", sysinfo: "null", hwbench: false)
+        try alice.interval(best: 10, finalized: 8)
+        try alice.importBlock(11)
+        try bob.importBlock(11)
+        eventually(10, "both nodes listed with their blocks") {
+            let bobAt = try self.nodes(g)["12D3KooWBob"]?["best_height"] as? Int
+            let imports = try self.array("/chains/\(g)/blocks")?.first?["nodes"] as? Int
+            return bobAt == 11 && imports == 2
+        }
+        try call("GET", "/chains")
+        try call("GET", "/chains/{genesis_hash}", "/chains/\(g)")
+        try call("GET", "/chains/{genesis_hash}", "/chains/\(g)?start_time=2020-01-01T00:00:00Z")
+        try call("GET", "/chains/{genesis_hash}", "/chains/0xnone")
+        try call("GET", "/chains/{genesis_hash}", "/chains/\(g)?end_time=x")
+        try call("GET", "/chains/{genesis_hash}/nodes", "/chains/\(g)/nodes?sort=-best_height&online=true")
+        try call("GET", "/chains/{genesis_hash}/nodes", "/chains/\(g)/nodes?online=yes")
+        try call("GET", "/chains/{genesis_hash}/nodes", "/chains/0xnone/nodes")
+        try call("GET", "/chains/{genesis_hash}/blocks", "/chains/\(g)/blocks?limit=5")
+        try call("GET", "/chains/{genesis_hash}/blocks", "/chains/\(g)/blocks?limit=0")
+        try call("GET", "/chains/{genesis_hash}/blocks", "/chains/0xnone/blocks")
+        try call("GET", "/nodes/{peer_id}/state", "/nodes/12D3KooWAlice/state")
+        try call("GET", "/nodes/{peer_id}/state", "/nodes/12D3KooWBob/state")
+        try call("GET", "/nodes/{peer_id}/state", "/nodes/nobody/state")
+        try call("GET", "/nodes/{peer_id}/state", "/nodes/a%00/state")
+        try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series?metric=peers")
+        try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series?metric=online&step=60")
+        try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series")
+        try call("GET", "/nodes/{peer_id}/series", "/nodes/nobody/series?metric=peers")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=nodes_online&step=60")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=versions")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=finality_lag")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=height")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/0xnone/series?metric=versions")
+        withExtendedLifetime((alice, bob)) {}
         // A broken schema: every endpoint's 500 answer.
         try database.query("ALTER TABLE peer_connections RENAME TO gone; ALTER TABLE host_systems RENAME TO gone_too; ALTER TABLE benchmarks RENAME TO gone_three")
+        try database.query("ALTER TABLE network_node_sessions RENAME TO gone_four; ALTER VIEW network_block_propagation RENAME TO gone_five; ALTER TABLE network_node_ids RENAME TO gone_six")
+        try call("GET", "/chains/{genesis_hash}", "/chains/\(g)?start_time=2020-01-01T00:00:00Z")
+        try call("GET", "/chains/{genesis_hash}/blocks", "/chains/\(g)/blocks")
+        try call("GET", "/nodes/{peer_id}/series", "/nodes/12D3KooWAlice/series?metric=peers")
+        try call("GET", "/chains/{genesis_hash}/series", "/chains/\(g)/series?metric=versions")
         for path in ["/nodes", "/nodes/log_stats?peer_id=P", "/nodes/logs?peer_id=P", "/reputation", "/reputation/logged",
                      "/reputation/P", "/host_systems", "/benchmarks", "/benchmarks/1/events", "/benchmarks/1/targets"] {
             let documented = path.replacingOccurrences(of: "/reputation/P", with: "/reputation/{peer_id}")

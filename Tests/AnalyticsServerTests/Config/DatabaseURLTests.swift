@@ -13,6 +13,19 @@ final class DatabaseURLTests: XCTestCase {
         }
     }
 
+    /// libpq's multi-host forms (a pg_auto_failover formation's URL): the
+    /// server takes them as they are and libpq picks the host.
+    func testMultiHostFormsAcceptedAndMasked() {
+        let url = "postgres://tetcore:s3cret@10.0.0.1:5432,10.0.0.2:5432/analytics?target_session_attrs=read-write"
+        XCTAssertTrue(DatabaseURL.isValid(url))
+        XCTAssertEqual(DatabaseURL.masked(url),
+                       "postgres://tetcore:***@10.0.0.1:5432,10.0.0.2:5432/analytics?target_session_attrs=read-write")
+        let conninfo = "host=10.0.0.1,10.0.0.2 port=5432,5433 target_session_attrs=prefer-standby password=s3cret"
+        XCTAssertTrue(DatabaseURL.isValid(conninfo))
+        XCTAssertEqual(DatabaseURL.masked(conninfo),
+                       "host=10.0.0.1,10.0.0.2 port=5432,5433 target_session_attrs=prefer-standby password=***")
+    }
+
     func testRejectedForms() {
         for text in ["", "   ", "localhost:5432", "mysql://root@db/x", "Postgres://db", "postgres://db x",
                      "host=db dbname", "host", "Host=db", "host=db =x", "password='unterminated", "host=db\\"] {

@@ -36,10 +36,17 @@ final class SettingsTests: XCTestCase {
         ("INGEST_MAX_BYTES_PER_S", \.ingestMaxBytesPerS, 1024...(1 << 40)),
         ("INGEST_RATE_WINDOW_S", \.ingestRateWindowS, 1...600),
         ("INGEST_BLOCK_S", \.ingestBlockS, 1...86_400),
+        ("READ_REPLICA_MAX_LAG_S", \.readReplicaMaxLagS, 1...86_400),
         ("FEED_MAX_CLIENT_BACKLOG_BYTES", \.feedMaxClientBacklogBytes, 65536...1_073_741_824),
+        ("NETWORK_STALE_S", \.networkStaleS, 1...86_400),
+        ("NETWORK_PROPAGATION_WINDOW_S", \.networkPropagationWindowS, 1...3600),
+        ("NETWORK_SERIES_STEP_S", \.networkSeriesStepS, 1...3600),
+        ("NETWORK_HISTORY_EXPIRY_H", \.networkHistoryExpiryH, 1...10_000_000),
+        ("NETWORK_METRICS_PER_NODE_MAX", \.networkMetricsPerNodeMax, 0...100_000),
     ]
-    static let otherSettings = ["DATABASE_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH", "MIGRATIONS_PATH",
-                                "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN", "SPOOL_DIR"]
+    static let otherSettings = ["DATABASE_URL", "DATABASE_READ_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH",
+                                "MIGRATIONS_PATH", "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN", "NETWORK_STATE",
+                                "SPOOL_DIR"]
 
     func testDefaultsAreTheDocumentedOnes() throws {
         let defaults = Settings.defaults
@@ -76,6 +83,14 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.ingestAllow, .everyone)
         XCTAssertEqual(defaults.ingestMaxBytesPerS, 262_144)
         XCTAssertEqual(defaults.ingestBlockS, 60)
+        XCTAssertEqual(defaults.networkState, true)
+        XCTAssertEqual(defaults.networkStaleS, 120)
+        XCTAssertEqual(defaults.networkPropagationWindowS, 300)
+        XCTAssertEqual(defaults.networkSeriesStepS, 60)
+        XCTAssertEqual(defaults.networkHistoryExpiryH, 8760, "a year, whatever LOG_EXPIRY_H is")
+        XCTAssertEqual(defaults.networkMetricsPerNodeMax, 0)
+        XCTAssertNil(defaults.databaseReadURL)
+        XCTAssertEqual(defaults.readReplicaMaxLagS, 30)
         XCTAssertEqual(try load([:]), defaults, "no variables, no file: every default")
     }
 
@@ -154,6 +169,10 @@ final class SettingsTests: XCTestCase {
                        "the rejected value is quoted with its password masked")
         XCTAssertEqual(loadError(["DATABASE_URL": ""]),
                        "DATABASE_URL=\"\": expected a postgres:// or postgresql:// URL or a libpq key=value conninfo")
+        let standbys = "postgres://r:pw@10.0.0.2,10.0.0.3/x?target_session_attrs=prefer-standby"
+        XCTAssertEqual(try load(["DATABASE_READ_URL": standbys]).databaseReadURL, standbys)
+        XCTAssertEqual(loadError(["DATABASE_READ_URL": "mysql://r:pw@db/x"]),
+                       "DATABASE_READ_URL=\"mysql://r:***@db/x\": expected a postgres:// or postgresql:// URL or a libpq key=value conninfo")
     }
 
     func testLogLevelAndRustLog() throws {

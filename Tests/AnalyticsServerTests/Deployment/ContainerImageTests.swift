@@ -108,13 +108,15 @@ final class ContainerImageTests: XCTestCase {
         XCTAssertTrue(template.contains(#"ASSETS_PATH: "./static""#) && template.contains(#"MIGRATIONS_PATH: "./Migrations""#))
 
         // Inside: the assets and migrations where the template's relative
-        // paths find them, every library the binary loads, no root.
+        // paths find them, the chart library the server serves at
+        // /vendor/chart.js, every library the binary loads, no root.
         let inside = try Podman.run(["run", "--rm", "--network", "none", "--no-healthcheck", "--entrypoint", "/bin/bash", image, "-c",
-                                     "id -u; ls /app/static/index.html /app/Migrations/0001_initial_schema.sql; "
+                                     "id -u; ls /app/static/index.html /app/Migrations/0001_initial_schema.sql /usr/share/javascript/chart.js/chart.min.js; "
                                      + "ldd /usr/local/bin/tetcore-analytics | grep -c 'not found'; /usr/local/bin/tetcore-analytics --version"])
         let lines = inside.output.split(separator: "\n").map(String.init)
         XCTAssertEqual(lines.first, "10001", inside.output)
         XCTAssertTrue(lines.contains("/app/static/index.html") && lines.contains("/app/Migrations/0001_initial_schema.sql"), inside.output)
+        XCTAssertTrue(lines.contains("/usr/share/javascript/chart.js/chart.min.js"), "libjs-chart.js in the image: \(inside.output)")
         XCTAssertTrue(lines.contains("0"), "ldd finds every library: \(inside.output)")
         XCTAssertEqual(lines.last, try ChildProcess.run(ServerProcess.executable, ["--version"]).output
             .trimmingCharacters(in: .whitespacesAndNewlines))

@@ -2,7 +2,7 @@ import Foundation
 @testable import TestSupport
 import XCTest
 
-/// The four dashboards in headless Chromium against a server with ingested
+/// The dashboards that predate the network overview in headless Chromium against a server with ingested
 /// telemetry: the rendered DOM, the browser console, and screenshots for
 /// people (the folder is printed).
 ///
@@ -14,22 +14,18 @@ final class DashboardBrowserTests: ServerTestCase {
 
     static let nodePeer = "12D3KooWDashboardNode"
     static let remotePeer = "12D3KooWRemotePeer"
-    private var screenshots: URL!
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        screenshots = ServerProcess.repositoryRoot.appendingPathComponent(".build/dashboard-screenshots")
-        try FileManager.default.createDirectory(at: screenshots, withIntermediateDirectories: true)
-        print("dashboard screenshots: \(screenshots.path)")
-        try ingestTelemetry()
+        print("dashboard screenshots: \(HeadlessChromium.screenshots.path)")
+        try Self.ingestTelemetry(server: server, database: database)
     }
 
     func testProfilingDashboardDrawsLiveAggregatesPerTargetAndName() throws {
         let page = try open("profiling?peer_id=\(Self.nodePeer)&aggregate=max&interval=10", screenshot: "profiling.png",
-                            ready: "document.querySelectorAll('#chart path.series').length === 2")
-        XCTAssertTrue(page.ready, "two series drawn")
-        XCTAssertTrue(page.dom.contains(#"data-series="pallet_babe / on_initialize""#))
-        XCTAssertTrue(page.dom.contains(#"data-series="pallet_grandpa / on_finalize""#))
+                            ready: "document.getElementById('chart').dataset.series === 'pallet_babe / on_initialize|pallet_grandpa / on_finalize' && "
+                                + "Chart.getChart(document.querySelector('#chart canvas')).data.datasets.length === 2")
+        XCTAssertTrue(page.ready, "two series drawn by Chart.js")
         XCTAssertTrue(page.dom.contains("live: 2 series of \(Self.nodePeer)"))
         // max over each complete 10 s interval: the babe timings are 4000 + second % 10 → 4009.
         XCTAssertTrue(page.dom.contains(#"<td class="num">4009</td>"#), "latest max of pallet_babe")
@@ -37,7 +33,7 @@ final class DashboardBrowserTests: ServerTestCase {
     }
 
     func testNodesDashboardListsTheNodeWithLinks() throws {
-        let page = try open("", screenshot: "nodes.png", ready: "document.getElementById('status').dataset.state !== 'waiting'")
+        let page = try open("nodes", screenshot: "nodes.png", ready: "document.getElementById('status').dataset.state !== 'waiting'")
         XCTAssertTrue(page.ready)
         XCTAssertTrue(page.dom.contains(#"<code class="peer">\#(Self.nodePeer)</code>"#))
         XCTAssertTrue(page.dom.contains("/dashboard/profiling?peer_id=\(Self.nodePeer)"))
@@ -47,12 +43,14 @@ final class DashboardBrowserTests: ServerTestCase {
     func testReputationDashboardShowsTheReportedPeers() throws {
         let page = try open("reputation?peer_id=\(Self.remotePeer)", screenshot: "reputation.png",
                             ready: "document.getElementById('status').dataset.state !== 'waiting' && "
-                                + "document.getElementById('history-status').dataset.state !== 'waiting'")
+                                + "document.getElementById('history-status').dataset.state !== 'waiting' && "
+                                + "(document.body.dataset.reputation = Chart.getChart(document.querySelector('#history canvas'))"
+                                + ".data.datasets.map((set) => set.data.map((point) => point.y).join()).join(';')) !== ''")
         XCTAssertTrue(page.ready)
         XCTAssertTrue(page.dom.contains("1 reporting node"))
-        XCTAssertTrue(page.dom.contains("-2646"), "the remote peer's reputation in the table")
+        XCTAssertTrue(page.dom.contains(#"data-reputation="-2646""#), "the remote peer's reputation drawn")
         XCTAssertTrue(page.dom.contains("as seen by 1 node"))
-        XCTAssertTrue(page.dom.contains("<path class=\"series\""))
+        XCTAssertEqual(page.attribute("data-points", of: "history"), "1", "one report drawn")
         assertNoErrors(page)
     }
 
@@ -62,17 +60,9 @@ final class DashboardBrowserTests: ServerTestCase {
                                 + "(document.getElementById('status').dataset.state === 'error' || document.querySelector('#detail h4'))")
         XCTAssertTrue(page.ready)
         XCTAssertTrue(page.dom.contains("dashboard benchmark"))
-        XCTAssertTrue(page.dom.contains(#"data-event="import""#), "the event on the timeline")
+        XCTAssertTrue(page.dom.contains(#"data-events="import" data-points="2""#), "the event's two phases on the timeline")
         XCTAssertTrue(page.dom.contains("pallet_babe"), "a target of the benchmarked node")
         assertNoErrors(page)
-    }
-
-    // MARK: Helpers
-
-    private struct RenderedPage {
-        let ready: Bool
-        let dom: String
-        let errors: [String]
     }
 
     func testProfilingDashboardSaysWhenTheFeedConnectionIsLost() throws {
@@ -92,31 +82,11 @@ final class DashboardBrowserTests: ServerTestCase {
     }
 
     private func open(_ path: String, screenshot: String, ready: String) throws -> RenderedPage {
-        try launch(path, screenshot: screenshot, ready: ready)()
+        try HeadlessChromium.open("http://127.0.0.1:\(server.port)/dashboard/\(path)", screenshot: screenshot, ready: ready)
     }
 
-    /// Starts the browser on a page; the returned function waits for the result.
     private func launch(_ path: String, screenshot: String, ready: String) throws -> () throws -> RenderedPage {
-        let script = ServerProcess.repositoryRoot.appendingPathComponent("scripts/lib/dashboard_check.py").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        process.arguments = [script, "http://127.0.0.1:\(server.port)/dashboard/\(path)",
-                             screenshots.appendingPathComponent(screenshot).path, ready, "60"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        return { try Self.result(of: process, output: output) }
-    }
-
-    private static func result(of process: Process, output: Pipe) throws -> RenderedPage {
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0,
-              let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-            throw TestFailure("dashboard_check.py failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
-        }
-        return RenderedPage(ready: object["ready"] as? Bool ?? false, dom: object["dom"] as? String ?? "",
-                            errors: object["errors"] as? [String] ?? [])
+        try HeadlessChromium.launch("http://127.0.0.1:\(server.port)/dashboard/\(path)", screenshot: screenshot, ready: ready).result
     }
 
     /// Fails on any console error, failed load or HTTP error status.
@@ -126,7 +96,7 @@ final class DashboardBrowserTests: ServerTestCase {
 
     /// A node's telemetry of the last two minutes over the real ingestion
     /// path, plus a benchmark of that node written with SQL.
-    private func ingestTelemetry() throws {
+    static func ingestTelemetry(server: ServerProcess, database: TestDatabase) throws {
         let node = try RawClient(port: server.port)
         XCTAssertEqual(try node.upgrade(), 101)
         let now = FeedTimes.nowUs / 1_000_000
@@ -138,7 +108,9 @@ final class DashboardBrowserTests: ServerTestCase {
             }
         }
         try node.sendText(#"{"msg":"system.network_state","ts":"\#(FeedNodeMessages.now())","state":{"peerId":"\#(Self.nodePeer)","peerset":{"nodes":{"\#(Self.remotePeer)":{"connected":true,"reputation":-2646}}}}}"#)
-        eventually(60, "telemetry stored") { self.count("SELECT count(*) FROM tetcore_logs") == 2 * 121 + 2 }
+        eventually(60, "telemetry stored") {
+            Int(((try? database.scalar("SELECT count(*) FROM tetcore_logs")) ?? nil) ?? "") == 2 * 121 + 2
+        }
         _ = try database.query("""
             INSERT INTO host_systems (id, description, os, cpu_qty, cpu_clock, ram_mb, disk_info)
             VALUES (1, 'test host', 'linux', 2, 2000, 4096, 'ssd');

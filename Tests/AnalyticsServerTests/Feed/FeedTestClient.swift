@@ -2,14 +2,14 @@ import Foundation
 @testable import TestSupport
 import XCTest
 
-/// A /feed client over a RawClient: sends subscriptions, answers pings,
-/// and returns each text message parsed.
+/// A /feed (or /subscribe) client over a RawClient: sends subscriptions,
+/// answers pings, and returns each text message parsed.
 final class FeedTestClient {
     let raw: RawClient
 
-    init(port: Int) throws {
-        raw = try RawClient(port: port)
-        let status = try raw.upgrade(path: "/feed")
+    init(port: Int, path: String = "/feed", receiveBufferBytes: Int32? = nil) throws {
+        raw = try RawClient(port: port, receiveBufferBytes: receiveBufferBytes)
+        let status = try raw.upgrade(path: path)
         guard status == 101 else { throw TestFailure("feed upgrade answered \(status)") }
     }
 
@@ -19,10 +19,14 @@ final class FeedTestClient {
     }
 
     /// The next text message as a JSON object (pings are answered on the way).
+    /// `seconds` bounds the whole wait: pings answered on the way do not
+    /// extend it.
     func next(timeout seconds: Int = 10) throws -> [String: Any] {
         setTimeout(seconds)
         defer { setTimeout(10) }
+        let deadline = Date().addingTimeInterval(TimeInterval(seconds))
         while true {
+            guard Date() < deadline else { throw TestFailure("no feed message within \(seconds) s") }
             let frame = try raw.readFrame()
             switch frame.opcode {
             case 0x9: try raw.send(RawClient.frame(opcode: 0xA, frame.payload))

@@ -173,7 +173,7 @@ final class DisposableCluster {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    private func program(_ name: String, _ arguments: [String]) throws {
+    func program(_ name: String, _ arguments: [String]) throws {
         let path = binDirectory + "/" + name
         if getuid() == 0 {
             try DisposableCluster.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
@@ -209,7 +209,7 @@ final class DisposableCluster {
         }
     }
 
-    private static func findBinDirectory() throws -> String {
+    static func findBinDirectory() throws -> String {
         if let configured = ProcessInfo.processInfo.environment["PG_BIN_DIR"], !configured.isEmpty {
             return configured
         }

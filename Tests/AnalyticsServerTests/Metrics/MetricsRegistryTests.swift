@@ -12,6 +12,26 @@ final class MetricsRegistryTests: XCTestCase {
         XCTAssertEqual(String(decoding: buffer, as: UTF8.self), "# HELP requests Requests.\n# TYPE requests untyped\nrequests 7\n")
     }
 
+    /// Series of a volatile family (a chain, a node) leave the exposition
+    /// with the scrape that no longer has them; others keep their last value.
+    func testVolatileGaugeSeriesGoWhenAbsent() {
+        let metrics = MetricsRegistry()
+        let chain = MetricFamily(.gauge, "test_chain_height", help: "H.", labels: ["genesis"], isVolatile: true)
+        let steady = MetricFamily(.gauge, "test_steady", help: "S.", labels: ["x"])
+        var first = MetricReadings()
+        first.record(chain, 5, labels: ["0xa"])
+        first.record(chain, 7, labels: ["0xb"])
+        first.record(steady, 1, labels: ["a"])
+        let text = String(decoding: metrics.exposition(first), as: UTF8.self)
+        XCTAssertTrue(text.contains(#"test_chain_height{genesis="0xa"} 5"#), text)
+        var second = MetricReadings()
+        second.record(chain, 6, labels: ["0xb"])
+        let after = String(decoding: metrics.exposition(second), as: UTF8.self)
+        XCTAssertFalse(after.contains(#"genesis="0xa""#), after)
+        XCTAssertTrue(after.contains(#"test_chain_height{genesis="0xb"} 6"#), after)
+        XCTAssertTrue(after.contains(#"test_steady{x="a"} 1"#), "not volatile: kept")
+    }
+
     func testMirroredCounterAddsOnlyWhatTheSourceGained() {
         let registry = PrometheusCollectorRegistry()
         let mirrored = MirroredCounter(registry.makeCounter(descriptor: .named("things_total", help: "Things.")))
