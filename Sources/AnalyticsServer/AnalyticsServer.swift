@@ -6,6 +6,7 @@
 //   Network/    node and chain state kept at ingestion, shared through
 //               PostgreSQL, read back per loop; /subscribe; chain metrics
 //   Storage/    the batch insert, migrations, purge, partitions
+//   Spool/      batches PostgreSQL cannot take now, kept on disk (SPOOL_DIR)
 //   Admission/  who may open a telemetry connection
 //   API/        the JSON query and write endpoints, /openapi.json
 //   Feed/       /feed: caches of stored messages and the clients that follow them

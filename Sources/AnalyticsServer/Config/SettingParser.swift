@@ -77,6 +77,12 @@ extension SettingParser where Value == String? {
         format: { $0 == nil ? "unset" : "(set, hidden)" },
         redact: { _ in "(hidden)" })
 
+    /// A directory that turns a feature on; unset (or empty) leaves it off.
+    static let optionalPath = SettingParser(
+        allowed: "a path, or empty (off)",
+        parse: { text -> String?? in text.isEmpty ? String??.some(nil) : text },
+        format: { $0 ?? "unset" })
+
     static let databaseURL = SettingParser(
         allowed: "a postgres:// or postgresql:// URL or a libpq key=value conninfo",
         // Spelled out: with Value == String?, a bare `nil` here would mean "parsed as unset".

@@ -26,6 +26,8 @@ package struct Settings: Equatable, Sendable {
     package var apiMaxQueuedRequests: Int = SettingsTable.apiMaxQueuedRequests.defaultValue
     package var apiQueueTimeoutMs: Int = SettingsTable.apiQueueTimeoutMs.defaultValue
     package var maxBufferedBytes: Int = SettingsTable.maxBufferedBytes.defaultValue
+    package var spoolDir: String? = SettingsTable.spoolDir.defaultValue
+    package var spoolMaxBytes: Int = SettingsTable.spoolMaxBytes.defaultValue
     package var shutdownTimeoutS: Int = SettingsTable.shutdownTimeoutS.defaultValue
     package var maxNodeIDsPerConnection: Int = SettingsTable.maxNodeIDsPerConnection.defaultValue
     package var trustProxyHeaders: Bool = SettingsTable.trustProxyHeaders.defaultValue

@@ -7,7 +7,8 @@ enum SettingsTable {
     static let all: [any SettingRow] = [
         databaseURL, databaseReadURL, readReplicaMaxLagS, host, port, heartbeatIntervalS, clientTimeoutS, purgeIntervalS, logExpiryH,
         maxPendingConnections, wsMaxPayload, numThreads, dbPoolSize, dbQueryPoolSize, dbBatchSize, dbBatchBytes,
-        dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, apiMaxQueuedRequests, apiQueueTimeoutMs, maxBufferedBytes, shutdownTimeoutS,
+        dbSaveLatencyMs, dbMaxBatchesInFlight, statementTimeoutMs, apiMaxQueuedRequests, apiQueueTimeoutMs, maxBufferedBytes,
+        spoolDir, spoolMaxBytes, shutdownTimeoutS,
         maxNodeIDsPerConnection, nodeIDIdleS, trustProxyHeaders, apiToken, ingestAllow, maxConnections, maxConnectionsPerIP,
         ingestMaxBytesPerS, ingestRateWindowS, ingestBlockS, cacheUpdateTimeoutS, cacheUpdateIntervalMs, cacheExpiryS,
         feedMaxClientBacklogBytes, networkState, networkStaleS, networkPropagationWindowS, networkSeriesStepS, networkHistoryExpiryH,
@@ -91,6 +92,13 @@ enum SettingsTable {
         name: "MAX_BUFFERED_BYTES", defaultValue: 256 << 20, parser: .integer((1 << 20)...(64 << 30)),
         property: \.maxBufferedBytes,
         meaning: "Bytes of rows held in memory until committed; above this, node sockets are not read until it drains.")
+    static let spoolDir = Setting(
+        name: "SPOOL_DIR", defaultValue: nil, parser: .optionalPath, property: \.spoolDir,
+        meaning: "Directory of the disk spool: batches PostgreSQL cannot take now (database unreachable, or over half of "
+            + "MAX_BUFFERED_BYTES held) are synced there and written later, oldest first. Unset: no spool, only backpressure.")
+    static let spoolMaxBytes = Setting(
+        name: "SPOOL_MAX_BYTES", defaultValue: 10 << 30, parser: .integer((1 << 20)...(1 << 50)), property: \.spoolMaxBytes,
+        meaning: "Most bytes the spool's files hold (split between the event loops); when full, backpressure as without a spool.")
     static let shutdownTimeoutS = Setting(
         name: "SHUTDOWN_TIMEOUT_S", defaultValue: 30, parser: .integer(1...3600), property: \.shutdownTimeoutS,
         meaning: "Longest a shutdown waits, in seconds, for buffered rows to be written.")

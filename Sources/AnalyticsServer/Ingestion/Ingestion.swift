@@ -31,9 +31,10 @@ package final class Ingestion {
     private var pausedSinceMs: UInt64?
 
     /// `admission` is the process's, shared with the other loops' ingestions;
-    /// `batchIDPrefix` tells this loop's batches from every other's.
+    /// `batchIDPrefix` tells this loop's batches from every other's;
+    /// `spoolPath`, this loop's spool directory (nil: no spool).
     init(loop: EventLoop, writePool: PGPool, settings: Settings, admission: Admission, histograms: BatchHistograms,
-         batchIDPrefix: String, logger: Logger) {
+         batchIDPrefix: String, spoolPath: String? = nil, logger: Logger) {
         self.loop = loop
         self.logger = logger
         self.admission = admission
@@ -42,6 +43,14 @@ package final class Ingestion {
         budget = BufferBudget(limit: settings.maxBufferedBytes)
         writer = BatchWriter(loop: loop, queue: queue, budget: budget, histograms: histograms, logger: logger,
                              batchBytes: settings.dbBatchBytes)
+        if let spoolPath {
+            let loops = settings.numThreads
+            let spool = DiskSpool(loop: loop, path: spoolPath, maxBytes: settings.spoolMaxBytes / loops,
+                                  counters: writer.spoolCounters, logger: logger)
+            // What this loop's write connections take: its slice of the pool
+            // (at least one) times the pipeline depth.
+            writer.enableSpool(spool, submitLimit: max(1, settings.dbPoolSize / loops) * settings.dbMaxBatchesInFlight)
+        }
         let limits = MessageBatcher.Limits(rows: settings.dbBatchSize, bytes: settings.dbBatchBytes,
                                            latencyMs: UInt64(settings.dbSaveLatencyMs))
         let policy = admission.policy

@@ -18,9 +18,10 @@ struct MessageBatch {
     /// Rows of `/audit` connections (stored apart, never expire).
     let audit: Bool
     private(set) var count = 0
-    private var peerConnectionIDs: [UInt8]
-    private var timestamps: [UInt8]
-    private var documents: [UInt8]
+    /// The three arrays, read by the spool to save the batch (SpoolRecord).
+    private(set) var peerConnectionIDs: [UInt8]
+    private(set) var timestamps: [UInt8]
+    private(set) var documents: [UInt8]
     /// Where each row's jsonb element starts in `documents`, for splitting.
     private var documentOffsets: [Int32] = []
     /// Loop time (ms) when the first row was added.
@@ -28,6 +29,9 @@ struct MessageBatch {
     /// An attempt to write it ended with the connection lost: that attempt
     /// may have committed, and a later one then finds the marker.
     var answerLost = false
+    /// Where the disk spool holds this batch, when it was read back from
+    /// there (DiskSpool): committing it lets the spool forget the record.
+    var spooledAt: SpoolPosition?
 
     /// The arrays of a batch that has left memory, to hold the rows of a
     /// later one: a batch's arrays are blocks of hundreds of KiB, which
@@ -72,6 +76,27 @@ struct MessageBatch {
         peerConnectionIDs.reserveCapacity(MessageBatch.headerSize + 8 * capacity)
         timestamps.reserveCapacity(MessageBatch.headerSize + 12 * capacity)
         documentOffsets.reserveCapacity(capacity)
+    }
+
+    /// A sealed batch from its three arrays as `seal()` left them (read back
+    /// from the spool); nil unless their headers and elements agree on
+    /// `count` rows, so a damaged record can never reach PostgreSQL.
+    init?(id: String, audit: Bool, createdAtMs: UInt64, count: Int,
+          peerConnectionIDs: [UInt8], timestamps: [UInt8], documents: [UInt8]) {
+        guard MessageBatch.hasHeader(peerConnectionIDs, elementOID: 23, count: count),
+              MessageBatch.hasHeader(timestamps, elementOID: 1114, count: count),
+              MessageBatch.hasHeader(documents, elementOID: 3802, count: count),
+              peerConnectionIDs.count == MessageBatch.headerSize + 8 * count,
+              timestamps.count == MessageBatch.headerSize + 12 * count,
+              let offsets = MessageBatch.elementOffsets(documents, count: count) else { return nil }
+        self.id = id
+        self.audit = audit
+        self.createdAtMs = createdAtMs
+        self.count = count
+        self.peerConnectionIDs = peerConnectionIDs
+        self.timestamps = timestamps
+        self.documents = documents
+        documentOffsets = offsets
     }
 
     /// Memory the batch holds (what MAX_BUFFERED_BYTES limits).
@@ -121,6 +146,8 @@ struct MessageBatch {
         var second = slice(middle..<count, id: id + "b")
         first.seal()
         second.seal()
+        first.spooledAt = spooledAt
+        second.spooledAt = spooledAt
         return (first, second)
     }
 
@@ -170,6 +197,33 @@ struct MessageBatch {
             store(UInt32(count), at: 12, in: header)     // elements
             store(1, at: 16, in: header)                 // lower bound
         }
+    }
+
+    private static func hasHeader(_ array: [UInt8], elementOID: UInt32, count: Int) -> Bool {
+        guard array.count >= headerSize else { return false }
+        let expected: [UInt32] = [1, 0, elementOID, UInt32(truncatingIfNeeded: count), 1]
+        return expected.enumerated().allSatisfy { index, value in bigEndianUInt32(array, at: index * 4) == value }
+    }
+
+    /// Where each of the `count` length-prefixed elements of a jsonb array
+    /// starts, if they fill the array exactly and each holds at least the
+    /// version byte.
+    private static func elementOffsets(_ array: [UInt8], count: Int) -> [Int32]? {
+        var offsets: [Int32] = []
+        offsets.reserveCapacity(count)
+        var offset = headerSize
+        while offset < array.count {
+            guard offsets.count < count, offset + 4 <= array.count else { return nil }
+            let length = Int(bigEndianUInt32(array, at: offset))
+            guard length >= 1, length <= array.count - offset - 4 else { return nil }
+            offsets.append(Int32(offset))
+            offset += 4 + length
+        }
+        return offsets.count == count ? offsets : nil
+    }
+
+    private static func bigEndianUInt32(_ array: [UInt8], at offset: Int) -> UInt32 {
+        array[offset..<offset + 4].reduce(0) { $0 << 8 | UInt32($1) }
     }
 
     private static func store(_ value: UInt32, at offset: Int, in bytes: UnsafeMutableRawBufferPointer) {

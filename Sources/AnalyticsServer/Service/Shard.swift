@@ -91,7 +91,8 @@ final class Shard {
         // Each loop numbers its batches itself: its own id keeps the
         // exactly-once markers of two loops apart.
         ingestion = Ingestion(loop: loop, writePool: writePool, settings: settings, admission: group.admission,
-                              histograms: group.batchHistograms, batchIDPrefix: "\(group.instanceID)-\(index)", logger: logger)
+                              histograms: group.batchHistograms, batchIDPrefix: "\(group.instanceID)-\(index)",
+                              spoolPath: settings.spoolDir.map { "\($0)/loop-\(index)" }, logger: logger)
         feed = Feed(loop: loop, reads: reads, options: Feed.Options(
             updateIntervalMs: UInt64(settings.cacheUpdateIntervalMs), updateTimeoutMs: UInt64(settings.cacheUpdateTimeoutS) * 1000,
             expiryS: settings.cacheExpiryS, maxClientBacklogBytes: settings.feedMaxClientBacklogBytes),

@@ -14,6 +14,10 @@ import PostgresClient
 /// - Any other error (disk full, a missing table, a server shutting down)
 ///   is not the rows' fault: the batch waits and is retried with backoff,
 ///   never dropped.
+///
+/// With a disk spool (SPOOL_DIR), the writer holds its batches itself and
+/// hands PostgreSQL only as many as the pipelines take; what waits can go
+/// to disk (BatchWriter+Spool.swift).
 final class BatchWriter {
     /// What the writer did, for /metrics.
     final class Counters: CounterSet {
@@ -41,15 +45,20 @@ final class BatchWriter {
         WHERE EXISTS (SELECT 1 FROM marker)
         """
 
-    private let loop: EventLoop
-    private let queue: StatementQueue
-    private let budget: BufferBudget
+    let loop: EventLoop
+    let queue: StatementQueue
+    let budget: BufferBudget
     let counters = Counters()
     private let histograms: BatchHistograms
-    private let logger: Logger
+    let logger: Logger
     private let retryTimer: LoopTimer
     private var waitingForRetry: [MessageBatch] = []
     private var retryDelayMs: UInt64 = 0
+    /// The spool's state (nil: SPOOL_DIR unset, every batch is sent at once).
+    var spooling: Spooling?
+    let spoolCounters = SpoolCounters()
+    /// Batches sent and not yet answered.
+    var submitted = 0
     /// Arrays of batches that have left memory, for the batchers' next
     /// batches (see MessageBatch.Storage). At most `spareLimit` are kept, of
     /// at most `spareBytesLimit` each, so an idle shard holds a few MiB at
@@ -78,10 +87,15 @@ final class BatchWriter {
     /// Takes a sealed batch whose bytes the budget already counts.
     func write(_ batch: MessageBatch) {
         outstandingBatches += 1
-        send(batch)
+        if spooling != nil {
+            hold(batch)
+        } else {
+            send(batch)
+        }
     }
 
-    private func send(_ batch: MessageBatch) {
+    func send(_ batch: MessageBatch) {
+        submitted += 1
         let sentAt = EventLoop.monotonicNanoseconds
         var parameters = batch.parameters()
         parameters.insert(.text(batch.id), at: 0)
@@ -91,6 +105,8 @@ final class BatchWriter {
     }
 
     private func completed(_ batch: MessageBatch, sentAt: UInt64, result: Result<PGRows, PGError>) {
+        submitted -= 1
+        defer { pump() }
         switch result {
         case .success(let result):
             retryDelayMs = 0
@@ -109,10 +125,19 @@ final class BatchWriter {
             counters.batchRetries += 1
             var again = batch
             again.answerLost = true
-            send(again)
+            if spooling != nil {
+                retryLater(again, afterMs: 0)
+            } else {
+                send(again)
+            }
         case .failure(let error) where error.isDataError && batch.count > 1:
             let (first, second) = batch.halves()
-            outstandingBatches += 1 // the batch becomes two; `finished` runs for each half
+            // The batch becomes two; `finished` runs for each half.
+            if let position = batch.spooledAt {
+                spooling?.spool.split(position)
+            } else {
+                outstandingBatches += 1
+            }
             budget.add(first.byteCount + second.byteCount)
             finishedWithoutCommit(batch)
             send(first)
@@ -130,6 +155,7 @@ final class BatchWriter {
             logger.warning("batch write failed; keeping the rows and retrying", metadata: [
                 "rows": "\(batch.count)", "retry_in_ms": "\(retryDelayMs)", "error": "\(error)",
             ])
+            if spooling != nil { return retryLater(batch, afterMs: retryDelayMs) }
             waitingForRetry.append(batch)
             if !retryTimer.isActive {
                 retryTimer.start(after: retryDelayMs) { [weak self] in self?.retryWaiting() }
@@ -144,14 +170,20 @@ final class BatchWriter {
     }
 
     /// The batch left memory: committed (by this attempt or an earlier
-    /// one) or its single row rejected.
-    private func finished(_ batch: MessageBatch) {
-        counters.rowsReleased += batch.count
+    /// one), its single row rejected, or synced to the spool. A batch read
+    /// back from the spool is the spool's to account for: its rows were
+    /// counted released when they were spooled.
+    func finished(_ batch: MessageBatch) {
         let storage = batch.storage
         if spareStorage.count < BatchWriter.spareLimit && storage.capacity <= spareBytesLimit {
             spareStorage.append(storage)
         }
         finishedWithoutCommit(batch)
+        if let position = batch.spooledAt {
+            spooling?.spool.finished(position, rows: batch.count)
+            return
+        }
+        counters.rowsReleased += batch.count
         outstandingBatches -= 1
         if outstandingBatches == 0 { onDrained?() }
     }
@@ -161,7 +193,7 @@ final class BatchWriter {
         spareStorage.popLast()
     }
 
-    private func finishedWithoutCommit(_ batch: MessageBatch) {
+    func finishedWithoutCommit(_ batch: MessageBatch) {
         budget.remove(batch.byteCount)
     }
 }

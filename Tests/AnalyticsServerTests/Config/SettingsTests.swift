@@ -26,6 +26,7 @@ final class SettingsTests: XCTestCase {
         ("API_MAX_QUEUED_REQUESTS", \.apiMaxQueuedRequests, 0...100_000),
         ("API_QUEUE_TIMEOUT_MS", \.apiQueueTimeoutMs, 1...3_600_000),
         ("MAX_BUFFERED_BYTES", \.maxBufferedBytes, 1_048_576...68_719_476_736),
+        ("SPOOL_MAX_BYTES", \.spoolMaxBytes, 1_048_576...(1 << 50)),
         ("SHUTDOWN_TIMEOUT_S", \.shutdownTimeoutS, 1...3600),
         ("MAX_NODE_IDS_PER_CONNECTION", \.maxNodeIDsPerConnection, 1...1000),
         ("CACHE_UPDATE_TIMEOUT_S", \.cacheUpdateTimeoutS, 1...3600),
@@ -46,7 +47,8 @@ final class SettingsTests: XCTestCase {
         ("NETWORK_METRICS_PER_NODE_MAX", \.networkMetricsPerNodeMax, 0...100_000),
     ]
     static let otherSettings = ["DATABASE_URL", "DATABASE_READ_URL", "HOST", "TRUST_PROXY_HEADERS", "ASSETS_PATH",
-                                "MIGRATIONS_PATH", "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN", "NETWORK_STATE"]
+                                "MIGRATIONS_PATH", "EMBEDDED_PG_DIR", "LOG_LEVEL", "INGEST_ALLOW", "API_TOKEN", "NETWORK_STATE",
+                                "SPOOL_DIR"]
 
     func testDefaultsAreTheDocumentedOnes() throws {
         let defaults = Settings.defaults
@@ -68,6 +70,8 @@ final class SettingsTests: XCTestCase {
         XCTAssertEqual(defaults.statementTimeoutMs, 10_000)
         XCTAssertEqual(defaults.maxBufferedBytes, 268_435_456)
         XCTAssertEqual(defaults.shutdownTimeoutS, 30)
+        XCTAssertNil(defaults.spoolDir)
+        XCTAssertEqual(defaults.spoolMaxBytes, 10 << 30)
         XCTAssertEqual(defaults.maxNodeIDsPerConnection, 20)
         XCTAssertEqual(defaults.trustProxyHeaders, false)
         XCTAssertEqual(defaults.cacheUpdateTimeoutS, 15)
@@ -245,6 +249,12 @@ final class SettingsTests: XCTestCase {
         let text = try String(contentsOf: page, encoding: .utf8)
         let table = Settings.markdownTable()
         XCTAssertTrue(text.contains(table), "docs/settings.md's settings table differs; it should be:\n\(table)")
+    }
+
+    func testSpoolDirIsOffWhenUnsetOrEmpty() throws {
+        XCTAssertEqual(try load(["SPOOL_DIR": "/var/spool/tetcore"]).spoolDir, "/var/spool/tetcore")
+        XCTAssertNil(try load(["SPOOL_DIR": ""]).spoolDir)
+        XCTAssertNil(try load([:]).spoolDir)
     }
 
     func testIngestAllowTakesNetworksAndNamesABadOne() throws {
