@@ -77,7 +77,9 @@ async function loadChains() {
     picker.title = chosen;
     if (subscription.genesis !== chosen) choose(chosen);
   } catch (error) {
-    status(statusBox, "error", `cannot load the chains: ${error.message}`);
+    // Lost with the subscription (a server restart): its "reconnecting"
+    // stays on show, and the reconnect loads the chains again.
+    if (subscription.isOpen) status(statusBox, "error", `cannot load the chains: ${error.message}`);
   }
 }
 

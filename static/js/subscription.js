@@ -17,6 +17,11 @@ export class ChainSubscription {
     this.connect();
   }
 
+  /** True while the WebSocket is open (the page is live). */
+  get isOpen() {
+    return this.socket?.readyState === WebSocket.OPEN;
+  }
+
   connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     this.socket = new WebSocket(`${scheme}//${location.host}/subscribe`);
