@@ -109,8 +109,8 @@ enum NetworkJSON {
 
 /// How the node list is ordered (`sort`): a field, ascending, or
 /// descending with a leading `-`. Nodes without the field come last.
-struct NodeOrder {
-    enum Field: String, CaseIterable {
+struct NodeOrder: Hashable, Sendable {
+    enum Field: String, CaseIterable, Sendable {
         /// The reference server's: not stale first, then best height
         /// descending, then propagation time ascending.
         case `default`
@@ -138,7 +138,8 @@ struct NodeOrder {
     /// The order of `nodes` as indices into it; `stale` tells a node's
     /// staleness (default order). Keys are taken once per node and indices
     /// sorted, so no node state is moved.
-    func order(_ nodes: [NodeState], stale: (NodeState) -> Bool, nowMs: Int64) -> [Int] {
+    func order<Nodes: RandomAccessCollection>(_ nodes: Nodes, stale: (NodeState) -> Bool, nowMs: Int64) -> [Int]
+        where Nodes.Element == NodeState, Nodes.Index == Int {
         let names = nodes.map { ($0.identity.name ?? "", $0.identity.peerID) }
         func byNumber(_ key: (NodeState) -> Int64?) -> [Int] {
             let keys = nodes.map(key)

@@ -27,6 +27,8 @@ final class Shard {
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
     private let subscriptions: NetworkSubscriptions?
+    /// The node lists of `network`, built on their own thread.
+    private let nodeLists: NodeLists?
     private var purger: ExpiryPurger?
     private var partitioner: PartitionMaker?
     private var historyKeeper: NetworkHistoryKeeper?
@@ -82,9 +84,11 @@ final class Shard {
             }
             network = view
             subscriptions = NetworkSubscriptions(view: view, maxBacklogBytes: settings.feedMaxClientBacklogBytes)
+            nodeLists = try NodeLists(view: view, loop: loop)
         } else {
             network = nil
             subscriptions = nil
+            nodeLists = nil
         }
 
         let router = try makeRouter()
@@ -137,7 +141,7 @@ final class Shard {
                                      body: body))
             }
         }
-        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+        API(queue: queryQueue, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network.flatMap { view in nodeLists.map { (view, $0) } },
             seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
@@ -257,6 +261,7 @@ final class Shard {
         feed.stop()
         ingestion.context.network?.stop()
         network?.stop()
+        nodeLists?.stop()
         writePool.close()
         queryPool.close()
         group.recordFinalSnapshot(of: self)

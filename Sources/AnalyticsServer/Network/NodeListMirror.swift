@@ -1,0 +1,83 @@
+import NetworkModel
+
+/// What one refresh of a NetworkView changed, as the node-list worker
+/// needs it: the new state of every changed node, the peers gone, and the
+/// recent blocks of every chain (a copy-on-write value: handing it over
+/// copies nothing).
+struct NodeListUpdate: Sendable {
+    var changed: [NodeState] = []
+    var removed: [String] = []
+    var blocks: [String: ChainBlocks] = [:]
+}
+
+/// The node-list worker's own copy of a view's nodes, by chain, and the
+/// bodies of `/chains/{g}/nodes` built from it. It is fed every change the
+/// view reads, in order, so after an update it holds what the view held
+/// when the update was made, and a body built from it is the one the view
+/// would have answered at the same time.
+///
+/// Lives on the worker's thread only (see NodeLists).
+struct NodeListMirror {
+    /// A node and its JSON members, encoded when a body first needs them
+    /// (once per change of the node). A class so that collecting a chain's
+    /// entries for a sort moves references, not node states.
+    final class Entry {
+        let node: NodeState
+        private(set) lazy var members: [UInt8] = NetworkJSON.nodeMembers(node)
+
+        init(_ node: NodeState) { self.node = node }
+    }
+
+    let rules: LivenessRules
+    private(set) var chains: [String: [String: Entry]] = [:]
+    private var chainOfPeer: [String: String] = [:]
+    private var blocks: [String: ChainBlocks] = [:]
+
+    init(rules: LivenessRules) {
+        self.rules = rules
+    }
+
+    mutating func apply(_ update: NodeListUpdate) {
+        for peer in update.removed { remove(peer) }
+        for node in update.changed {
+            let peer = node.identity.peerID
+            let genesis = node.genesisHash
+            if chainOfPeer[peer] != genesis { remove(peer) }
+            guard let genesis else { continue }
+            chainOfPeer[peer] = genesis
+            chains[genesis, default: [:]][peer] = Entry(node)
+        }
+        blocks = update.blocks
+    }
+
+    private mutating func remove(_ peer: String) {
+        guard let genesis = chainOfPeer.removeValue(forKey: peer) else { return }
+        chains[genesis]?[peer] = nil
+        if chains[genesis]?.isEmpty == true { chains[genesis] = nil }
+    }
+
+    /// The node list of chain `genesis` at `nowMs`, filtered by `online`
+    /// and in `order`, exactly as the API answers it; nil for a chain with
+    /// no node.
+    func body(of genesis: String, online: Bool?, order: NodeOrder, nowMs: Int64) -> [UInt8]? {
+        guard let chain = chains[genesis] else { return nil }
+        var entries = Array(chain.values)
+        let summary = ChainSummary.summarize(genesisHash: genesis, nodes: entries.lazy.map(\.node), blocks: blocks[genesis],
+                                             nowMs: nowMs, rules: rules)
+        let rules = rules
+        if let online { entries.removeAll { $0.node.isOnline(nowMs: nowMs, idleMs: rules.idleMs) != online } }
+        let sorted = order.order(entries.lazy.map(\.node), stale: { summary.isStale($0, nowMs: nowMs, rules: rules) },
+                                 nowMs: nowMs)
+        // Members plus the four fields that depend on the time: one
+        // allocation for the whole body.
+        let size = entries.reduce(2) { $0 + $1.members.count + 96 }
+        var json = JSONWriter(capacity: size)
+        json.beginArray()
+        for index in sorted {
+            let entry = entries[index]
+            NetworkJSON.node(entry.node, members: entry.members, chain: summary, nowMs: nowMs, rules: rules, into: &json)
+        }
+        json.endArray()
+        return json.bytes
+    }
+}
