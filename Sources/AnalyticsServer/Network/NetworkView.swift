@@ -151,6 +151,7 @@ final class NetworkView {
     }
 
     private func apply(_ rows: PGRows, into changes: inout Changes) {
+        changes.nodes.reserveCapacity(rows.count)
         for row in 0..<rows.count {
             if row == 0 {
                 if let next = rows.string(0, 0) { xmin = next }
@@ -158,13 +159,15 @@ final class NetworkView {
             }
             guard let node = NodeRowReader.node(rows, row) else { continue }
             let peer = node.identity.peerID
-            if let old = nodes[peer] {
+            let old = nodes[peer]
+            if let old {
                 guard old != node else { continue }
                 if old.genesisHash != node.genesisHash, let genesis = old.genesisHash { peersByChain[genesis]?.remove(peer) }
             }
             nodes[peer] = node
             members[peer] = nil
-            if let genesis = node.genesisHash { peersByChain[genesis, default: []].insert(peer) }
+            // Most changes keep the node's chain: its set already has it.
+            if let genesis = node.genesisHash, old?.genesisHash != genesis { peersByChain[genesis, default: []].insert(peer) }
             changes.nodes.insert(peer)
         }
         // Offline nodes leave the view a while (a day) after they last

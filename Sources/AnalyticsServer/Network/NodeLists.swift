@@ -87,10 +87,7 @@ final class NodeLists {
         let mirror = mirror
         worker.post { mirror.mirror.apply(update) }
         let now = NetworkTime.nowMs()
-        for (variant, asked) in lastAskedMs where now - asked > NodeLists.keepMs {
-            lastAskedMs[variant] = nil
-            built[variant] = nil
-        }
+        for (variant, asked) in lastAskedMs where now - asked > NodeLists.keepMs { forget(variant) }
         for variant in lastAskedMs.keys { build(variant, nowMs: now) }
     }
 
@@ -113,16 +110,27 @@ final class NodeLists {
 
     private func finished(_ variant: Variant, body: SharedBytes?, nowMs: Int64) {
         building.remove(variant)
-        if lastAskedMs[variant] != nil { built[variant] = Built(body: body, nowMs: nowMs) }
+        if lastAskedMs[variant] != nil {
+            // The body replaced is freed on the worker: returning 25 MB to
+            // the system takes milliseconds (unless a write still holds it).
+            let replaced = built.updateValue(Built(body: body, nowMs: nowMs), forKey: variant)?.body
+            worker.post { withExtendedLifetime(replaced) {} }
+        }
         for answer in waiting.removeValue(forKey: variant) ?? [] { answer(body) }
         if outdated.remove(variant) != nil, lastAskedMs[variant] != nil { build(variant, nowMs: NetworkTime.nowMs()) }
     }
 
     private func forgetLeastAsked() {
         while lastAskedMs.count > NodeLists.maxKept, let oldest = lastAskedMs.min(by: { $0.value < $1.value })?.key {
-            lastAskedMs[oldest] = nil
-            built[oldest] = nil
+            forget(oldest)
         }
+    }
+
+    /// No longer kept nor rebuilt; its body is freed on the worker.
+    private func forget(_ variant: Variant) {
+        lastAskedMs[variant] = nil
+        let dropped = built.removeValue(forKey: variant)?.body
+        worker.post { withExtendedLifetime(dropped) {} }
     }
 }
 
