@@ -62,20 +62,24 @@ struct NodeListMirror {
     func body(of genesis: String, online: Bool?, order: NodeOrder, nowMs: Int64) -> [UInt8]? {
         guard let chain = chains[genesis] else { return nil }
         var entries = Array(chain.values)
-        let summary = ChainSummary.summarize(genesisHash: genesis, nodes: entries.lazy.map(\.node), blocks: blocks[genesis],
-                                             nowMs: nowMs, rules: rules)
+        // The node states copied out once: the summary and the order each
+        // read every node twice.
+        var nodes = entries.map(\.node)
+        let summary = ChainSummary.summarize(genesisHash: genesis, nodes: nodes, blocks: blocks[genesis], nowMs: nowMs, rules: rules)
         let rules = rules
-        if let online { entries.removeAll { $0.node.isOnline(nowMs: nowMs, idleMs: rules.idleMs) != online } }
-        let sorted = order.order(entries.lazy.map(\.node), stale: { summary.isStale($0, nowMs: nowMs, rules: rules) },
-                                 nowMs: nowMs)
+        if let online {
+            let kept = nodes.indices.filter { nodes[$0].isOnline(nowMs: nowMs, idleMs: rules.idleMs) == online }
+            entries = kept.map { entries[$0] }
+            nodes = kept.map { nodes[$0] }
+        }
+        let sorted = order.order(nodes, stale: { summary.isStale($0, nowMs: nowMs, rules: rules) }, nowMs: nowMs)
         // Members plus the four fields that depend on the time: one
         // allocation for the whole body.
         let size = entries.reduce(2) { $0 + $1.members.count + 96 }
         var json = JSONWriter(capacity: size)
         json.beginArray()
         for index in sorted {
-            let entry = entries[index]
-            NetworkJSON.node(entry.node, members: entry.members, chain: summary, nowMs: nowMs, rules: rules, into: &json)
+            NetworkJSON.node(nodes[index], members: entries[index].members, chain: summary, nowMs: nowMs, rules: rules, into: &json)
         }
         json.endArray()
         return json.bytes
