@@ -62,7 +62,9 @@ final class NodeLists {
         view.onRefreshed.append { [unowned self] changes in self.viewRefreshed(changes) }
     }
 
-    /// Ends the worker (after the job it runs) and drops waiting requests.
+    /// Ends the worker once the jobs already posted have run (shutdown: a
+    /// build in progress is waited for), answers the requests they were for
+    /// and drops any other.
     func stop() {
         worker.stop()
         replies.close()
@@ -101,10 +103,16 @@ final class NodeLists {
         // The reply holds the list owner weakly: a reply that arrives after
         // shutdown finds nobody and is dropped.
         let owner = WeakNodeLists(self)
-        worker.post {
+        let posted = worker.post {
             let body = mirror.mirror.body(of: variant.genesis, online: variant.online, order: variant.order, nowMs: nowMs)
                 .map(SharedBytes.init)
             replies.post { owner.lists?.finished(variant, body: body, nowMs: nowMs) }
+        }
+        // Stopped (shutting down): the requests waiting go with their
+        // connections, which are being closed.
+        if !posted {
+            building.remove(variant)
+            waiting[variant] = nil
         }
     }
 
