@@ -23,9 +23,13 @@ struct NodeListMirror {
     /// entries for a sort moves references, not node states.
     final class Entry {
         let node: NodeState
+        let keys: NodeSortKeys
         private(set) lazy var members: [UInt8] = NetworkJSON.nodeMembers(node)
 
-        init(_ node: NodeState) { self.node = node }
+        init(_ node: NodeState) {
+            self.node = node
+            keys = NodeSortKeys(node)
+        }
     }
 
     let rules: LivenessRules
@@ -61,25 +65,29 @@ struct NodeListMirror {
     /// no node.
     func body(of genesis: String, online: Bool?, order: NodeOrder, nowMs: Int64) -> [UInt8]? {
         guard let chain = chains[genesis] else { return nil }
-        var entries = Array(chain.values)
-        // The node states copied out once: the summary and the order each
-        // read every node twice.
-        var nodes = entries.map(\.node)
-        let summary = ChainSummary.summarize(genesisHash: genesis, nodes: nodes, blocks: blocks[genesis], nowMs: nowMs, rules: rules)
+        // Every field is read through the entries: no node state is copied.
+        var chainBest = ChainBest()
+        for entry in chain.values { chainBest.add(entry.node.best, reachedAtMs: entry.node.bestAtMs) }
+        chainBest.settle(with: blocks[genesis])
+        // What a listed node reads of its chain (ChainSummary.summarize
+        // would give the same): the best height, for `best_lag`, and when
+        // it was reached, for `stale`.
+        var summary = ChainSummary(genesisHash: genesis)
+        summary.best = chainBest.best
+        summary.bestAtMs = chainBest.bestAtMs
         let rules = rules
-        if let online {
-            let kept = nodes.indices.filter { nodes[$0].isOnline(nowMs: nowMs, idleMs: rules.idleMs) == online }
-            entries = kept.map { entries[$0] }
-            nodes = kept.map { nodes[$0] }
-        }
-        let sorted = order.order(nodes, stale: { summary.isStale($0, nowMs: nowMs, rules: rules) }, nowMs: nowMs)
+        var entries = Array(chain.values)
+        if let online { entries.removeAll { $0.node.isOnline(nowMs: nowMs, idleMs: rules.idleMs) != online } }
+        let stale = entries.map { summary.isStale($0.node, nowMs: nowMs, rules: rules) }
+        let sorted = order.order(entries.map(\.keys), stale: stale, nowMs: nowMs)
         // Members plus the four fields that depend on the time: one
         // allocation for the whole body.
         let size = entries.reduce(2) { $0 + $1.members.count + 96 }
         var json = JSONWriter(capacity: size)
         json.beginArray()
         for index in sorted {
-            NetworkJSON.node(nodes[index], members: entries[index].members, chain: summary, nowMs: nowMs, rules: rules, into: &json)
+            let entry = entries[index]
+            NetworkJSON.node(entry.node, members: entry.members, chain: summary, nowMs: nowMs, rules: rules, into: &json)
         }
         json.endArray()
         return json.bytes

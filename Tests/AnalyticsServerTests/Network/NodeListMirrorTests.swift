@@ -33,7 +33,8 @@ final class NodeListMirrorTests: XCTestCase {
         if let online { chain = chain.filter { $0.isOnline(nowMs: now, idleMs: rules.idleMs) == online } }
         var json = JSONWriter()
         json.beginArray()
-        for index in order.order(chain, stale: { summary.isStale($0, nowMs: now, rules: rules) }, nowMs: now) {
+        let stale = chain.map { summary.isStale($0, nowMs: now, rules: rules) }
+        for index in order.order(chain.map(NodeSortKeys.init), stale: stale, nowMs: now) {
             NetworkJSON.node(chain[index], chain: summary, nowMs: now, rules: rules, into: &json)
         }
         json.endArray()
