@@ -11,7 +11,8 @@ package final class SharedBytes: @unchecked Sendable {
     /// A copy of `bytes`.
     package init(_ bytes: [UInt8]) {
         count = bytes.count
-        // malloc(0) may give nil; one byte keeps `memory` a real pointer.
+        // malloc(0) may give nil; one byte keeps `memory` a real pointer. Out
+        // of memory ends the process, as growing an Array would.
         guard let memory = malloc(max(bytes.count, 1)) else { fatalError("out of memory for \(bytes.count) bytes") }
         bytes.withUnsafeBytes { source in
             if let base = source.baseAddress { memory.copyMemory(from: base, byteCount: source.count) }
@@ -21,9 +22,9 @@ package final class SharedBytes: @unchecked Sendable {
 
     deinit { free(memory) }
 
+    /// The bytes stay where they are for as long as this object lives (a
+    /// write that holds the object may keep the pointer).
     package func withUnsafeBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try body(UnsafeRawBufferPointer(start: memory, count: count))
     }
-
-    package var array: [UInt8] { withUnsafeBytes { Array($0) } }
 }
