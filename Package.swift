@@ -136,7 +136,7 @@ let package = Package(
         .testTarget(
             name: "AnalyticsServerTests",
             dependencies: [
-                "AnalyticsServer", "WebServer", "PostgresClient", "Reactor", "CSupport", "CLibPQ", "TestSupport",
+                "AnalyticsServer", "NetworkModel", "WebServer", "PostgresClient", "Reactor", "CSupport", "CLibPQ", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],

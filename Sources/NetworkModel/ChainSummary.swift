@@ -45,6 +45,35 @@ package struct ChainBlocks: Sendable, Equatable {
     }
 }
 
+/// A chain's best block and when the chain reached it, from its nodes'
+/// bests: the highest, at the earliest time a node reported it, or its
+/// first sighting when that is known and earlier.
+package struct ChainBest: Sendable, Equatable {
+    package private(set) var best: BlockRef?
+    package private(set) var bestAtMs: Int64?
+
+    package init() {}
+
+    /// One node's best and when the node reached it.
+    package mutating func add(_ nodeBest: BlockRef?, reachedAtMs: Int64?) {
+        guard let nodeBest else { return }
+        if nodeBest.height > (best?.height ?? Int64.min) {
+            best = nodeBest
+            bestAtMs = reachedAtMs
+        } else if nodeBest.height == best?.height, let at = reachedAtMs, at < (bestAtMs ?? Int64.max) {
+            best = nodeBest
+            bestAtMs = at
+        }
+    }
+
+    /// After every node: the best height's first sighting, if earlier.
+    package mutating func settle(with blocks: ChainBlocks?) {
+        if let height = best?.height, let seen = blocks?.firstSeenMs[height] {
+            bestAtMs = min(bestAtMs ?? seen, seen)
+        }
+    }
+}
+
 /// One chain, keyed by genesis hash, at one moment.
 package struct ChainSummary: Sendable, Equatable {
     package var genesisHash: String
@@ -77,25 +106,18 @@ package struct ChainSummary: Sendable, Equatable {
         where Nodes.Element == NodeState {
         var summary = ChainSummary(genesisHash: genesisHash)
         var names: [String: Int] = [:]
+        var chainBest = ChainBest()
         for node in nodes {
             if let name = node.identity.chain { names[name, default: 0] += 1 }
-            if let best = node.best {
-                if best.height > (summary.best?.height ?? Int64.min) {
-                    summary.best = best
-                    summary.bestAtMs = node.bestAtMs
-                } else if best.height == summary.best?.height, let at = node.bestAtMs, at < (summary.bestAtMs ?? Int64.max) {
-                    summary.best = best
-                    summary.bestAtMs = at
-                }
-            }
+            chainBest.add(node.best, reachedAtMs: node.bestAtMs)
             if let finalized = node.finalized, finalized.height > (summary.finalized?.height ?? Int64.min) {
                 summary.finalized = finalized
             }
         }
         summary.name = names.max { $0.value != $1.value ? $0.value < $1.value : $0.key > $1.key }?.key
-        if let height = summary.best?.height, let seen = blocks?.firstSeenMs[height] {
-            summary.bestAtMs = min(summary.bestAtMs ?? seen, seen)
-        }
+        chainBest.settle(with: blocks)
+        summary.best = chainBest.best
+        summary.bestAtMs = chainBest.bestAtMs
         if let best = summary.best, let finalized = summary.finalized {
             summary.finalityLagBlocks = max(0, best.height - finalized.height)
             if let bestSeen = blocks?.firstSeenMs[best.height], let finalizedSeen = blocks?.firstSeenMs[finalized.height] {

@@ -7,4 +7,6 @@
 // closes it, and the handle's memory is freed in libuv's close callback.
 //
 // Strict concurrency (Swift 6 mode): a loop's objects are used on its
-// thread only; Mailbox is the one way in from another thread.
+// thread only; Mailbox is the one way in from another thread. WorkerThread
+// (a loop with only a mailbox) takes long jobs off a loop; SharedBytes are
+// immutable bytes that such a job hands back and sockets write uncopied.

@@ -150,6 +150,42 @@ package final class TCPStream {
         return true
     }
 
+    /// Queues `head` (copied) and then `body`, which is not copied: the
+    /// write holds it until the kernel has taken it. Returns false if the
+    /// stream is closed.
+    @discardableResult
+    package func write(_ head: UnsafeRawBufferPointer, shared body: SharedBytes, completion: ((UVError?) -> Void)? = nil) -> Bool {
+        guard !isClosed else { return false }
+        let headerSize = (MemoryLayout<uv_write_t>.size + 15) & ~15
+        guard let memory = malloc(headerSize + max(head.count, 1)) else { return false }
+        let request = memory.assumingMemoryBound(to: uv_write_t.self)
+        let payload = memory.advanced(by: headerSize)
+        if let base = head.baseAddress { payload.copyMemory(from: base, byteCount: head.count) }
+        request.pointee.data = Unmanaged.passRetained(WriteCompletion(completion ?? { _ in }, holding: body)).toOpaque()
+        let status = body.withUnsafeBytes { bodyBytes in
+            // libuv copies the buffer list into the request; the bytes stay
+            // where they are, kept alive by the completion.
+            var buffers = [uv_buf_init(payload.assumingMemoryBound(to: CChar.self), UInt32(head.count)),
+                           uv_buf_init(UnsafeMutableRawPointer(mutating: bodyBytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
+                                       UInt32(bodyBytes.count))]
+            return uv_write(request, streamPointer, &buffers, 2) { request, status in
+                guard let request else { return }
+                if let data = request.pointee.data {
+                    Unmanaged<WriteCompletion>.fromOpaque(data).takeRetainedValue()
+                        .callback(status < 0 ? UVError(status) : nil)
+                }
+                free(request)
+            }
+        }
+        if status < 0 {
+            if let data = request.pointee.data { Unmanaged<WriteCompletion>.fromOpaque(data).release() }
+            free(memory)
+            return false
+        }
+        bytesSubmitted += head.count + body.count
+        return true
+    }
+
     /// Bytes queued for writing that the kernel has not taken yet.
     package var pendingWriteBytes: Int {
         Int(uv_stream_get_write_queue_size(streamPointer))
@@ -278,7 +314,12 @@ package final class TCPStream {
 
 private final class WriteCompletion {
     let callback: (UVError?) -> Void
-    init(_ callback: @escaping (UVError?) -> Void) { self.callback = callback }
+    /// Bytes the write points into, kept until it completes.
+    let held: SharedBytes?
+    init(_ callback: @escaping (UVError?) -> Void, holding held: SharedBytes? = nil) {
+        self.callback = callback
+        self.held = held
+    }
 }
 
 private final class ConnectCompletion {

@@ -125,6 +125,10 @@ final class HTTPConnection {
     private func write(_ response: HTTPResponse, keepAlive: Bool, headOnly: Bool) {
         let head = response.head(keepAlive: keepAlive)
         head.withUnsafeBytes { headBytes in
+            if let shared = response.sharedBody, !headOnly {
+                _ = stream.write(headBytes, shared: shared, completion: { [weak self] _ in self?.responseWritten() })
+                return
+            }
             response.body.withUnsafeBytes { body in
                 _ = stream.write(headBytes, headOnly ? UnsafeRawBufferPointer(start: nil, count: 0) : body,
                                  completion: { [weak self] _ in self?.responseWritten() })

@@ -1,10 +1,14 @@
 import Foundation
+import Reactor
 
 /// An HTTP response, serialised in one piece by `HTTPConnection`.
 package struct HTTPResponse {
     package var status: Int
     package var headers: [(name: String, value: String)]
     package var body: [UInt8]
+    /// When set, the body sent instead of `body`, without a copy: for large
+    /// bodies that many requests share.
+    package var sharedBody: SharedBytes?
 
     package init(status: Int, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
         self.status = status
@@ -16,6 +20,16 @@ package struct HTTPResponse {
     package static func json(_ status: Int = 200, body: [UInt8]) -> HTTPResponse {
         HTTPResponse(status: status, headers: [("Content-Type", "application/json")], body: body)
     }
+
+    /// A JSON response whose body is written without being copied.
+    package static func json(_ status: Int = 200, shared body: SharedBytes) -> HTTPResponse {
+        var response = HTTPResponse(status: status, headers: [("Content-Type", "application/json")])
+        response.sharedBody = body
+        return response
+    }
+
+    /// The length of the body sent.
+    package var bodyCount: Int { sharedBody?.count ?? body.count }
 
     /// A JSON response from any JSONSerialization-compatible value.
     package static func json(_ status: Int = 200, object: Any) -> HTTPResponse {
@@ -38,7 +52,7 @@ package struct HTTPResponse {
             text += "\(header.name): \(header.value)\r\n"
         }
         if status != 101 {
-            text += "Content-Length: \(body.count)\r\n"
+            text += "Content-Length: \(bodyCount)\r\n"
             if !keepAlive { text += "Connection: close\r\n" }
         }
         text += "\r\n"

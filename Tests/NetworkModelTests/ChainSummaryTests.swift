@@ -43,4 +43,28 @@ final class ChainSummaryTests: XCTestCase {
         sparse.add(height: 13, firstSeenMs: 18_000)
         XCTAssertEqual(sparse.averageBlockTimeMs(), 6_000)
     }
+
+    /// The chain's best: the highest any node reports, reached at the
+    /// earliest time a node reached it, or at its first sighting if earlier.
+    func testChainBestIsTheHighestAtTheEarliestTime() {
+        var best = ChainBest()
+        best.add(nil, reachedAtMs: 5)
+        XCTAssertNil(best.best)
+        best.add(BlockRef(height: 100, hash: "0xa"), reachedAtMs: 1_000)
+        best.add(BlockRef(height: 101, hash: "0xb"), reachedAtMs: nil)
+        XCTAssertEqual(best.best?.height, 101)
+        XCTAssertNil(best.bestAtMs, "the higher block's node gave no time")
+        best.add(BlockRef(height: 101, hash: "0xb"), reachedAtMs: 3_000)
+        best.add(BlockRef(height: 101, hash: "0xc"), reachedAtMs: 2_000)
+        best.add(BlockRef(height: 100, hash: "0xd"), reachedAtMs: 500)
+        XCTAssertEqual(best.best, BlockRef(height: 101, hash: "0xc"))
+        XCTAssertEqual(best.bestAtMs, 2_000)
+        var blocks = ChainBlocks()
+        blocks.add(height: 101, firstSeenMs: 2_500)
+        best.settle(with: blocks)
+        XCTAssertEqual(best.bestAtMs, 2_000, "a later first sighting changes nothing")
+        blocks.add(height: 101, firstSeenMs: 1_800)
+        best.settle(with: blocks)
+        XCTAssertEqual(best.bestAtMs, 1_800)
+    }
 }

@@ -9,11 +9,12 @@ struct API {
     let database: APIDatabase
     let assetsPath: String
     let writes: WriteAuthorization
-    let network: NetworkView?
+    /// The network's view and its node lists (NETWORK_STATE); nil when off.
+    let network: (view: NetworkView, lists: NodeLists)?
     let seriesStepS: Int64
 
-    init(reads: ReadRoute, gate: APIQueryGate, assetsPath: String, apiToken: String?, network: NetworkView?, seriesStepS: Int64,
-         logger: Logger) {
+    init(reads: ReadRoute, gate: APIQueryGate, assetsPath: String, apiToken: String?,
+         network: (view: NetworkView, lists: NodeLists)?, seriesStepS: Int64, logger: Logger) {
         database = APIDatabase(reads: reads, gate: gate, logger: logger)
         self.assetsPath = assetsPath
         writes = WriteAuthorization(token: apiToken)
@@ -28,7 +29,7 @@ struct API {
         HostSystemsAPI(database: database, writes: writes).install(in: &router)
         BenchmarksAPI(database: database, writes: writes).install(in: &router)
         BenchmarkSetupForm(database: database).install(in: &router)
-        if let network { NetworkAPI(database: database, view: network, seriesStepS: seriesStepS).install(in: &router) }
+        if let network { NetworkAPI(database: database, view: network.view, lists: network.lists, seriesStepS: seriesStepS).install(in: &router) }
         OpenAPIDocument.install(in: &router, assetsPath: assetsPath, logger: database.logger)
     }
 }

@@ -12,11 +12,13 @@ import WebServer
 struct NetworkAPI {
     let database: APIDatabase
     let view: NetworkView
+    /// The node lists, built on a worker thread.
+    let lists: NodeLists
     /// NETWORK_SERIES_STEP_S in seconds: the finest step series have.
     let seriesStepS: Int64
 
-    /// The answers of the node list, kept while the view has not changed
-    /// (a second at most): 20,000 nodes are encoded once, not per request.
+    /// The chains' answers, kept while the view has not changed (a second
+    /// at most).
     final class Cache {
         var key: (generation: Int, second: Int64)?
         var bodies: [String: [UInt8]] = [:]
@@ -48,8 +50,12 @@ struct NetworkAPI {
                 }
                 order = parsed
             }
-            guard let body = nodeList(genesis, online: online, order: order) else { throw APIError(404, "unknown chain") }
-            respond(.json(body: body))
+            // Built off the loop (NodeLists); the chain check here spares
+            // the worker the unknown ones.
+            guard view.peersByChain[genesis] != nil else { throw APIError(404, "unknown chain") }
+            lists.body(of: NodeLists.Variant(genesis: genesis, online: online, order: order)) { body in
+                respond(body.map { .json(shared: $0) } ?? .error(404, "unknown chain"))
+            }
         }
         router.addAPI("GET", "/chains/{genesis_hash}/blocks") { (request, respond) throws(APIError) in
             let genesis = try PathArguments.string(request, "genesis_hash")
@@ -121,27 +127,6 @@ struct NetworkAPI {
             cache.key = (view.generation, now / 1000)
             cache.bodies = [:]
         }
-    }
-
-    private func nodeList(_ genesis: String, online: Bool?, order: NodeOrder) -> [UInt8]? {
-        let now = NetworkTime.nowMs()
-        guard let summary = view.summary(of: genesis, nowMs: now) else { return nil }
-        refreshCache(now)
-        let cacheKey = "nodes|\(genesis)|\(online.map(String.init) ?? "")|\(order.descending ? "-" : "")\(order.field.rawValue)"
-        if let body = cache.bodies[cacheKey] { return body }
-        let rules = view.options.rules
-        var nodes = view.nodes(of: genesis)
-        if let online { nodes = nodes.filter { $0.isOnline(nowMs: now, idleMs: rules.idleMs) == online } }
-        let sorted = order.order(nodes, stale: { summary.isStale($0, nowMs: now, rules: rules) }, nowMs: now)
-        var json = JSONWriter(capacity: nodes.count * 1300 + 2)
-        json.beginArray()
-        for index in sorted {
-            let node = nodes[index]
-            NetworkJSON.node(node, members: view.members(of: node), chain: summary, nowMs: now, rules: rules, into: &json)
-        }
-        json.endArray()
-        if cache.bodies.count < 64 { cache.bodies[cacheKey] = json.bytes }
-        return json.bytes
     }
 
     // MARK: History

@@ -13,6 +13,9 @@ import NetworkModel
 //   block of every loop and instance, read back each second; the API's
 //   live routes (API/NetworkAPI), the subscriptions (NetworkSubscription)
 //   and the chain gauges (NetworkMetrics) read it.
+// - NodeLists (one per loop, owned by the Shard): the node lists of
+//   /chains/{g}/nodes, built on a worker thread from a mirror of the view
+//   (NodeListMirror) fed with what each refresh changed.
 // - Storage/NetworkHistoryKeeper (loop 0): compaction of block imports,
 //   expiry of the history after NETWORK_HISTORY_EXPIRY_H, partitions.
 

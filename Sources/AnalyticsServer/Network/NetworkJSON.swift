@@ -109,8 +109,8 @@ enum NetworkJSON {
 
 /// How the node list is ordered (`sort`): a field, ascending, or
 /// descending with a leading `-`. Nodes without the field come last.
-struct NodeOrder {
-    enum Field: String, CaseIterable {
+struct NodeOrder: Hashable, Sendable {
+    enum Field: String, CaseIterable, Sendable {
         /// The reference server's: not stale first, then best height
         /// descending, then propagation time ascending.
         case `default`
@@ -135,12 +135,11 @@ struct NodeOrder {
         descending = false
     }
 
-    /// The order of `nodes` as indices into it; `stale` tells a node's
-    /// staleness (default order). Keys are taken once per node and indices
-    /// sorted, so no node state is moved.
-    func order(_ nodes: [NodeState], stale: (NodeState) -> Bool, nowMs: Int64) -> [Int] {
-        let names = nodes.map { ($0.identity.name ?? "", $0.identity.peerID) }
-        func byNumber(_ key: (NodeState) -> Int64?) -> [Int] {
+    /// The order of `nodes` as indices into it; `stale[i]` tells node i's
+    /// staleness (default order). Only indices are sorted: no key is moved.
+    func order(_ nodes: [NodeSortKeys], stale: [Bool], nowMs: Int64) -> [Int] {
+        let names = nodes.map { ($0.name ?? "", $0.peerID) }
+        func byNumber(_ key: (NodeSortKeys) -> Int64?) -> [Int] {
             let keys = nodes.map(key)
             return nodes.indices.sorted { a, b in
                 switch (keys[a], keys[b]) {
@@ -151,7 +150,7 @@ struct NodeOrder {
                 }
             }
         }
-        func byText(_ key: (NodeState) -> String?) -> [Int] {
+        func byText(_ key: (NodeSortKeys) -> String?) -> [Int] {
             let keys = nodes.map(key)
             return nodes.indices.sorted { a, b in
                 switch (keys[a], keys[b]) {
@@ -164,22 +163,52 @@ struct NodeOrder {
         }
         switch field {
         case .default:
-            let keys = nodes.map { node in
-                (stale(node) ? 1 : 0, -(node.best?.height ?? -1), node.propagationMs ?? Int64.max)
+            let keys = nodes.indices.map { index in
+                (stale[index] ? 1 : 0, -(nodes[index].bestHeight ?? -1), nodes[index].propagationMs ?? Int64.max)
             }
             return nodes.indices.sorted { a, b in
                 keys[a] != keys[b] ? keys[a] < keys[b] : names[a] < names[b]
             }
-        case .name: return byText { $0.identity.name }
-        case .version: return byText { $0.identity.version }
-        case .best_height: return byNumber { $0.best?.height }
-        case .finalized_height: return byNumber { $0.finalized?.height }
-        case .propagation_ms: return byNumber { $0.propagationMs }
-        case .block_time_ms: return byNumber { $0.blockTimeMs }
-        case .peers: return byNumber { $0.peers }
-        case .txcount: return byNumber { $0.transactions }
-        case .last_seen: return byNumber { $0.lastMessageAtMs }
-        case .uptime_s: return byNumber { $0.identity.startupTimeMs.map { nowMs - $0 } }
+        case .name: return byText(\.name)
+        case .version: return byText(\.version)
+        case .best_height: return byNumber(\.bestHeight)
+        case .finalized_height: return byNumber(\.finalizedHeight)
+        case .propagation_ms: return byNumber(\.propagationMs)
+        case .block_time_ms: return byNumber(\.blockTimeMs)
+        case .peers: return byNumber(\.peers)
+        case .txcount: return byNumber(\.transactions)
+        case .last_seen: return byNumber(\.lastSeenMs)
+        case .uptime_s: return byNumber { $0.startupTimeMs.map { nowMs - $0 } }
         }
+    }
+}
+
+/// What the node list's orders read of a node: taken once per change of
+/// the node, so sorting copies a few fields, not whole node states.
+struct NodeSortKeys {
+    let name: String?
+    let peerID: String
+    let version: String?
+    let bestHeight: Int64?
+    let finalizedHeight: Int64?
+    let propagationMs: Int64?
+    let blockTimeMs: Int64?
+    let peers: Int64?
+    let transactions: Int64?
+    let lastSeenMs: Int64?
+    let startupTimeMs: Int64?
+
+    init(_ node: NodeState) {
+        name = node.identity.name
+        peerID = node.identity.peerID
+        version = node.identity.version
+        bestHeight = node.best?.height
+        finalizedHeight = node.finalized?.height
+        propagationMs = node.propagationMs
+        blockTimeMs = node.blockTimeMs
+        peers = node.peers
+        transactions = node.transactions
+        lastSeenMs = node.lastMessageAtMs
+        startupTimeMs = node.identity.startupTimeMs
     }
 }

@@ -53,6 +53,9 @@ final class NetworkView {
     private var xmin = "0"
     private var newestBlockMs: Int64?
     private var refreshing = false
+    /// When apply next looks for nodes past `offlineRetentionMs`.
+    private var nextRetentionPassMs: Int64 = 0
+    static let retentionPassIntervalMs: Int64 = 60_000
     /// Bumped whenever nodes or blocks change: caches key on it.
     private(set) var generation = 0
     private(set) var isLoaded = false
@@ -89,7 +92,8 @@ final class NetworkView {
         if let cache = summaryCache, cache.generation == generation, cache.second == second { return cache.summaries }
         var summaries: [String: ChainSummary] = [:]
         for (genesis, peers) in peersByChain where !peers.isEmpty {
-            summaries[genesis] = ChainSummary.summarize(genesisHash: genesis, nodes: peers.lazy.compactMap { self.nodes[$0] },
+            // Looked up once: summarize reads the nodes twice.
+            summaries[genesis] = ChainSummary.summarize(genesisHash: genesis, nodes: peers.compactMap { self.nodes[$0] },
                                                         blocks: blocks[genesis], nowMs: nowMs, rules: options.rules)
         }
         summaryCache = (generation, second, summaries)
@@ -147,6 +151,7 @@ final class NetworkView {
     }
 
     private func apply(_ rows: PGRows, into changes: inout Changes) {
+        changes.nodes.reserveCapacity(rows.count)
         for row in 0..<rows.count {
             if row == 0 {
                 if let next = rows.string(0, 0) { xmin = next }
@@ -154,23 +159,29 @@ final class NetworkView {
             }
             guard let node = NodeRowReader.node(rows, row) else { continue }
             let peer = node.identity.peerID
-            if let old = nodes[peer] {
+            let old = nodes[peer]
+            if let old {
                 guard old != node else { continue }
                 if old.genesisHash != node.genesisHash, let genesis = old.genesisHash { peersByChain[genesis]?.remove(peer) }
             }
             nodes[peer] = node
             members[peer] = nil
-            if let genesis = node.genesisHash { peersByChain[genesis, default: []].insert(peer) }
+            // Most changes keep the node's chain: its set already has it.
+            if let genesis = node.genesisHash, old?.genesisHash != genesis { peersByChain[genesis, default: []].insert(peer) }
             changes.nodes.insert(peer)
         }
-        // Offline nodes leave the view a while after they last spoke.
+        // Offline nodes leave the view a while (a day) after they last
+        // spoke; looked for once a minute, since the pass reads every node.
         let now = NetworkTime.nowMs()
-        for (peer, node) in nodes where now - node.lastMessageAtMs > options.offlineRetentionMs {
-            nodes[peer] = nil
-            members[peer] = nil
-            if let genesis = node.genesisHash { peersByChain[genesis]?.remove(peer) }
-            changes.removed.insert(peer)
-            changes.nodes.remove(peer)
+        if now >= nextRetentionPassMs {
+            nextRetentionPassMs = now + NetworkView.retentionPassIntervalMs
+            for (peer, node) in nodes where now - node.lastMessageAtMs > options.offlineRetentionMs {
+                nodes[peer] = nil
+                members[peer] = nil
+                if let genesis = node.genesisHash { peersByChain[genesis]?.remove(peer) }
+                changes.removed.insert(peer)
+                changes.nodes.remove(peer)
+            }
         }
         for (genesis, peers) in peersByChain where peers.isEmpty { peersByChain[genesis] = nil }
     }

@@ -36,6 +36,8 @@ final class Shard {
     /// Every node and recent block of the network (NETWORK_STATE); nil when off.
     private let network: NetworkView?
     private let subscriptions: NetworkSubscriptions?
+    /// The node lists of `network`, built on their own thread.
+    private let nodeLists: NodeLists?
     private var purger: ExpiryPurger?
     private var partitioner: PartitionMaker?
     private var historyKeeper: NetworkHistoryKeeper?
@@ -114,9 +116,11 @@ final class Shard {
             }
             network = view
             subscriptions = NetworkSubscriptions(view: view, maxBacklogBytes: settings.feedMaxClientBacklogBytes)
+            nodeLists = try NodeLists(view: view, loop: loop)
         } else {
             network = nil
             subscriptions = nil
+            nodeLists = nil
         }
 
         let router = try makeRouter()
@@ -180,7 +184,8 @@ final class Shard {
                                      body: body))
             }
         }
-        API(reads: reads, gate: apiGate, assetsPath: settings.assetsPath, apiToken: settings.apiToken, network: network,
+        API(reads: reads, gate: apiGate, assetsPath: settings.assetsPath, apiToken: settings.apiToken,
+            network: network.flatMap { view in nodeLists.map { (view, $0) } },
             seriesStepS: Int64(settings.networkSeriesStepS), logger: logger).install(in: &router)
         router.add("GET", "/stats/version") { _, respond in
             respond(.json(object: ["name": "tetcore-analytics", "version": AnalyticsService.version,
@@ -326,6 +331,7 @@ final class Shard {
         ingestion.context.network?.stop()
         network?.stop()
         lagMonitor?.stop()
+        nodeLists?.stop()
         writePool.close()
         queryPool.close()
         readPool?.close()
