@@ -441,6 +441,10 @@ def main():
     # Likewise the blocks of the propagation window (five minutes by default,
     # every node's import of each): 20 s fills within the warm-up.
     env.setdefault("NETWORK_PROPAGATION_WINDOW_S", "20")
+    # And the history step (a minute by default), whose first rows for
+    # thousands of nodes take a few MB the later steps reuse: every 10 s,
+    # the first steps fall in the warm-up.
+    env.setdefault("NETWORK_SERIES_STEP_S", "10")
     binary = os.environ.get("SERVER_BINARY", os.path.join(ROOT, ".build/release/tetcore-analytics"))
     log_file = tempfile.NamedTemporaryFile("w", suffix=".log", prefix="soak-server-", delete=False)
     server = subprocess.Popen([binary, "serve"], cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
