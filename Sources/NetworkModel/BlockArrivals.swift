@@ -111,10 +111,22 @@ package struct BlockArrivals: Sendable {
     }
 
     /// Forgets blocks first seen more than the window ago (no import can
-    /// count for them any more) that have nothing left to hand out.
-    package mutating func expire(nowMs: Int64) {
-        records = records.filter { !(nowMs - $0.value.firstSeenMs > windowMs && !$0.value.changed) }
+    /// count for them any more) that have nothing left to hand out, and
+    /// those with imports still not handed out (their writes keep failing)
+    /// after a second window: a long database outage must not hold every
+    /// block's imports in memory. Returns how many of those were dropped.
+    @discardableResult
+    package mutating func expire(nowMs: Int64) -> Int {
+        var dropped = 0
+        records = records.filter { _, record in
+            let age = nowMs - record.firstSeenMs
+            guard age > windowMs else { return true }
+            if record.changed, age <= 2 * windowMs { return true }
+            if record.changed { dropped += 1 }
+            return false
+        }
         learnt = learnt.filter { nowMs - $0.value <= windowMs }
+        return dropped
     }
 }
 

@@ -35,11 +35,23 @@ final class BlockArrivalsTests: XCTestCase {
         XCTAssertNil(arrivals.record(key(83), peerID: "syncing", atMs: 10), "17 below the tip")
         XCTAssertEqual(arrivals.record(key(84), peerID: "close", atMs: 10), 0, "16 below is still counted")
         XCTAssertNil(arrivals.record(key(100), peerID: "late", atMs: 60_001), "after the window")
-        arrivals.expire(nowMs: 120_000)
+        XCTAssertEqual(arrivals.expire(nowMs: 120_000), 0)
         XCTAssertEqual(arrivals.records.count, 2, "not handed out yet: kept")
         _ = arrivals.takeChanged()
         arrivals.expire(nowMs: 120_000)
         XCTAssertTrue(arrivals.records.isEmpty)
+    }
+
+    func testImportsNeverWrittenAreDroppedAfterASecondWindow() {
+        var arrivals = BlockArrivals(windowMs: 60_000, depth: 16)
+        arrivals.record(key(1), peerID: "a", atMs: 0)
+        arrivals.record(key(2), peerID: "a", atMs: 50_000)
+        // Every write fails: the blocks are handed back each time.
+        arrivals.markChanged(arrivals.takeChanged().map(\.key))
+        XCTAssertEqual(arrivals.expire(nowMs: 120_000), 0, "within two windows: kept for a later write")
+        XCTAssertEqual(arrivals.records.count, 2)
+        XCTAssertEqual(arrivals.expire(nowMs: 120_001), 1, "the first block, two windows old, is dropped")
+        XCTAssertEqual(arrivals.records.keys.map(\.height), [2])
     }
 
     func testASightingLearntFromElsewhereComesFirst() {

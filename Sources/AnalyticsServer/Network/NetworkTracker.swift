@@ -45,6 +45,9 @@ final class NetworkTracker {
                                               help: "Block imports counted for propagation."))
         var seriesRowsWritten = EventCounter(.init(.counter, "tetcore_network_series_rows_written_total",
                                                    help: "Per-node history rows written (network_node_series)."))
+        var blocksDropped = EventCounter(.init(.counter, "tetcore_network_blocks_dropped_total",
+                                               help: "Blocks whose propagation could not be written within two propagation windows "
+                                                   + "(a database outage) and were dropped from memory."))
     }
 
     private struct Tracked {
@@ -213,7 +216,12 @@ final class NetworkTracker {
             if let spoke = nodes[id]?.state.lastMessageAtMs { nodes[id]?.writtenLastMessageAtMs = spoke }
         }
         let blocks = arrivals.takeChanged()
-        arrivals.expire(nowMs: now)
+        let dropped = arrivals.expire(nowMs: now)
+        if dropped > 0 {
+            counters.blocksDropped += dropped
+            logger.warning("block propagation not written for two propagation windows; dropped from memory",
+                           metadata: ["blocks": "\(dropped)"])
+        }
         if !pendingDelays.isEmpty {
             onDelays?(pendingDelays)
             pendingDelays = [:]
