@@ -151,16 +151,21 @@ class Prober(threading.Thread):
             time.sleep(0.02)
 
 
-def command_nodes(args, db_url):
+def start_with_nodes(args, db_url):
+    """A server on a migrated database with --nodes node rows, once its view has them all."""
     migrate(db_url)
     fill_nodes(db_url, args.nodes)
     server, port = start_server(db_url)
+    while True:
+        status, body, _ = get(port, f"/chains/{GENESIS}")
+        if status == 200 and json.loads(body)["nodes_total"] == args.nodes:
+            return server, port
+        time.sleep(0.2)
+
+
+def command_nodes(args, db_url):
+    server, port = start_with_nodes(args, db_url)
     try:
-        while True:
-            status, body, _ = get(port, f"/chains/{GENESIS}")
-            if status == 200 and json.loads(body)["nodes_total"] == args.nodes:
-                break
-            time.sleep(0.2)
         updater = Updater(db_url, args.nodes, args.update_rate)
         updater.start()
         time.sleep(2)
@@ -311,15 +316,8 @@ def read_frames(sock, buffer):
 
 
 def command_subscribe(args, db_url):
-    migrate(db_url)
-    fill_nodes(db_url, args.nodes)
-    server, port = start_server(db_url)
+    server, port = start_with_nodes(args, db_url)
     try:
-        while True:
-            status, body, _ = get(port, f"/chains/{GENESIS}")
-            if status == 200 and json.loads(body)["nodes_total"] == args.nodes:
-                break
-            time.sleep(0.2)
         sock = socket.create_connection(("127.0.0.1", port))
         key = base64.b64encode(os.urandom(16)).decode()
         sock.sendall(f"GET /subscribe HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"

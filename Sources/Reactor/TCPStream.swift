@@ -133,14 +133,7 @@ package final class TCPStream {
         }
         request.pointee.data = completion.map { Unmanaged.passRetained(WriteCompletion($0)).toOpaque() }
         var buf = uv_buf_init(payload.assumingMemoryBound(to: CChar.self), UInt32(total))
-        let status = uv_write(request, streamPointer, &buf, 1) { request, status in
-            guard let request else { return }
-            if let data = request.pointee.data {
-                Unmanaged<WriteCompletion>.fromOpaque(data).takeRetainedValue()
-                    .callback(status < 0 ? UVError(status) : nil)
-            }
-            free(request)
-        }
+        let status = uv_write(request, streamPointer, &buf, 1, TCPStream.writeDone)
         if status < 0 {
             if let data = request.pointee.data { Unmanaged<WriteCompletion>.fromOpaque(data).release() }
             free(memory)
@@ -148,6 +141,17 @@ package final class TCPStream {
         }
         bytesSubmitted += total
         return true
+    }
+
+    /// A write's end: runs its completion, if any, and frees the request
+    /// (allocated with the copied bytes behind it).
+    private static let writeDone: uv_write_cb = { request, status in
+        guard let request else { return }
+        if let data = request.pointee.data {
+            Unmanaged<WriteCompletion>.fromOpaque(data).takeRetainedValue()
+                .callback(status < 0 ? UVError(status) : nil)
+        }
+        free(request)
     }
 
     /// Queues `head` (copied) and then `body`, which is not copied: the
@@ -168,14 +172,7 @@ package final class TCPStream {
             var buffers = [uv_buf_init(payload.assumingMemoryBound(to: CChar.self), UInt32(head.count)),
                            uv_buf_init(UnsafeMutableRawPointer(mutating: bodyBytes.baseAddress)?.assumingMemoryBound(to: CChar.self),
                                        UInt32(bodyBytes.count))]
-            return uv_write(request, streamPointer, &buffers, 2) { request, status in
-                guard let request else { return }
-                if let data = request.pointee.data {
-                    Unmanaged<WriteCompletion>.fromOpaque(data).takeRetainedValue()
-                        .callback(status < 0 ? UVError(status) : nil)
-                }
-                free(request)
-            }
+            return uv_write(request, streamPointer, &buffers, 2, TCPStream.writeDone)
         }
         if status < 0 {
             if let data = request.pointee.data { Unmanaged<WriteCompletion>.fromOpaque(data).release() }
