@@ -45,6 +45,8 @@ final class NetworkTracker {
                                               help: "Block imports counted for propagation."))
         var seriesRowsWritten = EventCounter(.init(.counter, "tetcore_network_series_rows_written_total",
                                                    help: "Per-node history rows written (network_node_series)."))
+        var stepsSkipped = EventCounter(.init(.counter, "tetcore_network_steps_skipped_total",
+                                              help: "History steps not written because the previous step was still waiting for the database."))
         var blocksDropped = EventCounter(.init(.counter, "tetcore_network_blocks_dropped_total",
                                                help: "Blocks whose propagation could not be written within two propagation windows "
                                                    + "(a database outage) and were dropped from memory."))
@@ -77,6 +79,10 @@ final class NetworkTracker {
     private let flushTimer: LoopTimer
     private let stepTimer: LoopTimer
     private var statementsInFlight = 0
+    /// The last history step's statements not yet answered: while the
+    /// database is down they wait in the queue, and a step is skipped
+    /// rather than queued behind them.
+    private var stepStatementsInFlight = 0
     /// Delays of imports counted since the last flush, per chain, with the
     /// chain name one of its nodes gave.
     private var pendingDelays: [String: (name: String?, delaysMs: [Int64])] = [:]
@@ -311,8 +317,15 @@ final class NetworkTracker {
         series.endArray()
         sessions.endArray()
         guard count > 0, let at = NetworkTime.format(start) else { return }
+        guard stepStatementsInFlight == 0 else {
+            counters.stepsSkipped += 1
+            logger.warning("history step skipped: the previous one is still waiting for the database")
+            return
+        }
         let logger = self.logger
+        stepStatementsInFlight = 2
         queue.submit(StatementQueue.Job(sql: NetworkStore.insertSeries, parameters: [.text(series.text), .text(at)]) { [weak self] result in
+            self?.stepStatementsInFlight -= 1
             switch result {
             case .success: self?.counters.seriesRowsWritten += count
             case .failure(let error):
@@ -321,6 +334,7 @@ final class NetworkTracker {
             }
         }, priority: .bulk)
         queue.submit(StatementQueue.Job(sql: NetworkStore.upsertSessions, parameters: [.text(sessions.text)]) { [weak self] result in
+            self?.stepStatementsInFlight -= 1
             if case .failure = result { self?.counters.flushFailures += 1 }
         }, priority: .bulk)
     }
