@@ -55,9 +55,10 @@ final class SyntheticNode {
     private var figures: SeededRandom
     var rateCredit = 0.0
     private var mixPosition: Int
-    private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain)
+    private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain, runStartMs: run.wallStartMs)
     private lazy var hardwareBenchFrame = run.frames.own("sysinfo.hwbench", CurrentNodeMessages.hardwareBench(machine))
-    private lazy var networkStateFrame = run.frames.networkState(identity, peers: run.peers(of: identity.index))
+    private lazy var networkPeers = run.peers(of: identity.index)
+    private lazy var reputations = PeerReputations(seed: run.options.seed, index: identity.index, peers: networkPeers.count)
 
     init(identity: NodeIdentity, chain: SyntheticChain, role: NodeRole, chainDelayMs: UInt64, run: LoadRun) {
         self.identity = identity
@@ -422,7 +423,9 @@ final class SyntheticNode {
             case "afg.finalized_blocks_up_to":
                 if let block = finalized() { frames.append(run.frames.own(kind, CurrentNodeMessages.finalizedUpTo(block))) }
             case "system.network_state":
-                frames.append(networkStateFrame)
+                // Built per report (once a minute): the reputations change.
+                frames.append(run.frames.networkState(identity, peers: networkPeers, reputations: reputations.values))
+                reputations.advance()
             default:
                 if let template = run.frames.template(kind) { frames.append(template) }
             }
