@@ -55,6 +55,13 @@ Dash.parseTime = (text) => Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(text) ? text : 
 
 Dash.formatTime = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
+/** Nanoseconds as "850 ns", "42 µs", "2.5 ms", "1.2 s" (profiling timings). */
+Dash.formatNanoseconds = (ns) => {
+  const abs = Math.abs(ns);
+  const [scale, unit] = abs >= 1e9 ? [1e9, "s"] : abs >= 1e6 ? [1e6, "ms"] : abs >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+  return `${Number((ns / scale).toPrecision(3))} ${unit}`;
+};
+
 /**
  * The /feed WebSocket. Subscriptions are remembered and sent again after a
  * reconnect (backoff 1 s doubling to 30 s); onState reports "ok",
@@ -156,7 +163,7 @@ Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
       },
       scales: {
         x: { type: "linear", ticks: { maxTicksLimit: 8, callback: (value) => Dash.formatTime(value).slice(11) } },
-        y: { ticks: { callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
+        y: { ticks: { callback: unit === " ns" ? Dash.formatNanoseconds : (value) => `${Number(value.toPrecision(4))}${unit}` } },
       },
     },
   });

@@ -53,6 +53,7 @@ final class SyntheticNode {
     var follower: ChainFollower?
     /// Draws the figures of its interval messages (peers, queue, bandwidth).
     private var figures: SeededRandom
+    private var networkFigures: NetworkFigures
     var rateCredit = 0.0
     private var mixPosition: Int
     private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain, runStartMs: run.wallStartMs)
@@ -69,6 +70,7 @@ final class SyntheticNode {
         machine = NodeMachine(seed: run.options.seed, index: identity.index)
         random = SeededRandom(seed: run.options.seed, stream: 5, index: identity.index)
         figures = SeededRandom(seed: run.options.seed, stream: 10, index: identity.index)
+        networkFigures = NetworkFigures(random: &figures)
         mixPosition = identity.index
     }
 
@@ -439,9 +441,9 @@ final class SyntheticNode {
         let chainPart = CurrentNodeMessages.intervalChain(
             best: follower.best, finalized: follower.finalized, txcount: Int(figures.next() % 8),
             stateCacheBytes: 400_000_000 + figures.next() % 600_000_000)
+        let network = networkFigures.next(&figures)
         let networkPart = CurrentNodeMessages.intervalNetwork(
-            peers: 20 + Int(figures.next() % 30), downloadBytesPerSecond: 50_000 + figures.next() % 200_000,
-            uploadBytesPerSecond: 30_000 + figures.next() % 120_000)
+            peers: network.peers, downloadBytesPerSecond: network.download, uploadBytesPerSecond: network.upload)
         return [run.frames.own("system.interval", chainPart), run.frames.own("system.interval", networkPart)]
     }
 

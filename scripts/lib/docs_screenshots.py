@@ -14,7 +14,8 @@ network scenarios: two lagging nodes, two that stall, three on a fork, two
 that go silent, one with a skewed clock. Alongside, one more node (no
 chain) sends `tracing.profiling` timings every second, and a benchmark of
 it is recorded through the API. After MINUTES of history, while the fleet
-still runs, every page is shot at desktop (1280 px) and phone (390 px)
+still runs, every page is shot (the chain and node pages over the run
+after its ramp-up, a custom window) at desktop (1280 px) and phone (390 px)
 width, the overview and chain pages also in the dark theme, with
 scripts/lib/dashboard_check.py (headless Chromium); a page that is not
 ready or logs an error fails the run. The shots are then shrunk into
@@ -155,7 +156,7 @@ def main():
             if loadgen.poll() is not None or server.poll() is not None:
                 sys.exit("the generator or the server stopped early")
             time.sleep(5)
-        record_benchmark(port, started + 20, time.time() - 10)
+        record_benchmark(port, started + 30, time.time() - 10)
 
         chains = sorted(api(port, "/chains"), key=lambda chain: chain.get("name") or "")
         genesis = chains[0]["genesis_hash"]
@@ -169,11 +170,15 @@ def main():
             for peer in report["remote_peer"]:
                 counts[peer] = counts.get(peer, 0) + 1
         remote = max(sorted(counts), key=counts.get)
+        # The chain and node pages over the run after the ramp-up (a custom
+        # window): in their default hour, minutes of history would fill only
+        # the right edge of each chart, unlike a fleet that has run for hours.
+        window = f"window=custom&start={utc(started + 30)}&end={utc(time.time())}"
         pages = [
             ("overview", f"?chain={genesis}", "document.querySelectorAll('table.nodes tr.node').length >= 10"),
-            ("chain", f"chain?chain={genesis}&window=1h",
+            ("chain", f"chain?chain={genesis}&{window}",
              "document.getElementById('ranking-version') !== null && document.getElementById('chart-versions').dataset.points !== undefined"),
-            ("node", f"node?peer={node['peer_id']}&window=1h",
+            ("node", f"node?peer={node['peer_id']}&{window}",
              "['best_lag','finality_lag','peers','bandwidth','block_time_ms'].every((c) => document.getElementById('chart-' + c).dataset.points !== undefined)"),
             ("nodes", "nodes", "document.getElementById('status').dataset.state === 'ok'"),
             ("profiling", f"profiling?peer_id={PROFILED_PEER}&interval=10", "document.getElementById('chart').dataset.points > 0"),

@@ -3,7 +3,7 @@
 // Every chart's box carries data-points (points drawn) and data-series,
 // which the browser tests and people debugging read.
 import { el } from "./api.js";
-import { utc } from "./format.js";
+import { bytes, duration, utc } from "./format.js";
 
 const Chart = globalThis.Chart;
 const palette = ["#2f6fdf", "#d9480f", "#2b8a3e", "#ae3ec9", "#e8590c", "#0c8599", "#c2255c", "#5c940d", "#1864ab", "#862e9c"];
@@ -60,6 +60,14 @@ function mark(container, series) {
   container.dataset.series = String(series.length);
 }
 
+/** The y axis's tick labels: bytes and durations in the unit that reads
+ * best ("150.0 kB/s", "6.0 s"), other values with the unit as given. */
+function yTick(unit) {
+  if (unit === " B/s") return (value) => bytes(value, "/s");
+  if (unit === " ms") return (value) => duration(value);
+  return (value) => `${Number(value.toPrecision(4))}${unit}`;
+}
+
 /**
  * A chart of series over x (time in ms, or heights with xKind "height"):
  * series = [{ label, points: [{x, y}], kind: "line" | "scatter" }].
@@ -98,8 +106,9 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
       },
       scales: {
         x: { type: "linear", min: range?.[0], max: range?.[1],
-          ticks: { maxTicksLimit: 8, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
-        y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
+          // Labels are skipped rather than slanted (block numbers are long).
+          ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
+        y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
       },
     },
   });

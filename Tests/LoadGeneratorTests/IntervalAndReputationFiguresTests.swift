@@ -19,3 +19,19 @@ final class PeerReputationsTests: XCTestCase {
         XCTAssertTrue(reports.joined().contains { $0 > 0 }, "good behaviour earns reputation")
     }
 }
+
+final class NetworkFiguresTests: XCTestCase {
+    func testPeersDriftAndBandwidthStaysNearTheNodesLevel() {
+        var random = SeededRandom(seed: 4, stream: 10, index: 3)
+        var figures = NetworkFigures(random: &random)
+        let ticks = (0..<500).map { _ in figures.next(&random) }
+        for (before, after) in zip(ticks, ticks.dropFirst()) {
+            XCTAssertLessThanOrEqual(abs(after.peers - before.peers), 1, "the peer count moves by one at most")
+        }
+        XCTAssertGreaterThan(Set(ticks.map(\.peers)).count, 1, "but it moves")
+        let downloads = ticks.map(\.download)
+        let low = downloads.min() ?? 0, high = downloads.max() ?? 0
+        XCTAssertLessThanOrEqual(Double(high), Double(low) * 1.2 / 0.8 + 1, "within ±20 % of one level")
+        XCTAssertTrue(ticks.allSatisfy { $0.upload < $0.download * 2 })
+    }
+}
