@@ -125,8 +125,10 @@ Dash.color = (index) => `hsl(${(index * 137.5) % 360} 65% 42%)`;
  * /vendor/chart.js from Debian's libjs-chart.js), replacing what it held:
  * series = [{ name, points: [[timeMs, value], …] }]. The container gets
  * data-points (points drawn) and data-series (series names, "|"-joined).
+ * `logarithmic` suits values of different orders of magnitude (profiling
+ * timings from microseconds to milliseconds); it labels 1, 2 and 5 of each.
  */
-Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
+Dash.lineChart = (container, series, { height = 280, unit = "", logarithmic = false } = {}) => {
   const old = container.querySelector("canvas");
   if (old && typeof Chart !== "undefined") Chart.getChart(old)?.destroy();
   container.replaceChildren();
@@ -162,8 +164,17 @@ Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
         tooltip: { callbacks: { title: (items) => Dash.formatTime(items[0].parsed.x) } },
       },
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 8, callback: (value) => Dash.formatTime(value).slice(11) } },
-        y: { ticks: { callback: unit === " ns" ? Dash.formatNanoseconds : (value) => `${Number(value.toPrecision(4))}${unit}` } },
+        x: { type: "linear", ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, callback: (value) => Dash.formatTime(value).slice(11) } },
+        y: {
+          type: logarithmic ? "logarithmic" : "linear",
+          ticks: {
+            callback: (value) => {
+              const lead = Math.round(value / 10 ** Math.floor(Math.log10(value)));
+              if (logarithmic && ![1, 2, 5].includes(lead)) return "";
+              return unit === " ns" ? Dash.formatNanoseconds(value) : `${Number(value.toPrecision(4))}${unit}`;
+            },
+          },
+        },
       },
     },
   });

@@ -19,9 +19,11 @@ struct PeerReputations {
     /// The next report's scores.
     mutating func advance() {
         for peer in values.indices {
-            // A 2 % decay (substrate's decays towards zero too), a small gain.
-            values[peer] = values[peer] * 98 / 100 + Int(random.next() % 300)
-            if random.next() % 16 == 0 {
+            // A 10 % decay (substrate's decays towards zero too) and a small
+            // gain: most peers settle around +1,500; a penalty, rare, fades
+            // over a quarter of an hour of reports.
+            values[peer] = values[peer] * 90 / 100 + Int(random.next() % 300)
+            if random.next() % 40 == 0 {
                 values[peer] -= 1_000 + Int(random.next() % 9_000)
             }
         }

@@ -105,7 +105,9 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
         tooltip: { callbacks: { title: (items) => (xKind === "time" ? utc(items[0].parsed.x) : `#${items[0].parsed.x}`) } },
       },
       scales: {
-        x: { type: "linear", min: range?.[0], max: range?.[1],
+        // Block heights: the axis ends at the first and last block drawn
+        // (rounded "nice" bounds would leave an empty stretch at the end).
+        x: { type: "linear", min: range?.[0], max: range?.[1], bounds: xKind === "height" ? "data" : "ticks",
           // Labels are skipped rather than slanted (block numbers are long).
           ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
         y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
