@@ -106,10 +106,12 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
       },
       scales: {
         // Block heights: the axis ends at the first and last block drawn
-        // (rounded "nice" bounds would leave an empty stretch at the end).
+        // (rounded "nice" bounds would leave an empty stretch at the end),
+        // labelled at round heights only (a label at the last block would
+        // run into the round one before it).
         x: { type: "linear", min: range?.[0], max: range?.[1], bounds: xKind === "height" ? "data" : "ticks",
           // Labels are skipped rather than slanted (block numbers are long).
-          ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
+          ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, includeBounds: xKind !== "height", callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
         y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
       },
     },
