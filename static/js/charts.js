@@ -89,11 +89,20 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
     stepped: stacked,
     spanGaps: false,
   }));
-  const span = (list) => {
+  const extent = (list) => {
     let low = Infinity, high = -Infinity;
     for (const one of list) for (const point of one.points) { low = Math.min(low, point.x); high = Math.max(high, point.x); }
+    return [low, high];
+  };
+  const span = (list) => {
+    const [low, high] = extent(list);
     return high > low ? high - low : 0;
   };
+  // Block heights: the axis runs from the first block drawn to the last
+  // (Chart.js's rounded bounds would leave an empty stretch at the end),
+  // labelled at round heights only (a label at the last block would run
+  // into the round one before it).
+  const [firstHeight, lastHeight] = xKind === "height" && span(series) > 0 ? extent(series) : [undefined, undefined];
   const chart = new Chart(canvas, {
     type: "line",
     data: { datasets: datasets(series) },
@@ -105,11 +114,7 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
         tooltip: { callbacks: { title: (items) => (xKind === "time" ? utc(items[0].parsed.x) : `#${items[0].parsed.x}`) } },
       },
       scales: {
-        // Block heights: the axis ends at the first and last block drawn
-        // (rounded "nice" bounds would leave an empty stretch at the end),
-        // labelled at round heights only (a label at the last block would
-        // run into the round one before it).
-        x: { type: "linear", min: range?.[0], max: range?.[1], bounds: xKind === "height" ? "data" : "ticks",
+        x: { type: "linear", min: range?.[0] ?? firstHeight, max: range?.[1] ?? lastHeight,
           // Labels are skipped rather than slanted (block numbers are long).
           ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, includeBounds: xKind !== "height", callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
         y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
