@@ -164,7 +164,9 @@ Dash.lineChart = (container, series, { height = 280, unit = "", logarithmic = fa
         tooltip: { callbacks: { title: (items) => Dash.formatTime(items[0].parsed.x) } },
       },
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, callback: (value) => Dash.formatTime(value).slice(11) } },
+        // Fewer time labels on a narrow screen: upright, eight would overlap.
+        x: { type: "linear", ticks: { maxTicksLimit: container.clientWidth < 600 ? 4 : 8, maxRotation: 0,
+          callback: (value) => Dash.formatTime(value).slice(11) } },
         y: {
           type: logarithmic ? "logarithmic" : "linear",
           ticks: {
