@@ -147,6 +147,12 @@ Dash.lineChart = (container, series, { height = 280, unit = "", logarithmic = fa
   const holder = Dash.el("div", { class: "chart-canvas" }, canvas);
   holder.style.height = `${height}px`;
   container.append(Dash.el("figure", { class: "chart-box" }, holder));
+  // The time axis runs from the first point to the last (rounded bounds
+  // can leave half of a narrow chart empty), with as many labels as fit:
+  // Chart.js would otherwise lay eight upright ones over each other.
+  const times = series.flatMap((one) => one.points.map(([time]) => time));
+  const [first, last] = [Math.min(...times), Math.max(...times)];
+  const labels = Math.max(2, Math.min(8, Math.floor(container.clientWidth / 110)));
   return new Chart(canvas, {
     type: "line",
     data: {
@@ -164,9 +170,8 @@ Dash.lineChart = (container, series, { height = 280, unit = "", logarithmic = fa
         tooltip: { callbacks: { title: (items) => Dash.formatTime(items[0].parsed.x) } },
       },
       scales: {
-        // Fewer time labels on a narrow screen: upright, eight would overlap.
-        x: { type: "linear", ticks: { maxTicksLimit: container.clientWidth < 600 ? 4 : 8, maxRotation: 0,
-          callback: (value) => Dash.formatTime(value).slice(11) } },
+        x: { type: "linear", min: first < last ? first : undefined, max: first < last ? last : undefined,
+          ticks: { maxTicksLimit: labels, maxRotation: 0, includeBounds: false, callback: (value) => Dash.formatTime(value).slice(11) } },
         y: {
           type: logarithmic ? "logarithmic" : "linear",
           ticks: {

@@ -103,6 +103,9 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
   // labelled at round heights only (a label at the last block would run
   // into the round one before it).
   const [firstHeight, lastHeight] = xKind === "height" && span(series) > 0 ? extent(series) : [undefined, undefined];
+  // As many x labels as fit (about 110 px each): Chart.js would lay eight
+  // upright ones over each other on a phone.
+  const labels = Math.max(2, Math.min(8, Math.floor(container.clientWidth / 110)));
   const chart = new Chart(canvas, {
     type: "line",
     data: { datasets: datasets(series) },
@@ -115,8 +118,8 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
       },
       scales: {
         x: { type: "linear", min: range?.[0] ?? firstHeight, max: range?.[1] ?? lastHeight,
-          // Labels are skipped rather than slanted (block numbers are long).
-          ticks: { maxTicksLimit: 8, maxRotation: 0, autoSkipPadding: 12, includeBounds: xKind !== "height", callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
+          // Upright labels: slanted, the long block numbers crowd the chart.
+          ticks: { maxTicksLimit: labels, maxRotation: 0, includeBounds: xKind !== "height", callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
         y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
       },
     },
