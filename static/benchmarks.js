@@ -15,11 +15,13 @@ async function loadBenchmarks() {
       return;
     }
     Dash.status(benchmarksStatus, "ok", `${benchmarks.length} benchmark${benchmarks.length === 1 ? "" : "s"}`);
+    const time = (text) => (text ? Dash.el("span", { class: "nowrap", title: text, text: Dash.formatTime(Dash.parseTime(text)) }) : "");
     const rows = benchmarks.map((benchmark) => [
       Dash.el("a", { href: `?id=${benchmark.id}`, text: `#${benchmark.id}` }), benchmark.description ?? "",
-      benchmark.ts_start ?? "", benchmark.ts_end ?? "", benchmark.host_system_id ?? "", benchmark.peer_id ?? "",
+      time(benchmark.ts_start), time(benchmark.ts_end), benchmark.host_system_id ?? "",
+      benchmark.peer_id ? Dash.el("code", { class: "peer", text: benchmark.peer_id }) : "",
       // A benchmark stored in the original's form shows its setup.
-      Dash.el("code", { text: JSON.stringify(benchmark.benchmark_spec ?? benchmark.setup ?? null) }),
+      Dash.el("code", { class: "spec", text: JSON.stringify(benchmark.benchmark_spec ?? benchmark.setup ?? null) }),
     ]);
     listTarget.replaceChildren(Dash.table(["id", "description", "start (UTC)", "end (UTC)", "host", "node", "spec"], rows));
     const chosen = Dash.param("id", String(benchmarks[0].id));
@@ -68,8 +70,11 @@ function timeline(benchmark, events) {
       },
       scales: {
         x: { type: "linear", min: start, max: end, ticks: { maxTicksLimit: 6, callback: (value) => Dash.formatTime(value).slice(11) } },
+        // One tick per event name: generated ticks would start at the
+        // axis's -0.5 and fall between the rows, leaving them unlabelled.
         y: { type: "linear", min: -0.5, max: names.length - 0.5, reverse: true,
-          ticks: { stepSize: 1, callback: (value) => names[value] ?? "" } },
+          afterBuildTicks: (axis) => { axis.ticks = names.map((_, row) => ({ value: row })); },
+          ticks: { callback: (value) => names[value] ?? "" } },
       },
     },
   }));

@@ -55,6 +55,13 @@ Dash.parseTime = (text) => Date.parse(/[zZ]|[+-]\d\d:\d\d$/.test(text) ? text : 
 
 Dash.formatTime = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 19);
 
+/** Nanoseconds as "850 ns", "42 µs", "2.5 ms", "1.2 s" (profiling timings). */
+Dash.formatNanoseconds = (ns) => {
+  const abs = Math.abs(ns);
+  const [scale, unit] = abs >= 1e9 ? [1e9, "s"] : abs >= 1e6 ? [1e6, "ms"] : abs >= 1e3 ? [1e3, "µs"] : [1, "ns"];
+  return `${Number((ns / scale).toPrecision(3))} ${unit}`;
+};
+
 /**
  * The /feed WebSocket. Subscriptions are remembered and sent again after a
  * reconnect (backoff 1 s doubling to 30 s); onState reports "ok",
@@ -118,8 +125,10 @@ Dash.color = (index) => `hsl(${(index * 137.5) % 360} 65% 42%)`;
  * /vendor/chart.js from Debian's libjs-chart.js), replacing what it held:
  * series = [{ name, points: [[timeMs, value], …] }]. The container gets
  * data-points (points drawn) and data-series (series names, "|"-joined).
+ * `logarithmic` suits values of different orders of magnitude (profiling
+ * timings from microseconds to milliseconds); it labels 1, 2 and 5 of each.
  */
-Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
+Dash.lineChart = (container, series, { height = 280, unit = "", logarithmic = false } = {}) => {
   const old = container.querySelector("canvas");
   if (old && typeof Chart !== "undefined") Chart.getChart(old)?.destroy();
   container.replaceChildren();
@@ -138,6 +147,12 @@ Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
   const holder = Dash.el("div", { class: "chart-canvas" }, canvas);
   holder.style.height = `${height}px`;
   container.append(Dash.el("figure", { class: "chart-box" }, holder));
+  // The time axis runs from the first point to the last (rounded bounds
+  // can leave half of a narrow chart empty), with as many labels as fit:
+  // Chart.js would otherwise lay eight upright ones over each other.
+  const times = series.flatMap((one) => one.points.map(([time]) => time));
+  const [first, last] = [Math.min(...times), Math.max(...times)];
+  const labels = Math.max(2, Math.min(8, Math.floor(container.clientWidth / 110)));
   return new Chart(canvas, {
     type: "line",
     data: {
@@ -155,8 +170,18 @@ Dash.lineChart = (container, series, { height = 280, unit = "" } = {}) => {
         tooltip: { callbacks: { title: (items) => Dash.formatTime(items[0].parsed.x) } },
       },
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 8, callback: (value) => Dash.formatTime(value).slice(11) } },
-        y: { ticks: { callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
+        x: { type: "linear", min: first < last ? first : undefined, max: first < last ? last : undefined,
+          ticks: { maxTicksLimit: labels, maxRotation: 0, includeBounds: false, callback: (value) => Dash.formatTime(value).slice(11) } },
+        y: {
+          type: logarithmic ? "logarithmic" : "linear",
+          ticks: {
+            callback: (value) => {
+              const lead = Math.round(value / 10 ** Math.floor(Math.log10(value)));
+              if (logarithmic && ![1, 2, 5].includes(lead)) return "";
+              return unit === " ns" ? Dash.formatNanoseconds(value) : `${Number(value.toPrecision(4))}${unit}`;
+            },
+          },
+        },
       },
     },
   });

@@ -20,12 +20,15 @@ async function loadNodes() {
         Dash.el("a", { href: `/dashboard/reputation?peer_id=${encodeURIComponent(peer)}`, text: "reputation" }), " · ",
         Dash.el("a", { href: `/nodes/log_stats?peer_id=${encodeURIComponent(peer)}`, text: "log stats" }), " · ",
         Dash.el("a", { href: `/nodes/logs?peer_id=${encodeURIComponent(peer)}&limit=100`, text: "logs" }));
-      return [Dash.el("code", { class: "peer", text: peer ?? "—" }), node.name ?? "", node.chain ?? "", node.version ?? "",
-        node.implementation ?? "", node.authority === null ? "" : node.authority ? "yes" : "no", node.ip_addr ?? "",
-        node.created_at ?? "", links];
+      // Short values stay on one line; the links may wrap.
+      const line = (text) => Dash.el("span", { class: "nowrap", text: text ?? "" });
+      const software = [node.implementation, node.version].filter((part) => part).join(" ");
+      const connected = node.created_at ? Dash.formatTime(Dash.parseTime(node.created_at)) : "";
+      return [Dash.el("code", { class: "peer", text: peer ?? "—" }), line(node.name), line(node.chain), line(software),
+        node.authority === null ? "" : node.authority ? "yes" : "no", line(node.ip_addr), line(connected), links];
     });
     nodesTarget.replaceChildren(Dash.table(
-      ["peer id", "name", "chain", "version", "implementation", "authority", "address", "last connected (UTC)", "data"], rows));
+      ["peer id", "name", "chain", "implementation", "validator", "address", "last connected (UTC)", "data"], rows));
   } catch (error) {
     Dash.status(nodesStatus, "error", `cannot load the nodes: ${error.message}`);
   }

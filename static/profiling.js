@@ -54,7 +54,7 @@ function scheduleRedraw() {
 
 function redraw() {
   const names = [...series.keys()].sort();
-  Dash.lineChart(chartTarget, names.map((name) => ({ name, points: series.get(name) })), { unit: " ns" });
+  Dash.lineChart(chartTarget, names.map((name) => ({ name, points: series.get(name) })), { unit: " ns", logarithmic: true });
   let newest = -Infinity;
   for (const points of series.values()) for (const [time] of points) newest = Math.max(newest, time);
   const rows = names.flatMap((name) => series.get(name).filter(([time]) => time === newest)

@@ -9,7 +9,8 @@ const historyStatus = document.getElementById("history-status");
 const historyTarget = document.getElementById("history");
 const peerField = document.getElementById("peer");
 
-const short = (peer) => (peer.length > 16 ? `${peer.slice(0, 8)}…${peer.slice(-6)}` : peer);
+// The first characters of a libp2p id are always "12D3KooW"; its end tells peers apart.
+const short = (peer) => (peer.length > 16 ? `${peer.slice(0, 4)}…${peer.slice(-6)}` : peer);
 
 async function loadCurrent() {
   try {
@@ -23,12 +24,21 @@ async function loadCurrent() {
     const remotes = [...new Set(reports.flatMap((report) => report.remote_peer))].sort();
     const list = document.getElementById("peers");
     list.replaceChildren(...remotes.map((peer) => Dash.el("option", { value: peer })));
-    const rows = reports.map((report) => {
-      const byPeer = new Map(report.remote_peer.map((peer, index) => [peer, [report.reputation[index], report.connected[index]]]));
-      return [Dash.el("code", { title: report.reporting_peer, text: short(report.reporting_peer) }), report.ts,
-        ...remotes.map((peer) => (byPeer.has(peer) ? `${byPeer.get(peer)[0]}${byPeer.get(peer)[1] ? "" : " (not connected)"}` : ""))];
-    });
-    currentTarget.replaceChildren(Dash.table(["reporting node", "at (UTC)", ...remotes.map(short)], rows));
+    // One row per reporting node, its peers in a list: a column per peer
+    // would make a table as wide as the network and mostly empty (each
+    // node reports only the peers it has).
+    const rows = reports.map((report) => [
+      Dash.el("code", { title: report.reporting_peer, text: short(report.reporting_peer) }),
+      Dash.el("span", { class: "nowrap", title: report.ts, text: Dash.formatTime(Dash.parseTime(report.ts)) }),
+      Dash.el("span", { class: "reputations" }, ...report.remote_peer.map((peer, index) => {
+        const reputation = report.reputation[index], connected = report.connected[index];
+        return Dash.el("a", {
+          href: `?peer_id=${encodeURIComponent(peer)}`, class: `reputation${reputation < 0 ? " negative" : ""}`,
+          title: `${peer}${connected ? "" : " (not connected)"}`,
+        }, Dash.el("code", { text: short(peer) }), ` ${reputation}${connected ? "" : " ✕"}`);
+      })),
+    ]);
+    currentTarget.replaceChildren(Dash.table(["reporting node", "at (UTC)", "its peers' reputation (✕ not connected)"], rows));
   } catch (error) {
     Dash.status(reputationStatus, "error", `cannot load reputation: ${error.message}`);
   }

@@ -17,8 +17,10 @@ package enum CurrentNodeMessages {
     }
 
     /// The first message of every connection. `startup_time` is a string
-    /// of Unix milliseconds; `config` is always empty.
-    package static func connected(_ identity: NodeIdentity, machine: NodeMachine, chain: SyntheticChain) -> Members {
+    /// of Unix milliseconds, counted back from the run's start
+    /// (`runStartMs`, Unix milliseconds); `config` is always empty.
+    package static func connected(_ identity: NodeIdentity, machine: NodeMachine, chain: SyntheticChain,
+                                  runStartMs: UInt64) -> Members {
         let hardware = machine.hardware
         let sysinfo = "{\"cpu\":\(quoted(hardware.cpu)),\"memory\":\(hardware.memoryBytes),\"core_count\":\(hardware.coreCount),"
             + "\"linux_kernel\":\(quoted(hardware.linuxKernel)),\"linux_distro\":\(quoted(hardware.linuxDistro)),"
@@ -31,7 +33,7 @@ package enum CurrentNodeMessages {
             ("chain", quoted(chain.name)),
             ("genesis_hash", quoted(chain.genesisHash)),
             ("authority", identity.authority ? "true" : "false"),
-            ("startup_time", quoted(String(identity.startupTime))),
+            ("startup_time", quoted(String(identity.startupTime(runStartMs: runStartMs)))),
             ("network_id", quoted(identity.networkID)),
             ("target_os", quoted(machine.os)),
             ("target_arch", quoted(hardware.arch)),

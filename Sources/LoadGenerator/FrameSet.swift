@@ -40,8 +40,8 @@ final class FrameSet {
     }
 
     /// The node's `system.connected`, as a current node sends it.
-    func connected(_ identity: NodeIdentity, machine: NodeMachine, chain: SyntheticChain) -> FrameTemplate {
-        own("system.connected", CurrentNodeMessages.connected(identity, machine: machine, chain: chain))
+    func connected(_ identity: NodeIdentity, machine: NodeMachine, chain: SyntheticChain, runStartMs: UInt64) -> FrameTemplate {
+        own("system.connected", CurrentNodeMessages.connected(identity, machine: machine, chain: chain, runStartMs: runStartMs))
     }
 
     /// A message built from a node's own state (its block numbers are its
@@ -52,11 +52,12 @@ final class FrameSet {
 
     /// The node's `system.network_state`: the catalogue's sample with the
     /// node's own peer id, and `peers` (other synthetic nodes) as its
-    /// connected peers and peerset.
-    func networkState(_ identity: NodeIdentity, peers: [String]) -> FrameTemplate {
+    /// connected peers and peerset, with `reputations` (one per peer).
+    func networkState(_ identity: NodeIdentity, peers: [String], reputations: [Int]) -> FrameTemplate {
         let connected = "{" + peers.map { "\(MessageText.quoted($0)):\(peerJSON)" }.joined(separator: ",") + "}"
         let peerset = "{\"message_queue\":0,\"nodes\":{"
-            + peers.map { "\(MessageText.quoted($0)):{\"connected\":true,\"reputation\":0}" }.joined(separator: ",") + "}}"
+            + zip(peers, reputations).map { "\(MessageText.quoted($0)):{\"connected\":true,\"reputation\":\($1)}" }
+            .joined(separator: ",") + "}}"
         let replaced: [String: String] = [
             "connectedPeers": connected, "peerset": peerset, "peerId": MessageText.quoted(identity.networkID),
         ]

@@ -146,6 +146,10 @@ package final class LoadRun {
 
     private var nowMs: UInt64 { loop.nowMilliseconds &- stats.startedMs }
 
+    /// When the run started, in Unix milliseconds (the nodes' startup
+    /// times are counted back from it).
+    private(set) var wallStartMs: UInt64 = 0
+
     /// Milliseconds since the run started (the loop's time).
     var elapsedMs: UInt64 { nowMs }
 
@@ -153,6 +157,7 @@ package final class LoadRun {
 
     private func start() {
         stats.startedMs = loop.nowMilliseconds
+        wallStartMs = UInt64(WallClock.nowNanoseconds / 1_000_000)
         lastTickMs = 0
         rampTimer.start(after: 0, repeat: LoadRun.tickMs) { [unowned self] in rampUp() }
         if options.shape != .max {

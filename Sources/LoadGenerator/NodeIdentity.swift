@@ -7,8 +7,11 @@ package struct NodeIdentity: Equatable {
     package let networkID: String
     package let name: String
     package let authority: Bool
-    /// Milliseconds since the epoch, as nodes send it (a decimal string).
-    package let startupTime: UInt64
+    /// How long the node had been running when the run started, in
+    /// milliseconds (under a week). Its `startup_time` is the run's start
+    /// minus this, so the uptime a server shows is plausible whenever the
+    /// run happens (a fixed date would age by the day).
+    package let uptimeAtRunStartMs: UInt64
 
     static let base58 = Array("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
@@ -23,7 +26,12 @@ package struct NodeIdentity: Equatable {
         name = namePrefix + String(index)
         // One node in four is a validator, as on a small public testnet.
         authority = random.next() % 4 == 0
-        // Started within the week before 2026-01-01.
-        startupTime = 1_767_225_600_000 - random.next() % 604_800_000
+        uptimeAtRunStartMs = random.next() % 604_800_000
+    }
+
+    /// `startup_time` (Unix milliseconds) for a run that started at
+    /// `runStartMs` (Unix milliseconds).
+    package func startupTime(runStartMs: UInt64) -> UInt64 {
+        runStartMs > uptimeAtRunStartMs ? runStartMs - uptimeAtRunStartMs : 0
     }
 }

@@ -53,11 +53,13 @@ final class SyntheticNode {
     var follower: ChainFollower?
     /// Draws the figures of its interval messages (peers, queue, bandwidth).
     private var figures: SeededRandom
+    private var networkFigures: NetworkFigures
     var rateCredit = 0.0
     private var mixPosition: Int
-    private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain)
+    private lazy var connectedFrame = run.frames.connected(identity, machine: machine, chain: chain, runStartMs: run.wallStartMs)
     private lazy var hardwareBenchFrame = run.frames.own("sysinfo.hwbench", CurrentNodeMessages.hardwareBench(machine))
-    private lazy var networkStateFrame = run.frames.networkState(identity, peers: run.peers(of: identity.index))
+    private lazy var networkPeers = run.peers(of: identity.index)
+    private lazy var reputations = PeerReputations(seed: run.options.seed, index: identity.index, peers: networkPeers.count)
 
     init(identity: NodeIdentity, chain: SyntheticChain, role: NodeRole, chainDelayMs: UInt64, run: LoadRun) {
         self.identity = identity
@@ -68,6 +70,7 @@ final class SyntheticNode {
         machine = NodeMachine(seed: run.options.seed, index: identity.index)
         random = SeededRandom(seed: run.options.seed, stream: 5, index: identity.index)
         figures = SeededRandom(seed: run.options.seed, stream: 10, index: identity.index)
+        networkFigures = NetworkFigures(random: &figures)
         mixPosition = identity.index
     }
 
@@ -422,7 +425,9 @@ final class SyntheticNode {
             case "afg.finalized_blocks_up_to":
                 if let block = finalized() { frames.append(run.frames.own(kind, CurrentNodeMessages.finalizedUpTo(block))) }
             case "system.network_state":
-                frames.append(networkStateFrame)
+                // Built per report (once a minute): the reputations change.
+                frames.append(run.frames.networkState(identity, peers: networkPeers, reputations: reputations.values))
+                reputations.advance()
             default:
                 if let template = run.frames.template(kind) { frames.append(template) }
             }
@@ -436,9 +441,9 @@ final class SyntheticNode {
         let chainPart = CurrentNodeMessages.intervalChain(
             best: follower.best, finalized: follower.finalized, txcount: Int(figures.next() % 8),
             stateCacheBytes: 400_000_000 + figures.next() % 600_000_000)
+        let network = networkFigures.next(&figures)
         let networkPart = CurrentNodeMessages.intervalNetwork(
-            peers: 20 + Int(figures.next() % 30), downloadBytesPerSecond: 50_000 + figures.next() % 200_000,
-            uploadBytesPerSecond: 30_000 + figures.next() % 120_000)
+            peers: network.peers, downloadBytesPerSecond: network.download, uploadBytesPerSecond: network.upload)
         return [run.frames.own("system.interval", chainPart), run.frames.own("system.interval", networkPart)]
     }
 

@@ -48,7 +48,7 @@ final class CurrentNodeMessageTests: XCTestCase {
     }
 
     func testSystemConnected() throws {
-        let members = CurrentNodeMessages.connected(identity, machine: machine, chain: chain)
+        let members = CurrentNodeMessages.connected(identity, machine: machine, chain: chain, runStartMs: 1_796_000_000_000)
         try assertForm("system.connected", members, [
             ("name", .string), ("implementation", .string), ("version", .string), ("config", .string), ("chain", .string),
             ("genesis_hash", .string), ("authority", .bool), ("startup_time", .string), ("network_id", .string),
@@ -59,7 +59,9 @@ final class CurrentNodeMessageTests: XCTestCase {
         XCTAssertEqual(values["chain"] as? String, "Tetcore Loadgen 2")
         XCTAssertEqual(values["genesis_hash"] as? String, chain.genesisHash)
         XCTAssertTrue(chain.genesisHash.hasPrefix("0x") && chain.genesisHash.count == 66)
-        XCTAssertEqual(values["startup_time"] as? String, String(identity.startupTime), "Unix ms as a string")
+        XCTAssertEqual(values["startup_time"] as? String, String(1_796_000_000_000 - identity.uptimeAtRunStartMs),
+                       "Unix ms as a string, counted back from the run's start")
+        XCTAssertLessThan(identity.uptimeAtRunStartMs, 604_800_000, "up for less than a week")
         let sysinfo = try XCTUnwrap(values["sysinfo"] as? [String: Any])
         XCTAssertEqual(Set(sysinfo.keys), ["cpu", "memory", "core_count", "linux_kernel", "linux_distro", "is_virtual_machine"])
         XCTAssertEqual((sysinfo["memory"] as? NSNumber)?.uint64Value, machine.hardware.memoryBytes)

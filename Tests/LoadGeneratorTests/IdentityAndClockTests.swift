@@ -23,7 +23,8 @@ final class IdentityAndClockTests: XCTestCase {
         // (recorded once; a change here must be deliberate).
         let node = NodeIdentity(seed: 1, index: 0, namePrefix: "loadgen-")
         XCTAssertEqual(node.networkID, "12D3KooWSQkiG1X21QSnKXRvdz9Dao9tEh41vDmkLZfxcqJpNGou")
-        XCTAssertEqual(node.startupTime, 1_766_862_837_307)
+        XCTAssertEqual(node.uptimeAtRunStartMs, 362_762_693)
+        XCTAssertEqual(node.startupTime(runStartMs: 1_767_225_600_000), 1_766_862_837_307)
         XCTAssertEqual(node.authority, true)
     }
 

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Copies the dashboards' screenshots of NetworkDashboardBrowserTests
-# (.build/dashboard-screenshots/PAGE-desktop.png, PAGE-phone.png, and the
-# dark theme's overview-dark.png, chain-dark.png) into
-# docs/screenshots/, shrunk for the repository: at most 800 px wide, 48
+# Usage: shrink_screenshots.sh FOLDER
+# Copies the dashboards' screenshots in FOLDER (PAGE-desktop.png,
+# PAGE-phone.png, and the dark theme's overview-dark.png, chain-dark.png,
+# as scripts/lib/docs_screenshots.py makes them) into docs/screenshots/, shrunk for the repository: at most 800 px wide, 48
 # colours (ImageMagick's `convert`, Debian package imagemagick).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-from="$root/.build/dashboard-screenshots"
+from="${1:?usage: shrink_screenshots.sh FOLDER (see scripts/screenshots)}"
 to="$root/docs/screenshots"
 convert=/usr/bin/convert # Debian's, not another program of that name earlier on the PATH
 [ -x "$convert" ] || { echo "$convert not found: install imagemagick" >&2; exit 1; }

@@ -3,7 +3,7 @@
 // Every chart's box carries data-points (points drawn) and data-series,
 // which the browser tests and people debugging read.
 import { el } from "./api.js";
-import { utc } from "./format.js";
+import { bytes, duration, utc } from "./format.js";
 
 const Chart = globalThis.Chart;
 const palette = ["#2f6fdf", "#d9480f", "#2b8a3e", "#ae3ec9", "#e8590c", "#0c8599", "#c2255c", "#5c940d", "#1864ab", "#862e9c"];
@@ -60,6 +60,14 @@ function mark(container, series) {
   container.dataset.series = String(series.length);
 }
 
+/** The y axis's tick labels: bytes and durations in the unit that reads
+ * best ("150.0 kB/s", "6.0 s"), other values with the unit as given. */
+function yTick(unit) {
+  if (unit === " B/s") return (value) => bytes(value, "/s");
+  if (unit === " ms") return (value) => duration(value);
+  return (value) => `${Number(value.toPrecision(4))}${unit}`;
+}
+
 /**
  * A chart of series over x (time in ms, or heights with xKind "height"):
  * series = [{ label, points: [{x, y}], kind: "line" | "scatter" }].
@@ -81,11 +89,23 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
     stepped: stacked,
     spanGaps: false,
   }));
-  const span = (list) => {
+  const extent = (list) => {
     let low = Infinity, high = -Infinity;
     for (const one of list) for (const point of one.points) { low = Math.min(low, point.x); high = Math.max(high, point.x); }
+    return [low, high];
+  };
+  const span = (list) => {
+    const [low, high] = extent(list);
     return high > low ? high - low : 0;
   };
+  // Block heights: the axis runs from the first block drawn to the last
+  // (Chart.js's rounded bounds would leave an empty stretch at the end),
+  // labelled at round heights only (a label at the last block would run
+  // into the round one before it).
+  const [firstHeight, lastHeight] = xKind === "height" && span(series) > 0 ? extent(series) : [undefined, undefined];
+  // As many x labels as fit (about 110 px each): Chart.js would lay eight
+  // upright ones over each other on a phone.
+  const labels = Math.max(2, Math.min(8, Math.floor(container.clientWidth / 110)));
   const chart = new Chart(canvas, {
     type: "line",
     data: { datasets: datasets(series) },
@@ -97,9 +117,10 @@ export function xyChart(container, { title, unit = "", series, xKind = "time", s
         tooltip: { callbacks: { title: (items) => (xKind === "time" ? utc(items[0].parsed.x) : `#${items[0].parsed.x}`) } },
       },
       scales: {
-        x: { type: "linear", min: range?.[0], max: range?.[1],
-          ticks: { maxTicksLimit: 8, callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
-        y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: (value) => `${Number(value.toPrecision(4))}${unit}` } },
+        x: { type: "linear", min: range?.[0] ?? firstHeight, max: range?.[1] ?? lastHeight,
+          // Upright labels: slanted, the long block numbers crowd the chart.
+          ticks: { maxTicksLimit: labels, maxRotation: 0, includeBounds: xKind !== "height", callback: xKind === "time" ? timeTick(range ? range[1] - range[0] : span(series)) : (value) => `#${value}` } },
+        y: { stacked, beginAtZero: true, ticks: { maxTicksLimit: 6, callback: yTick(unit) } },
       },
     },
   });
