@@ -17,6 +17,7 @@
 //
 // fuzz-sources: Sources/WebServer/HTTPRequest.swift
 // fuzz-sources: Sources/WebServer/HTTPResponse.swift
+// fuzz-sources: Sources/Reactor/SharedBytes.swift
 // fuzz-sources: Sources/AnalyticsServer/API/APIError.swift
 // fuzz-sources: Sources/AnalyticsServer/API/QueryArguments.swift
 
