@@ -114,3 +114,16 @@ def parallel_copy(url, paths, table="tetcore_logs", columns="peer_connection_id,
         ends.append(values[1])
     holder.wait()
     return max(ends) - min(starts)
+
+
+def parse_metrics(text):
+    """Prometheus text → {"name{labels}": value}."""
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                values[name] = float(value)
+            except ValueError:
+                pass
+    return values

@@ -27,7 +27,7 @@ PostgreSQL's binaries come from PG_BIN_DIR or the newest
 """
 import argparse, json, os, resource, shutil, subprocess, sys, tempfile, time, urllib.request
 
-from benchlib import ROOT, SERVER_BINARY, psql, free_port, migrated_database, export_rows, split_lines, parallel_copy
+from benchlib import parse_metrics, ROOT, SERVER_BINARY, psql, free_port, migrated_database, export_rows, split_lines, parallel_copy
 
 
 class Cluster:
@@ -75,16 +75,7 @@ class Cluster:
 
 
 def metrics(port):
-    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            try:
-                values[name] = float(value)
-            except ValueError:
-                pass
-    return values
+    return parse_metrics(urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode())
 
 
 def rss_kib(pid):

@@ -39,7 +39,7 @@ SERVER_BINARY and LOADGEN_BINARY pick other builds (the tests pass their
 debug build).
 """
 import argparse, asyncio, base64, json, os, re, resource, statistics, subprocess, sys, tempfile, time
-from benchlib import ROOT, free_port, psql
+from benchlib import ROOT, free_port, parse_metrics, psql
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 GROWTH_LIMIT_PCT = 5.0
@@ -70,19 +70,6 @@ def process_sample(pid):
     fds = len(os.listdir(f"/proc/{pid}/fd"))
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
     return rss, fds, (int(fields[11]) + int(fields[12])) / CLOCK
-
-
-def parse_metrics(text):
-    """Prometheus text → {"name{labels}": value}."""
-    values = {}
-    for line in text.splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            try:
-                values[name] = float(value)
-            except ValueError:
-                pass
-    return values
 
 
 def server_5xx(metrics):
