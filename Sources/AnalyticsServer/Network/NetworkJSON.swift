@@ -139,18 +139,8 @@ struct NodeOrder: Hashable, Sendable {
     /// staleness (default order). Only indices are sorted: no key is moved.
     func order(_ nodes: [NodeSortKeys], stale: [Bool], nowMs: Int64) -> [Int] {
         let names = nodes.map { ($0.name ?? "", $0.peerID) }
-        func byNumber(_ key: (NodeSortKeys) -> Int64?) -> [Int] {
-            let keys = nodes.map(key)
-            return nodes.indices.sorted { a, b in
-                switch (keys[a], keys[b]) {
-                case let (x?, y?) where x != y: return descending ? x > y : x < y
-                case (.some, nil): return true
-                case (nil, .some): return false
-                default: return names[a] < names[b]
-                }
-            }
-        }
-        func byText(_ key: (NodeSortKeys) -> String?) -> [Int] {
+        // Known values in the chosen direction, unknown ones last, ties by name.
+        func by<Key: Comparable>(_ key: (NodeSortKeys) -> Key?) -> [Int] {
             let keys = nodes.map(key)
             return nodes.indices.sorted { a, b in
                 switch (keys[a], keys[b]) {
@@ -169,16 +159,16 @@ struct NodeOrder: Hashable, Sendable {
             return nodes.indices.sorted { a, b in
                 keys[a] != keys[b] ? keys[a] < keys[b] : names[a] < names[b]
             }
-        case .name: return byText(\.name)
-        case .version: return byText(\.version)
-        case .best_height: return byNumber(\.bestHeight)
-        case .finalized_height: return byNumber(\.finalizedHeight)
-        case .propagation_ms: return byNumber(\.propagationMs)
-        case .block_time_ms: return byNumber(\.blockTimeMs)
-        case .peers: return byNumber(\.peers)
-        case .txcount: return byNumber(\.transactions)
-        case .last_seen: return byNumber(\.lastSeenMs)
-        case .uptime_s: return byNumber { $0.startupTimeMs.map { nowMs - $0 } }
+        case .name: return by(\.name)
+        case .version: return by(\.version)
+        case .best_height: return by(\.bestHeight)
+        case .finalized_height: return by(\.finalizedHeight)
+        case .propagation_ms: return by(\.propagationMs)
+        case .block_time_ms: return by(\.blockTimeMs)
+        case .peers: return by(\.peers)
+        case .txcount: return by(\.transactions)
+        case .last_seen: return by(\.lastSeenMs)
+        case .uptime_s: return by { $0.startupTimeMs.map { nowMs - $0 } }
         }
     }
 }
