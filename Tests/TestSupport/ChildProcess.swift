@@ -8,8 +8,13 @@ enum ChildProcess {
         let output: String
     }
 
+    /// Runs `executable` and waits for it for at most `limit` seconds
+    /// (its output closed and its exit); past that it is killed and the
+    /// run throws, naming it, so a stuck program fails its test instead of
+    /// hanging the suite. The default is longer than the slowest program
+    /// the tests run (a container image build on a cold machine).
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                    directory: URL? = nil, input: Data? = nil) throws -> Outcome {
+                    directory: URL? = nil, input: Data? = nil, limit: Double = 900) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -25,9 +30,27 @@ enum ChildProcess {
             stdin.fileHandleForWriting.write(input)
             try stdin.fileHandleForWriting.close()
         }
-        // Reading to the end waits for the program to close its output.
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        // Reading to the end waits for the program to close its output; on
+        // a thread of its own, so that the wait can be bounded.
+        let collected = Collected()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            collected.set(output.fileHandleForReading.readDataToEndOfFile())
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + limit) == .success else {
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) still running after \(Int(limit)) s; killed")
+        }
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: text)
+        return Outcome(status: process.terminationStatus, output: String(decoding: collected.get(), as: UTF8.self))
+    }
+
+    /// The output, handed from the reading thread to the caller.
+    private final class Collected: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        func set(_ value: Data) { lock.withLock { data = value } }
+        func get() -> Data { lock.withLock { data } }
     }
 }

@@ -59,9 +59,27 @@ final class TestDatabase {
         return String(conninfo[..<authorityEnd]) + "/" + database + String(rest[queryStart...])
     }
 
+    /// Opens a session to `url` whose connecting and whose statements
+    /// are bounded in time, so that a test against a database in trouble
+    /// (a full disk, a lost synchronous standby) fails instead of hanging:
+    /// 10 s to connect, 120 s per statement. The URL's own settings come
+    /// first; these override any it has.
+    static func connect(_ url: String) -> OpaquePointer? {
+        let keywords = ["dbname", "connect_timeout", "options"]
+        let values = [url, "10", "-c statement_timeout=120s"]
+        let keywordPointers = keywords.map { strdup($0) } + [nil]
+        let valuePointers = values.map { strdup($0) } + [nil]
+        defer { (keywordPointers + valuePointers).forEach { free($0) } }
+        return keywordPointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { keywordBuffer in
+            valuePointers.map { UnsafePointer($0) }.withUnsafeBufferPointer { valueBuffer in
+                PQconnectdbParams(keywordBuffer.baseAddress, valueBuffer.baseAddress, 1)
+            }
+        }
+    }
+
     @discardableResult
     static func exec(_ url: String, _ sql: String) throws -> [[String?]] {
-        guard let connection = PQconnectdb(url) else { throw TestFailure("out of memory") }
+        guard let connection = connect(url) else { throw TestFailure("out of memory") }
         defer { PQfinish(connection) }
         guard PQstatus(connection) == CONNECTION_OK else {
             throw TestFailure("cannot connect: \(String(cString: PQerrorMessage(connection)))")
@@ -87,7 +105,7 @@ final class TableLock {
 
     /// Returns once the lock is granted.
     init(url: String, table: String) throws {
-        guard let connection = PQconnectdb(url) else { throw TestFailure("out of memory") }
+        guard let connection = TestDatabase.connect(url) else { throw TestFailure("out of memory") }
         self.connection = connection
         guard PQstatus(connection) == CONNECTION_OK else {
             defer { release() }

@@ -29,7 +29,7 @@ final class BackpressureRateLimitTests: ServerTestCase {
         // every chance to count the burst.
         let afterBurst = node.sentSoFar + 2 * 2 * 150
         eventually(120, "two rate windows after the burst stored") { self.count("SELECT count(*) FROM tetcore_logs") >= afterBurst }
-        let sent = node.stopStreaming()
+        let sent = try XCTUnwrap(node.stopStreaming(within: 60), "the node's send blocked for 60 s: the server stopped reading")
 
         eventually(60, "all \(sent) rows") { self.count("SELECT count(*) FROM tetcore_logs") == sent }
         XCTAssertEqual(count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent)

@@ -113,9 +113,14 @@ final class DiskFullTests: XCTestCase {
 
         // Space returns; a PostgreSQL that shut down is started again, as an operator would.
         try FileManager.default.removeItem(atPath: ballastPath)
-        if !cluster.isRunning { try cluster.start() }
+        try waitUntilAnswering(cluster)
         usleep(500_000)
-        let sent = node.stopStreaming()
+        // The node's last send waits for the server to read again, so for
+        // its buffer to reach the database.
+        guard let sent = node.stopStreaming(within: 180) else {
+            throw TestFailure("the node's send was still blocked 180 s after space returned: the server never read "
+                + "again; its log ends:\n\(server.log.suffix(3000))")
+        }
         // A batch retry may be 30 s away by now (its backoff), a pool
         // reconnect 10 s, and PostgreSQL may be recovering: a generous wait.
         eventually(180, "all \(sent) rows after space returned") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
@@ -128,6 +133,26 @@ final class DiskFullTests: XCTestCase {
               + "\(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs")) distinct stored, "
               + "PostgreSQL stayed up: \(postgresStayedUp), peak buffered bytes \(maxBufferedBytes), server CPU \(cpuShare)")
         return Outcome(postgresStayedUp: postgresStayedUp, serverLog: server.log)
+    }
+
+    /// Returns once PostgreSQL answers a query, starting it whenever its
+    /// postmaster is gone. After a PANIC the postmaster may still be in
+    /// crash recovery, which can yet fail and shut it down: one look would
+    /// leave it down for good.
+    private func waitUntilAnswering(_ cluster: DisposableCluster) throws {
+        let deadline = Date().addingTimeInterval(120)
+        var lastError = "none"
+        while Date() < deadline {
+            do {
+                if !cluster.isRunning { try cluster.start() }
+                try TestDatabase.exec(cluster.url, "SELECT 1")
+                return
+            } catch {
+                lastError = "\(error)"
+            }
+            usleep(250_000)
+        }
+        throw TestFailure("PostgreSQL did not answer within 120 s after space returned; last error: \(lastError)")
     }
 
     /// Writes zeros until only `headroomBytes` are left on the tmpfs.
@@ -214,10 +239,11 @@ final class StreamingNode {
     /// Messages in the socket so far.
     var sentSoFar: Int { lock.withLock { sent } }
 
-    /// Stops the thread; returns how many messages went out in all.
-    func stopStreaming() -> Int {
+    /// Stops the thread; returns how many messages went out in all, or nil
+    /// if its send in progress was still blocked after `seconds`.
+    func stopStreaming(within seconds: Double) -> Int? {
         lock.withLock { streaming = false }
-        finished.wait()
+        guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
         return lock.withLock { sent }
     }
 }
