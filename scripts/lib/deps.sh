@@ -22,8 +22,9 @@ RUNTIME_PACKAGES=(postgresql "${DASHBOARD_PACKAGES[@]}")
 # headless Chromium (and the chart library) for the dashboard tests, nginx for the scale-out test;
 # podman (with Debian's runc) and debootstrap for the image and fresh-system
 # tests, systemd for `systemd-analyze verify` of the unit, pg_auto_failover
-# (its extension and pg_autoctl) for the failover tests.
-TEST_PACKAGES=(postgresql postgresql-15-auto-failover prometheus chromium nginx podman runc debootstrap systemd "${DASHBOARD_PACKAGES[@]}")
+# (its extension and pg_autoctl) for the failover tests, gdb for the stacks
+# the watchdog prints when a run hangs (scripts/lib/watchdog.sh).
+TEST_PACKAGES=(postgresql postgresql-15-auto-failover prometheus chromium nginx podman runc debootstrap systemd gdb "${DASHBOARD_PACKAGES[@]}")
 # From PyPI, into the project's virtual environment (VENV_DIR) made with
 # Debian's python3, whose python3 the tests run: jsonschema checks API
 # responses against static/openapi.json, kubernetes-validate
