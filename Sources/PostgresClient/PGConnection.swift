@@ -360,6 +360,10 @@ package final class PGConnection {
             }
         }
         guard state == .ready, let connection = self.connection else { return }
+        // Nothing owed: what came is parsed all the same (PQconsumeInput
+        // only buffers it), so that a FATAL sent to an idle session reaches
+        // the notice receiver, which ends the session.
+        if results.count == 0 { _ = PQisBusy(connection) }
         if PQstatus(connection) == CONNECTION_BAD {
             return broken(PGError(kind: .connection, sqlState: nil, message: PGError.connectionMessage(connection)))
         }
@@ -482,6 +486,13 @@ package final class PGConnection {
     }
 
     private func log(notice result: OpaquePointer) {
+        // A FATAL that arrives while no statement is in flight (a fast
+        // shutdown, pg_terminate_backend) comes through here, and the
+        // connection stays "OK" until the socket closes. A backend may then
+        // linger for good (its exit commits and waits for a synchronous
+        // standby that is gone), and a statement sent to it would never be
+        // answered: the session is over now.
+        if PGError.endsSession(result) { breakSoon(PGError(kind: .connection, result: result)) }
         let severity = PGError.field(result, "V") ?? "NOTICE"
         let metadata: Logger.Metadata = [
             "connection": "\(name)", "severity": "\(severity)",

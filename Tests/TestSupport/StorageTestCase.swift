@@ -42,8 +42,8 @@ class StorageTestCase: XCTestCase {
     }
 
     /// A connection that is ready, or a failed test.
-    func connect(pipelined: Bool = false, file: StaticString = #filePath, line: UInt = #line) -> PGConnection {
-        let connection = makeConnection(pipelined: pipelined)
+    func connect(pipelined: Bool = false, conninfo: String? = nil, file: StaticString = #filePath, line: UInt = #line) -> PGConnection {
+        let connection = makeConnection(pipelined: pipelined, conninfo: conninfo)
         var outcome: PGError??
         connection.connect { outcome = .some($0) }
         LoopRunner.run(loop, file: file, line: line) { outcome != nil }

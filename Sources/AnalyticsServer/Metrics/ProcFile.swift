@@ -24,11 +24,16 @@ enum ProcFile {
     static func countEntries(_ path: String) -> Int? {
         guard let directory = opendir(path) else { return nil }
         defer { closedir(directory) }
+        // A record is only as long as its name (d_reclen), not
+        // sizeof(dirent): copying `pointee` would read past the last one,
+        // off the end of the mapped buffer once there are enough entries
+        // (the server crashed so with 1,950 descriptors open). The name is
+        // read in place, up to its terminating NUL.
+        guard let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name) else { return nil }
         var count = 0
         while let entry = readdir(directory) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { name in
-                name[0] == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0))
-            }
+            let name = UnsafeRawPointer(entry).advanced(by: nameOffset).assumingMemoryBound(to: UInt8.self)
+            let isDot = name[0] == UInt8(ascii: ".") && (name[1] == 0 || (name[1] == UInt8(ascii: ".") && name[2] == 0))
             if !isDot { count += 1 }
         }
         return count

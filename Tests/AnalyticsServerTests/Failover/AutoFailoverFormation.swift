@@ -134,13 +134,19 @@ final class AutoFailoverFormation {
         throw TestFailure("pg_auto_failover: wanted \(wanted), the monitor says \(last); logs in \(root)")
     }
 
-    /// `pg_autoctl perform failover`: the monitor has the primary demoted
-    /// and the standby promoted. Returns once the monitor has taken the
-    /// order (`--wait 0`): the command's own wait is for the old primary to
-    /// rejoin as a standby, which may outlast its 60 s on a busy machine;
-    /// callers poll `states()` for what they need.
+    /// What `pg_autoctl perform failover` asks of the monitor: have the
+    /// primary demoted and the standby promoted. Returns once the monitor
+    /// has taken the order; callers poll `states()` for what they need.
+    ///
+    /// Not the command itself: after the order it waits for some node to
+    /// report "primary", and `--wait 0` means without a limit. A standby
+    /// promoted while the old primary cannot stop stays "wait_primary"
+    /// (writable, and all the tests need), so the command never returned:
+    /// the old primary's fast shutdown can wait forever on a session
+    /// whose exit commits (dropping the generator's temporary table) and
+    /// waits for the synchronous standby that was just promoted away.
     func performFailover() throws {
-        try autoctl(["perform", "failover", "--pgdata", root + "/monitor", "--formation", "default", "--group", "0", "--wait", "0"])
+        try TestDatabase.exec(monitorURL, "SELECT pgautofailover.perform_failover('default', 0)")
     }
 
     /// The node is lost as a machine is lost: its keeper stops (SIGSTOP, so
