@@ -34,6 +34,21 @@ final class ProcStatisticsTests: XCTestCase {
         XCTAssertGreaterThan(statistics.startTimeSeconds, Date().timeIntervalSince1970 - 24 * 3600)
     }
 
+    /// Thousands of entries of every name length, "." and ".." left out:
+    /// readdir's records are as long as their names, and the server once
+    /// crashed reading a whole `dirent` past the last one of its buffer.
+    func testEntriesOfALargeDirectoryAreCountedWithoutDots() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("proc-file-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for index in 0..<4000 {
+            let name = String(index) + String(repeating: "x", count: index % 40)
+            XCTAssertTrue(FileManager.default.createFile(atPath: directory.appendingPathComponent(name).path, contents: nil))
+        }
+        XCTAssertEqual(ProcFile.countEntries(directory.path), 4000)
+        XCTAssertEqual(ProcFile.countEntries(directory.path + "/missing"), nil)
+    }
+
     func testLoadAverage() {
         let load = MachineStatistics.parse(loadavg: "0.52 1.25 3.00 2/345 12345\n")
         XCTAssertEqual(load?.one, 0.52)
