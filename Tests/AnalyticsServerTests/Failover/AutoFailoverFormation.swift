@@ -27,6 +27,9 @@ final class AutoFailoverFormation {
     let monitorPort = ServerProcess.freePort()
     private(set) var nodes: [Node] = []
     private var monitor: Process?
+    /// `pg_autoctl perform failover` commands, left running (see
+    /// `performFailover`) and stopped with everything else.
+    private var failoverCommands: [Process] = []
     /// Nodes `loseNode` stopped: ended with SIGKILL, as they were lost.
     private var lostNodes: Set<String> = []
     private let binDirectory: String
@@ -134,19 +137,28 @@ final class AutoFailoverFormation {
         throw TestFailure("pg_auto_failover: wanted \(wanted), the monitor says \(last); logs in \(root)")
     }
 
-    /// What `pg_autoctl perform failover` asks of the monitor: have the
-    /// primary demoted and the standby promoted. Returns once the monitor
-    /// has taken the order; callers poll `states()` for what they need.
+    /// `pg_autoctl perform failover`: the monitor has the primary (node1)
+    /// demoted and the standby promoted. Returns once the monitor has
+    /// taken the order; callers poll `states()` for what they need.
     ///
-    /// Not the command itself: after the order it waits for some node to
-    /// report "primary", and `--wait 0` means without a limit. A standby
-    /// promoted while the old primary cannot stop stays "wait_primary"
-    /// (writable, and all the tests need), so the command never returned:
-    /// the old primary's fast shutdown can wait forever on a session
+    /// The command runs in the background and is not waited for: after
+    /// the order it waits for some node to report "primary", with no limit
+    /// under `--wait 0`. A standby promoted while the old primary cannot
+    /// stop stays "wait_primary" (writable, which is all the tests need),
+    /// and the old primary's fast shutdown can wait forever on a session
     /// whose exit commits (dropping the generator's temporary table) and
     /// waits for the synchronous standby that was just promoted away.
     func performFailover() throws {
-        try TestDatabase.exec(monitorURL, "SELECT pgautofailover.perform_failover('default', 0)")
+        let command = try background(["perform", "failover", "--pgdata", root + "/monitor", "--formation", "default",
+                                      "--group", "0", "--wait", "0"], log: "perform-failover.log")
+        failoverCommands.append(command)
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            if let node1 = try? states()["node1"], node1.assigned != "primary" { return }
+            if !command.isRunning && command.terminationStatus != 0 { break }
+            usleep(100_000)
+        }
+        throw TestFailure("pg_autoctl perform failover: no order taken by the monitor; its output is in \(root)/perform-failover.log")
     }
 
     /// The node is lost as a machine is lost: its keeper stops (SIGSTOP, so
@@ -183,12 +195,12 @@ final class AutoFailoverFormation {
     /// processes leave in System V IPC is removed. Then the files go.
     func destroy() {
         for node in nodes where lostNodes.contains(node.name) { kill(-processGroup(node.keeper), SIGKILL) }
-        let groups = nodes.map(\.keeper).map(processGroup) + [monitor].compactMap { $0 }.map(processGroup)
+        let groups = (nodes.map(\.keeper) + failoverCommands + [monitor].compactMap { $0 }).map(processGroup)
         for group in groups { kill(-group, SIGTERM) }
         let deadline = Date().addingTimeInterval(30)
         while groups.contains(where: { !processes(inGroup: $0).isEmpty }), Date() < deadline { usleep(100_000) }
         for group in groups where !processes(inGroup: group).isEmpty { kill(-group, SIGKILL) }
-        for keeper in nodes.map(\.keeper) + [monitor].compactMap({ $0 }) { keeper.waitUntilExit() }
+        for process in nodes.map(\.keeper) + failoverCommands + [monitor].compactMap({ $0 }) { process.waitUntilExit() }
         removeLeftoverIPC()
         try? FileManager.default.removeItem(atPath: root)
     }
