@@ -27,19 +27,30 @@ final class FailoverTests: XCTestCase {
 
     func testPrimaryPostmasterKilledUnderLoadEveryMessageStoredOnceOnTheNewPrimary() throws {
         let formation = try XCTUnwrap(formation)
-        let server = try XCTUnwrap(server)
         try assertFailoverKeepsEveryMessage(formation, cause: "SIGKILL", batchesInFlight: true) {
             // Synchronous replication: while the standby's WAL receiver is
             // stopped the primary's commits wait for it, so batches are in
-            // flight, their outcome unknown, when the primary dies.
+            // flight, their outcome unknown, when the primary dies. Only
+            // while the monitor has the pair synchronous ("primary", not
+            // "wait_primary", which a slow standby's report can cause on a
+            // loaded machine): otherwise commits would not wait.
+            try formation.waitForStates(["node1": "primary", "node2": "secondary"], seconds: 90)
+            let node1 = try formation.node(named: "node1")
             let receiver = try formation.walReceiverPID(of: formation.node(named: "node2"))
             kill(receiver, SIGSTOP)
             // Continued at once: the promotion has to stop the receiver.
             defer { kill(receiver, SIGCONT) }
-            eventually(30, "a batch waiting for its commit") {
-                (try Scrape.of(server)[#"tetcore_database_connections_busy{pool="write"}"#] ?? 0) > 0
+            // A message batch, not any statement of the write pool: its
+            // commit waits until the kill, so it is sure to be in flight.
+            eventually(30, "a batch of messages waiting for its commit") {
+                let waiting = try TestDatabase.exec(formation.url(of: node1), """
+                    SELECT count(*) FROM pg_stat_activity
+                    WHERE wait_event = 'SyncRep' AND query LIKE '%INSERT INTO tetcore_logs%'
+                    """)
+                let count: String? = waiting.first?.first ?? nil
+                return (count.flatMap { Int($0) } ?? 0) > 0
             }
-            try formation.loseNode(formation.node(named: "node1"))
+            try formation.loseNode(node1)
         }
     }
 
