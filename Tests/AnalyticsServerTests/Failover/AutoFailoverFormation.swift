@@ -39,14 +39,17 @@ final class AutoFailoverFormation {
     /// so that a lost primary is replaced in seconds.
     private static let monitorSettings = """
 
-        # AutoFailoverFormation: a lost primary is replaced in seconds
+        # AutoFailoverFormation: a lost primary is found in seconds. The wait
+        # for an old primary to demote itself stays at its default (30 s):
+        # at 5 s, a slow old primary on a loaded machine was still taking
+        # writes, no longer synchronous, when the standby was promoted, and
+        # the writes it acknowledged were lost with it.
         listen_addresses = '127.0.0.1'
         pgautofailover.health_check_period = 1000
         pgautofailover.health_check_timeout = 1000
         pgautofailover.health_check_max_retries = 1
         pgautofailover.health_check_retry_delay = 500
         pgautofailover.node_considered_unhealthy_timeout = 3000
-        pgautofailover.primary_demote_timeout = 5000
 
         """
 
