@@ -8,13 +8,16 @@ enum ChildProcess {
         let output: String
     }
 
-    /// Runs `executable` and waits for it for at most `limit` seconds
-    /// (its output closed and its exit); past that it is killed and the
-    /// run throws, naming it, so a stuck program fails its test instead of
-    /// hanging the suite. The default is longer than the slowest program
-    /// the tests run (a container image build on a cold machine).
+    /// Longer than the slowest program the tests run (a container image
+    /// build on a cold machine).
+    static let limitSeconds = 900.0
+
+    /// Runs `executable` and waits for it for at most `limitSeconds` (its
+    /// output closed and its exit); past that it is killed and the run
+    /// throws, naming it, so a stuck program fails its test instead of
+    /// hanging the suite.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                    directory: URL? = nil, input: Data? = nil, limit: Double = 900) throws -> Outcome {
+                    directory: URL? = nil, input: Data? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -38,9 +41,9 @@ enum ChildProcess {
             collected.set(output.fileHandleForReading.readDataToEndOfFile())
             done.signal()
         }
-        guard done.wait(timeout: .now() + limit) == .success else {
+        guard done.wait(timeout: .now() + limitSeconds) == .success else {
             if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) still running after \(Int(limit)) s; killed")
+            throw TestFailure("\(executable) \(arguments.joined(separator: " ")) still running after \(Int(limitSeconds)) s; killed")
         }
         process.waitUntilExit()
         return Outcome(status: process.terminationStatus, output: String(decoding: collected.get(), as: UTF8.self))

@@ -44,7 +44,12 @@ final class TestDatabase {
 
     /// The first column of the first row.
     func scalar(_ sql: String) throws -> String? {
-        try query(sql).first?.first ?? nil
+        try TestDatabase.scalar(url, sql)
+    }
+
+    /// The first column of the first row, from the database at `url`.
+    static func scalar(_ url: String, _ sql: String) throws -> String? {
+        try exec(url, sql).first?.first ?? nil
     }
 
     /// `conninfo` (URL or key=value) naming `database` instead.

@@ -47,7 +47,8 @@ watch_test_output() {
         fi
         ((SECONDS - quiet_since >= limit)) || continue
         report_hung_test "$pid" "$log" "$limit"
-        # Children first would let a parent start another; take the list once.
+        # The list is taken before any signal: once a parent dies, its
+        # children are no longer found below the run.
         victims="$(descendants "$pid")"
         # shellcheck disable=SC2086
         kill -TERM "$pid" $victims 2> /dev/null || true

@@ -179,7 +179,7 @@ final class AutoFailoverFormation {
 
     /// The pid of a standby's WAL receiver.
     func walReceiverPID(of node: Node) throws -> pid_t {
-        let text = try TestDatabase.exec(url(of: node), "SELECT pid FROM pg_stat_wal_receiver").first?.first ?? nil
+        let text = try TestDatabase.scalar(url(of: node), "SELECT pid FROM pg_stat_wal_receiver")
         guard let pid = text.flatMap({ pid_t($0) }) else { throw TestFailure("\(node.name) has no WAL receiver") }
         return pid
     }

@@ -43,12 +43,11 @@ final class FailoverTests: XCTestCase {
             // A message batch, not any statement of the write pool: its
             // commit waits until the kill, so it is sure to be in flight.
             eventually(30, "a batch of messages waiting for its commit") {
-                let waiting = try TestDatabase.exec(formation.url(of: node1), """
+                let waiting = try TestDatabase.scalar(formation.url(of: node1), """
                     SELECT count(*) FROM pg_stat_activity
                     WHERE wait_event = 'SyncRep' AND query LIKE '%INSERT INTO tetcore_logs%'
                     """)
-                let count: String? = waiting.first?.first ?? nil
-                return (count.flatMap { Int($0) } ?? 0) > 0
+                return (waiting.flatMap { Int($0) } ?? 0) > 0
             }
             try formation.loseNode(node1)
         }

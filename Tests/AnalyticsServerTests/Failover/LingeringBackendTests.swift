@@ -38,8 +38,7 @@ final class LingeringBackendTests: StorageTestCase {
         LoopRunner.run(loop) { disconnect != nil }
         XCTAssertEqual(disconnect?.kind, .connection)
         XCTAssertEqual(connection.state, .idle)
-        let waitEvent = try TestDatabase.exec(cluster.url, "SELECT wait_event FROM pg_stat_activity WHERE pid = \(pid)")
-        XCTAssertEqual(waitEvent.first?.first, "SyncRep", "the backend still waits in its exit: the case under test")
+        XCTAssertEqual(try waitEvent(of: pid, on: cluster), "SyncRep", "the backend still waits in its exit: the case under test")
     }
 
     /// Returns once the reloaded setting is in force: a commit of another
@@ -48,17 +47,21 @@ final class LingeringBackendTests: StorageTestCase {
     private func waitUntilCommitsWaitForTheStandby(_ cluster: DisposableCluster) throws {
         let probe = connect(conninfo: cluster.url)
         let probePID = try XCTUnwrap(rows(probe, "SELECT pg_backend_pid()")?.string(0, 0))
-        let waitEvent = "SELECT wait_event FROM pg_stat_activity WHERE pid = \(probePID)"
         for attempt in 1...100 {
             var done = false
             probe.query("CREATE TABLE probe_\(attempt) (a int)") { _ in done = true }
             // Either it commits (the setting not in force yet) or it waits.
-            LoopRunner.run(loop) { done || (try? TestDatabase.exec(cluster.url, waitEvent).first?.first) == "SyncRep" }
+            LoopRunner.run(loop) { done || (try? self.waitEvent(of: probePID, on: cluster)) == "SyncRep" }
             if done { continue }
             try TestDatabase.exec(cluster.url, "SELECT pg_cancel_backend(\(probePID))")
             LoopRunner.run(loop) { done }
             return
         }
         XCTFail("commits never waited for the synchronous standby")
+    }
+
+    /// What the backend `pid` waits for now, if anything.
+    private func waitEvent(of pid: String, on cluster: DisposableCluster) throws -> String? {
+        try TestDatabase.scalar(cluster.url, "SELECT wait_event FROM pg_stat_activity WHERE pid = \(pid)")
     }
 }

@@ -76,7 +76,7 @@ final class DiskFullTests: XCTestCase {
         self.server = server
         let node = try StreamingNode(port: server.port)
         try node.send(100)
-        eventually(60, "the first rows before the disk fills") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
+        eventually(60, "the first rows before the disk fills") { try cluster.count("SELECT count(*) FROM tetcore_logs") == 100 }
 
         try fillDisk()
         if forceNewWALSegment {
@@ -123,14 +123,14 @@ final class DiskFullTests: XCTestCase {
         }
         // A batch retry may be 30 s away by now (its backoff), a pool
         // reconnect 10 s, and PostgreSQL may be recovering: a generous wait.
-        eventually(180, "all \(sent) rows after space returned") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
+        eventually(180, "all \(sent) rows after space returned") { try cluster.count("SELECT count(*) FROM tetcore_logs") == sent }
         XCTAssertTrue(server.process.isRunning, "the server ran to the end; its log ends:\n\(server.log.suffix(3000))")
-        XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), sent)
-        XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
-        XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
+        XCTAssertEqual(try cluster.count("SELECT count(*) FROM tetcore_logs"), sent)
+        XCTAssertEqual(try cluster.count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
+        XCTAssertEqual(try cluster.count("SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
         XCTAssertGreaterThan(sent, 100 + DiskFullTests.maxBufferedBytes / 1024, "more was sent than the buffer holds")
         print("disk full (\(forceNewWALSegment ? "WAL" : "data files")): \(sent) rows sent, "
-              + "\(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs")) distinct stored, "
+              + "\(try cluster.count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs")) distinct stored, "
               + "PostgreSQL stayed up: \(postgresStayedUp), peak buffered bytes \(maxBufferedBytes), server CPU \(cpuShare)")
         return Outcome(postgresStayedUp: postgresStayedUp, serverLog: server.log)
     }
@@ -186,10 +186,6 @@ final class DiskFullTests: XCTestCase {
         return Double(line.split(separator: " ")[1]).map { Int($0) }
     }
 
-    private func count(_ cluster: DisposableCluster, _ sql: String) throws -> Int {
-        let text = try TestDatabase.exec(cluster.url, sql).first?.first ?? nil
-        return Int(text ?? "") ?? -1
-    }
 }
 
 /// A node that sends numbered 1 KB messages, at first on demand, then from

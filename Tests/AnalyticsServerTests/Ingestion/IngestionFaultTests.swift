@@ -49,7 +49,7 @@ final class IngestionFaultTests: XCTestCase {
         var sent: Int { node.sent }
 
         for _ in 0..<200 { try send() }
-        eventually(60, "the first 200 rows before the outage") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 200 }
+        eventually(60, "the first 200 rows before the outage") { try cluster.count("SELECT count(*) FROM tetcore_logs") == 200 }
 
         try cluster.stopImmediately()
         // About 3 s of traffic with nothing to write it to: the open socket
@@ -61,10 +61,10 @@ final class IngestionFaultTests: XCTestCase {
         eventually(60, "no write connection while PostgreSQL is down") { try server.get("/readyz").status == 503 }
         try cluster.start()
 
-        eventually(60, "all \(sent) rows after the restart") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
-        XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), sent)
-        XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
-        XCTAssertEqual(try count(cluster, "SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
+        eventually(60, "all \(sent) rows after the restart") { try cluster.count("SELECT count(*) FROM tetcore_logs") == sent }
+        XCTAssertEqual(try cluster.count("SELECT count(*) FROM tetcore_logs"), sent)
+        XCTAssertEqual(try cluster.count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
+        XCTAssertEqual(try cluster.count("SELECT max((logs->>'n')::int) FROM tetcore_logs"), sent - 1)
     }
 
     func testEveryMessageStoredOnceAcrossADatabasePausedForTenSeconds() throws {
@@ -73,7 +73,7 @@ final class IngestionFaultTests: XCTestCase {
         func send(_ count: Int) throws { try node.send(count) }
         var sent: Int { node.sent }
         try send(100)
-        eventually(60, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == 100 }
+        eventually(60, "the first rows") { try cluster.count("SELECT count(*) FROM tetcore_logs") == 100 }
 
         // SIGSTOP every process of the cluster: connections stay open, nothing
         // answers (what a frozen VM or a stuck disk looks like).
@@ -88,14 +88,9 @@ final class IngestionFaultTests: XCTestCase {
         XCTAssertEqual(try server.get("/metrics").status, 200)
         try cluster.signalEveryProcess(SIGCONT)
 
-        eventually(60, "all \(sent) rows after the pause") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") == sent }
-        XCTAssertEqual(try count(cluster, "SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
+        eventually(60, "all \(sent) rows after the pause") { try cluster.count("SELECT count(*) FROM tetcore_logs") == sent }
+        XCTAssertEqual(try cluster.count("SELECT count(DISTINCT (logs->>'n')::int) FROM tetcore_logs"), sent, "no duplicates")
         XCTAssertTrue(server.process.isRunning)
-    }
-
-    private func count(_ cluster: DisposableCluster, _ sql: String) throws -> Int {
-        let text = try TestDatabase.exec(cluster.url, sql).first?.first ?? nil
-        return Int(text ?? "") ?? -1
     }
 }
 
@@ -162,6 +157,11 @@ final class DisposableCluster {
         guard let pidFile = try? String(contentsOfFile: dataDirectory + "/postmaster.pid", encoding: .utf8),
               let postmaster = pid_t(pidFile.split(separator: "\n").first ?? "") else { return false }
         return kill(postmaster, 0) == 0
+    }
+
+    /// A query's one integer (a count), or -1 when it gives none.
+    func count(_ sql: String) throws -> Int {
+        Int(try TestDatabase.scalar(url, sql) ?? "") ?? -1
     }
 
     func stopImmediately() throws {

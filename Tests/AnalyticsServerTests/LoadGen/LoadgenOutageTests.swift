@@ -30,7 +30,7 @@ final class LoadgenOutageTests: XCTestCase {
             "--url", "ws://127.0.0.1:\(server.port)", "--nodes", "20", "--rate", "20", "--duration", "8s",
             "--verify", cluster.url, "--json",
         ])
-        eventually(10, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") > 100 }
+        eventually(10, "the first rows") { try cluster.count("SELECT count(*) FROM tetcore_logs") > 100 }
         try cluster.stopImmediately()
         eventually(10, "the generator saw the connection go") {
             run.stderr.contains("tetcore-loadgen: verify: lost the connection to PostgreSQL")
@@ -52,7 +52,7 @@ final class LoadgenOutageTests: XCTestCase {
             "--url", "ws://127.0.0.1:\(server.port)", "--nodes", "20", "--rate", "20", "--duration", "3s",
             "--verify", cluster.url, "--verify-timeout", "90s", "--json",
         ])
-        eventually(10, "the first rows") { try self.count(cluster, "SELECT count(*) FROM tetcore_logs") > 100 }
+        eventually(10, "the first rows") { try cluster.count("SELECT count(*) FROM tetcore_logs") > 100 }
         try cluster.stopImmediately()
         // Sending ends with PostgreSQL still down: the verification waits.
         eventually(30, "the generator waits for PostgreSQL to verify") {
@@ -77,11 +77,6 @@ final class LoadgenOutageTests: XCTestCase {
         XCTAssertEqual(verify["missing"] as? Int, 0, file: file, line: line)
         XCTAssertEqual(verify["duplicated"] as? Int, 0, file: file, line: line)
         XCTAssertEqual(verify["timed_out"] as? Bool, false, file: file, line: line)
-        XCTAssertEqual(try count(cluster, "SELECT count(*) FROM tetcore_logs"), messages, file: file, line: line)
-    }
-
-    private func count(_ cluster: DisposableCluster, _ sql: String) throws -> Int {
-        let text = try TestDatabase.exec(cluster.url, sql).first?.first ?? nil
-        return Int(text ?? "") ?? -1
+        XCTAssertEqual(try cluster.count("SELECT count(*) FROM tetcore_logs"), messages, file: file, line: line)
     }
 }

@@ -60,8 +60,7 @@ final class SpoolOutageTests: XCTestCase {
     }
 
     private func count(_ sql: String) throws -> Int {
-        let cluster = try XCTUnwrap(cluster)
-        return Int(try TestDatabase.exec(cluster.url, sql).first?.first.flatMap { $0 } ?? "") ?? -1
+        try XCTUnwrap(cluster).count(sql)
     }
 
     private func metric(_ server: ServerProcess, _ series: String) -> Double {
