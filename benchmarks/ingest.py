@@ -20,7 +20,7 @@ Neither table is emptied between rounds: both keep growing, as in
 production. Rounds alternate server and COPY so both see the same machine;
 per round and as medians the script prints rows/s, MB/s, the ratio end to
 end / COPY of that round, the server's CPU microseconds per message and the
-generator's.
+generator's, and the server's minor page faults per 1,000 messages.
 
 Several configurations can be measured in the same rounds, each with its
 own server, database and twin (the order alternates between rounds):
@@ -46,9 +46,10 @@ from benchlib import ROOT, SERVER_BINARY, psql, free_port, migrated_database, ex
 CLOCK = os.sysconf("SC_CLK_TCK")
 
 
-def cpu_seconds(pid):
+def process_stat(pid):
+    """CPU seconds (user and system) and minor page faults of a process so far."""
     fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK
+    return (int(fields[11]) + int(fields[12])) / CLOCK, int(fields[7])
 
 
 def rows_written(port):
@@ -166,7 +167,7 @@ def main():
             for config in configs if round_number % 2 == 0 else list(reversed(configs)):
                 port, pid = config["port"], config["process"].pid
                 children = resource.getrusage(resource.RUSAGE_CHILDREN)
-                cpu0, t0 = cpu_seconds(pid), time.monotonic()
+                (cpu0, faults0), t0 = process_stat(pid), time.monotonic()
                 subprocess.run([loadgen, "--url", f"ws://127.0.0.1:{port}", "--nodes", str(args.nodes),
                                 "--messages-per-node", str(args.messages), "--rate", "max", "--mix", mix_file,
                                 "--kinds", kinds, "--wire", "wrapped" if args.wrapped else "flat",
@@ -174,16 +175,16 @@ def main():
                 while rows_written(port) < target:
                     time.sleep(0.01)
                 elapsed = time.monotonic() - t0
-                cpu = cpu_seconds(pid) - cpu0
+                cpu, faults = (now - before for now, before in zip(process_stat(pid), (cpu0, faults0)))
                 after = resource.getrusage(resource.RUSAGE_CHILDREN)
                 client_cpu = after.ru_utime + after.ru_stime - children.ru_utime - children.ru_stime
                 stored = int(psql(config["db_url"], "SELECT count(*) FROM tetcore_logs"))
                 if stored != target:
                     raise RuntimeError(f"round {round_number + 1}, {config['label']}: {stored} rows stored, {target} expected")
-                config["rounds"].append((total / elapsed, cpu * 1e6 / total, client_cpu * 1e6 / total))
+                config["rounds"].append((total / elapsed, cpu * 1e6 / total, client_cpu * 1e6 / total, faults * 1e3 / total))
                 print(f"round {round_number + 1}, {config['label']}: {total / elapsed:,.0f} rows/s end to end, "
-                      f"server CPU {cpu * 1e6 / total:.2f} us/message, loadgen CPU {client_cpu * 1e6 / total:.2f} us/message",
-                      flush=True)
+                      f"server CPU {cpu * 1e6 / total:.2f} us/message, {faults * 1e3 / total:.0f} minor page faults "
+                      f"per 1,000 messages, loadgen CPU {client_cpu * 1e6 / total:.2f} us/message", flush=True)
 
                 # The limit: the rows this server stored in this round,
                 # COPYed into its twin by POOL_SIZE sessions at once.
@@ -225,6 +226,7 @@ def main():
               f"COPY (median) {median(copies):,.0f} rows/s, {median(copies) * per_message / 1e6:.1f} MB/s; "
               f"ratio (median of rounds) {median(ratios):.2f} (rounds {min(ratios):.2f} to {max(ratios):.2f}); "
               f"server CPU (median) {cpu:.2f} us/message (rounds {min(r[1] for r in rounds):.2f} to {max(r[1] for r in rounds):.2f}); "
+              f"minor page faults (median) {median([r[3] for r in rounds]):.0f} per 1,000 messages; "
               f"tetcore-loadgen's {median([r[2] for r in rounds]):.2f} us/message")
 
 

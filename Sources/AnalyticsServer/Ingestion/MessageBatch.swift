@@ -55,7 +55,9 @@ struct MessageBatch {
 
     /// An empty batch; with `storage`, in those arrays (emptied, their room
     /// kept; an array still shared is not reused, so nothing is overwritten).
-    init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0, reusing storage: Storage? = nil) {
+    /// `capacity` rows and `documentBytes` bytes of JSON are reserved.
+    init(id: String, audit: Bool, createdAtMs: UInt64, capacity: Int = 0, documentBytes: Int = 0,
+         reusing storage: Storage? = nil) {
         self.id = id
         self.audit = audit
         self.createdAtMs = createdAtMs
@@ -75,6 +77,7 @@ struct MessageBatch {
         }
         peerConnectionIDs.reserveCapacity(MessageBatch.headerSize + 8 * capacity)
         timestamps.reserveCapacity(MessageBatch.headerSize + 12 * capacity)
+        documents.reserveCapacity(MessageBatch.headerSize + 5 * capacity + documentBytes)
         documentOffsets.reserveCapacity(capacity)
     }
 
@@ -98,6 +101,9 @@ struct MessageBatch {
         self.documents = documents
         documentOffsets = offsets
     }
+
+    /// Bytes of JSON in the batch (without the array's framing).
+    var documentBytes: Int { documents.count - MessageBatch.headerSize - 5 * count }
 
     /// Memory the batch holds (what MAX_BUFFERED_BYTES limits).
     var byteCount: Int { peerConnectionIDs.count + timestamps.count + documents.count + documentOffsets.count * 4 }
