@@ -47,10 +47,6 @@ package final class PGConnection {
     private var connectCompletion: ((PGError?) -> Void)?
     private let connectTimer: LoopTimer
     private var results = PGPendingResults()
-    /// Room for the next statement's parameter values (PGParameterArrays),
-    /// kept up to `parameterBufferLimit` bytes.
-    private var parameterBuffer: [UInt8] = []
-    static let parameterBufferLimit = 16 << 20
     /// Non-pipeline mode: statements waiting for the one in flight.
     private var waiting: [(Statement, Completion)] = []
     /// Failures found while the caller was still inside `query`, delivered
@@ -270,7 +266,7 @@ package final class PGConnection {
         case .extended(let sql, let parameters):
             let arrays: PGParameterArrays
             do {
-                arrays = try PGParameterArrays(parameters, reusing: &parameterBuffer)
+                arrays = try PGParameterArrays(parameters)
             } catch {
                 return reject(completion, error)
             }
@@ -278,8 +274,6 @@ package final class PGConnection {
                 PQsendQueryParams(connection, sql, arrays.count, arrays.types, values, arrays.lengths, arrays.formats,
                                   0 /* text results */) == 1
             }
-            // libpq has copied the values: the room serves the next statement.
-            if arrays.storage.capacity <= PGConnection.parameterBufferLimit { parameterBuffer = arrays.storage }
         }
         guard sent else {
             // libpq refused before sending: a statement it cannot carry, or

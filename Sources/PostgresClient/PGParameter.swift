@@ -38,59 +38,51 @@ package struct PGParameter {
 }
 
 /// The four parallel arrays PQsendQueryParams takes, built once per
-/// statement. Every value is copied into one buffer, each followed by a
-/// NUL (libpq reads text values up to it), so a statement costs one
-/// allocation for its values however many it has, and no pointer outlives
-/// the buffer it points into.
+/// statement. Binary values are passed where they are: libpq copies them
+/// into its output buffer, so a batch's arrays (hundreds of KiB) are copied
+/// once on their way out, not twice. Text values are copied, each followed
+/// by a NUL (libpq reads them up to it), into one small buffer.
 struct PGParameterArrays {
     private(set) var types: [Oid] = []
     private(set) var lengths: [Int32] = []
     private(set) var formats: [Int32] = []
-    /// Where each value starts in `storage`; nil for NULL.
-    private var starts: [Int?] = []
-    /// The values, each followed by a NUL byte. libpq copies them into its
-    /// output buffer, so a connection hands the same array back for its
-    /// next statement (`reusing`): a batch's values are hundreds of KiB, and
-    /// a fresh array of that size costs a page fault per 4 KiB.
-    private(set) var storage: [UInt8] = []
+    private let parameters: [PGParameter]
+    /// Where each text value starts in `textStorage`; nil for NULL and for
+    /// binary values.
+    private var textStarts: [Int?] = []
+    /// The text values, each followed by a NUL byte.
+    private var textStorage: [UInt8] = []
 
     /// Fails for values libpq cannot carry: a text value with a NUL byte
     /// (it would be cut short without a word) or one of 2 GiB or more.
-    /// `buffer` (left empty) lends its room to `storage`.
-    init(_ parameters: [PGParameter], reusing buffer: inout [UInt8]) throws(PGError) {
-        swap(&storage, &buffer)
-        storage.removeAll(keepingCapacity: true)
-        try fill(parameters)
-    }
-
     init(_ parameters: [PGParameter]) throws(PGError) {
-        try fill(parameters)
-    }
-
-    private mutating func fill(_ parameters: [PGParameter]) throws(PGError) {
+        self.parameters = parameters
         types.reserveCapacity(parameters.count)
         lengths.reserveCapacity(parameters.count)
         formats.reserveCapacity(parameters.count)
-        starts.reserveCapacity(parameters.count)
-        storage.reserveCapacity(parameters.reduce(0) { $0 + ($1.value?.count ?? 0) + 1 })
+        textStarts.reserveCapacity(parameters.count)
         for (index, parameter) in parameters.enumerated() {
             types.append(parameter.oid)
             formats.append(parameter.isBinary ? 1 : 0)
             guard let value = parameter.value else {
-                starts.append(nil)
+                textStarts.append(nil)
                 lengths.append(0)
                 continue
             }
             guard value.count < Int32.max else {
                 throw PGError(kind: .query, sqlState: nil, message: "parameter $\(index + 1) is 2 GiB or larger")
             }
-            if !parameter.isBinary && value.contains(0) {
+            lengths.append(Int32(value.count))
+            guard !parameter.isBinary else {
+                textStarts.append(nil)
+                continue
+            }
+            if value.contains(0) {
                 throw PGError(kind: .query, sqlState: nil, message: "text parameter $\(index + 1) contains a NUL byte")
             }
-            starts.append(storage.count)
-            lengths.append(Int32(value.count))
-            storage.append(contentsOf: value)
-            storage.append(0)
+            textStarts.append(textStorage.count)
+            textStorage.append(contentsOf: value)
+            textStorage.append(0)
         }
     }
 
@@ -98,11 +90,28 @@ struct PGParameterArrays {
 
     /// Calls `body` with the value pointers, valid for the call only.
     func withValues<R>(_ body: ([UnsafePointer<CChar>?]) -> R) -> R {
-        storage.withUnsafeBufferPointer { buffer in
-            let base = UnsafeRawPointer(buffer.baseAddress)
-            return body(starts.map { start in
-                start.flatMap { base?.advanced(by: $0).assumingMemoryBound(to: CChar.self) }
-            })
+        textStorage.withUnsafeBytes { text in
+            var pointers: [UnsafePointer<CChar>?] = textStarts.map { start in
+                start.flatMap { text.baseAddress?.advanced(by: $0).assumingMemoryBound(to: CChar.self) }
+            }
+            return pinBinaryValues(from: 0, into: &pointers, body)
         }
     }
+
+    /// Sets the pointer of each binary value from `index` on while its
+    /// array is held still, then calls `body` inside all of those holds.
+    private func pinBinaryValues<R>(from index: Int, into pointers: inout [UnsafePointer<CChar>?],
+                                    _ body: ([UnsafePointer<CChar>?]) -> R) -> R {
+        guard let next = parameters[index...].firstIndex(where: { $0.isBinary && $0.value != nil }),
+              let value = parameters[next].value else { return body(pointers) }
+        return value.withUnsafeBytes { bytes in
+            // An empty array may have no address, and a nil pointer is NULL.
+            pointers[next] = (bytes.baseAddress ?? UnsafeRawPointer(PGParameterArrays.emptyValue.utf8Start)).assumingMemoryBound(to: CChar.self)
+            return pinBinaryValues(from: next + 1, into: &pointers, body)
+        }
+    }
+
+    /// Where an empty binary value points: the NUL of a static empty string,
+    /// readable for the program's life.
+    private static let emptyValue: StaticString = ""
 }
