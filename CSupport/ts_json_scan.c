@@ -10,6 +10,7 @@
  */
 #include "ts_json_scan.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_parse.h>
 
@@ -306,14 +307,69 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end_array,
 };
 
+/*
+ * Where yajl's memory for one scan comes from. A scan allocates a few
+ * small blocks (the handle, the lexer, the state stack; a decode buffer for
+ * strings with escapes) and frees them all when it ends, so they are carved
+ * from one buffer on the caller's stack instead of the heap
+ * (benchmarks/preparse.c: 845 against 780 ns per flat message). A block that
+ * does not fit comes from the heap, as before. Each block is preceded by its
+ * size, which realloc needs; a block is never freed alone.
+ */
+#define ARENA_BYTES 4096
+#define ARENA_ALIGN 16
+
+typedef struct scan_arena {
+    _Alignas(ARENA_ALIGN) unsigned char bytes[ARENA_BYTES];
+    size_t used;
+} scan_arena;
+
+static int arena_owns(const scan_arena *a, const void *ptr)
+{
+    const unsigned char *p = ptr;
+    return p >= a->bytes && p < a->bytes + ARENA_BYTES;
+}
+
+static void *arena_malloc(void *ctx, size_t size)
+{
+    scan_arena *a = ctx;
+    size_t need = ARENA_ALIGN + (size + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    if (size > ARENA_BYTES || need > ARENA_BYTES - a->used) return malloc(size);
+    unsigned char *block = a->bytes + a->used + ARENA_ALIGN;
+    memcpy(block - sizeof(size_t), &size, sizeof(size_t));
+    a->used += need;
+    return block;
+}
+
+static void arena_free(void *ctx, void *ptr)
+{
+    /* Arena blocks go with the scan. */
+    if (!arena_owns(ctx, ptr)) free(ptr);
+}
+
+static void *arena_realloc(void *ctx, void *ptr, size_t size)
+{
+    if (ptr == NULL) return arena_malloc(ctx, size);
+    if (!arena_owns(ctx, ptr)) return realloc(ptr, size);
+    size_t old;
+    memcpy(&old, (unsigned char *)ptr - sizeof(size_t), sizeof(size_t));
+    if (size <= old) return ptr;
+    void *moved = arena_malloc(ctx, size);
+    if (moved != NULL) memcpy(moved, ptr, old);
+    return moved;
+}
+
 int ts_json_scan_run(const char *data, size_t len, ts_json_scan *s)
 {
     memset(s, 0, sizeof(*s));
     s->data = data;
     s->len = len;
+    scan_arena arena;
+    arena.used = 0;
+    yajl_alloc_funcs allocation = {arena_malloc, arena_realloc, arena_free, &arena};
     /* yajl's defaults are the strict ones: UTF-8 checked, no comments, no
      * trailing bytes, one value per message. */
-    yajl_handle parser = yajl_alloc(&callbacks, NULL, s);
+    yajl_handle parser = yajl_alloc(&callbacks, &allocation, s);
     if (parser == NULL) return -1;
     s->parser = parser;
     int ok = yajl_parse(parser, (const unsigned char *)data, len) == yajl_status_ok &&

@@ -445,6 +445,17 @@ final class JSONPreparseTests: XCTestCase {
         XCTAssertEqual(preparse(#"{"ts":"2024-06-11T10:00:00Z","a":\#(fits)}"#).status, TS_JSON_OK.rawValue)
     }
 
+    /// yajl decodes a string with escapes in a buffer that doubles from
+    /// 2 KiB: 6,000 escapes outgrow the scan's stack arena (4 KiB), so the
+    /// buffer moves to the heap mid-scan; what follows is still read.
+    func testEscapedStringsLargerThanTheScansArena() {
+        let escapes = String(repeating: #"\n"#, count: 6_000)
+        let outcome = preparse(#"{"a":"\#(escapes)","b":"\#(escapes)\#(escapes)","msg":"sys\u0074em.interval","ts":"2024-06-11T10:00:00Z"}"#)
+        XCTAssertEqual(outcome.status, TS_JSON_OK.rawValue)
+        XCTAssertEqual(outcome.msg, "system.interval")
+        XCTAssertEqual(outcome.createdAt, 1_718_100_000_000_000)
+    }
+
     func testJSONThatIsNotAnObject() {
         for text in ["[]", #"[{"ts":"2024-06-11T10:00:00Z"}]"#, "42", #""2024-06-11T10:00:00Z""#, "null", "true"] {
             assertRejected(text, TS_JSON_ENOTOBJECT)
