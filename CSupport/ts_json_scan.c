@@ -68,12 +68,15 @@ static const struct known_member known_members[] = {
 _Static_assert(TS_JSON_N_COUNT <= M_STRING - M_NUMBER, "number members overlap string members");
 _Static_assert(TS_JSON_N_COUNT <= 32, "numbers_present has a bit per number member");
 
-/* Most keys are not known: their length alone rules most entries out. */
+/* Most keys are not known: their length and first byte rule most entries
+ * out before a memcmp (every known name has a first byte). */
 static int classify(const unsigned char *key, size_t len, int top)
 {
     for (size_t i = 0; i < sizeof(known_members) / sizeof(known_members[0]); i++) {
         const struct known_member *k = &known_members[i];
-        if (k->len == len && (top || !k->top_only) && memcmp(key, k->name, len) == 0) return k->member;
+        if (k->len == len && key[0] == (unsigned char)k->name[0] && (top || !k->top_only) &&
+            memcmp(key, k->name, len) == 0)
+            return k->member;
     }
     return M_NONE;
 }
