@@ -194,6 +194,11 @@ final class NetworkTracker {
 
     // MARK: Writes
 
+    /// No statement of this tracker is waiting for the database: what it
+    /// wrote last is stored (or failed). Shutdown waits for this after its
+    /// last flush, so the closed sockets' nodes are written offline.
+    var isIdle: Bool { statementsInFlight == 0 && stepStatementsInFlight == 0 }
+
     /// Writes what changed; nothing while the previous flush is in flight.
     func flush() {
         guard statementsInFlight == 0 else { return }
@@ -235,12 +240,15 @@ final class NetworkTracker {
         guard !written.isEmpty || !blocks.isEmpty else { return }
         counters.flushes += 1
         if !written.isEmpty {
+            // Written offline by this statement. A node that closes while it
+            // is in flight was written online: it stays, dirty, for the next.
+            let writtenClosed = written.filter { nodes[$0]?.closed == true }
             run(NetworkStore.upsertNodes, [.text(nodeRows.text)]) { [weak self] ok in
                 guard let self else { return }
                 if ok {
                     self.counters.nodeRowsWritten += written.count
                     // Closed nodes are gone once written offline.
-                    for id in written where self.nodes[id]?.closed == true { self.nodes[id] = nil }
+                    for id in writtenClosed { self.nodes[id] = nil }
                 } else {
                     for id in written { self.nodes[id]?.dirty = true }
                     for id in sessions { self.nodes[id]?.identityDirty = true }
