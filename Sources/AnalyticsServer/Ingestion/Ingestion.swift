@@ -93,6 +93,9 @@ package final class Ingestion {
         context.liveBatcher.openRowCount == 0 && context.auditBatcher.openRowCount == 0 && writer.outstandingBatches == 0
     }
 
+    /// The node state's writes are all answered (always, with NETWORK_STATE off).
+    package var isNetworkStateWritten: Bool { context.network?.isIdle ?? true }
+
     /// peer_connections ids of the nodes connected to this loop.
     package var openPeerConnectionIDs: [Int32] { connections.values.flatMap(\.peerConnectionIDs) }
 
@@ -103,8 +106,8 @@ package final class Ingestion {
     }
 
     /// Hands the open batch to the writer now (shutdown), and writes the
-    /// nodes' state (best effort: a node left online is offline for its
-    /// readers once silent for NODE_ID_IDLE_S).
+    /// nodes' state (if that fails or times out, a node left online is
+    /// offline for its readers once silent for NODE_ID_IDLE_S).
     package func flush() {
         context.liveBatcher.flush()
         context.auditBatcher.flush()

@@ -301,19 +301,29 @@ final class Shard {
     }
 
     /// Waits for the sockets to finish their closing handshakes, flushes,
-    /// then waits for the writer, all bounded by the deadline.
-    private func waitForDrain(deadline: UInt64) {
+    /// then waits for the writer and the node state's last writes (a flush
+    /// in flight holds back the one that marks the closed nodes offline),
+    /// all bounded by the deadline. Only unwritten rows make the exit fail.
+    private func waitForDrain(deadline: UInt64, announced: Bool = false) {
         let socketsOpen = (http?.webSockets.count ?? 0) > 0
         if !socketsOpen { ingestion.flush() }
         let drained = !socketsOpen && ingestion.isDrained
-        if drained || loop.nowMilliseconds >= deadline || !group.isMigrated {
+        let settled = drained && ingestion.isNetworkStateWritten
+        // Said once: why a shutdown whose rows are all written still waits.
+        let announce = drained && !settled && !announced
+        if announce { logger.info("shutdown: rows written; waiting for the node state's last writes") }
+        if settled || loop.nowMilliseconds >= deadline || !group.isMigrated {
             if !drained && group.isMigrated {
                 logger.error("shutdown timeout: rows not written", metadata: ["bytes": "\(ingestion.bufferedBytes)"])
+            } else if !settled && group.isMigrated {
+                logger.warning("shutdown timeout: node state not written; its nodes read as offline once silent")
             }
             finish(drained: drained || !group.isMigrated)
             return
         }
-        LoopTimer.once(on: loop, after: 20) { [weak self] in self?.waitForDrain(deadline: deadline) }
+        LoopTimer.once(on: loop, after: 20) { [weak self] in
+            self?.waitForDrain(deadline: deadline, announced: announced || announce)
+        }
     }
 
     /// Closes everything the shard owns. Loops other than 0 stop here;
