@@ -100,10 +100,11 @@ package struct ChainSummary: Sendable, Equatable {
     }
 
     /// Summarises `nodes` (every node of the chain the caller knows,
-    /// online or not) and `blocks` at `nowMs`.
-    package static func summarize<Nodes: Collection>(genesisHash: String, nodes: Nodes, blocks: ChainBlocks?,
-                                                     nowMs: Int64, rules: LivenessRules) -> ChainSummary
-        where Nodes.Element == NodeState {
+    /// online or not) and `blocks` at `nowMs`. An array, not any collection:
+    /// generic code across the module boundary copied every node (a retain
+    /// per string) where this reads its fields in place.
+    package static func summarize(genesisHash: String, nodes: [NodeState], blocks: ChainBlocks?,
+                                  nowMs: Int64, rules: LivenessRules) -> ChainSummary {
         var summary = ChainSummary(genesisHash: genesisHash)
         var names: [String: Int] = [:]
         var chainBest = ChainBest()

@@ -30,7 +30,8 @@ package enum Distributions {
     package static let other = "other"
     static let top = 10
 
-    package static func compute<Nodes: Collection>(_ nodes: Nodes) -> [Distribution] where Nodes.Element == NodeState {
+    /// An array, for the reason ChainSummary.summarize takes one.
+    package static func compute(_ nodes: [NodeState]) -> [Distribution] {
         // One pass counting raw values; derived ones (vendor, kernel
         // release, buckets) are worked out once per distinct value, not per
         // node: a fleet has far fewer CPUs and kernels than nodes.

@@ -26,7 +26,7 @@ final class LivenessTests: XCTestCase {
     func testALaggingNodeIsOnlineNotStaleWithItsLag() {
         let nodes = run(until: 300)
         let now: Int64 = 300_500
-        let summary = ChainSummary.summarize(genesisHash: Fixture.genesis, nodes: nodes.values, blocks: nil, nowMs: now, rules: rules)
+        let summary = ChainSummary.summarize(genesisHash: Fixture.genesis, nodes: Array(nodes.values), blocks: nil, nowMs: now, rules: rules)
         let lagging = nodes["lagging"]!
         XCTAssertTrue(lagging.isOnline(nowMs: now, idleMs: rules.idleMs))
         XCTAssertFalse(summary.isStale(lagging, nowMs: now, rules: rules))
@@ -40,7 +40,7 @@ final class LivenessTests: XCTestCase {
         let stuck = nodes["stuck"]!
         XCTAssertEqual(stuck.bestAtMs, 54_200)
         let at = { (now: Int64) in
-            ChainSummary.summarize(genesisHash: Fixture.genesis, nodes: nodes.values, blocks: nil, nowMs: now, rules: self.rules)
+            ChainSummary.summarize(genesisHash: Fixture.genesis, nodes: Array(nodes.values), blocks: nil, nowMs: now, rules: self.rules)
         }
         XCTAssertFalse(at(174_199).isStale(stuck, nowMs: 174_199, rules: rules), "119.999 s without a rise")
         XCTAssertTrue(at(174_200).isStale(stuck, nowMs: 174_200, rules: rules), "120 s without a rise")
