@@ -29,4 +29,11 @@ class ServerTestCase: XCTestCase {
     func count(_ sql: String) -> Int {
         Int(((try? database.scalar(sql)) ?? nil) ?? "-1") ?? -1
     }
+
+    /// Sessions waiting for a lock on `table`, for one in `mode` (as
+    /// pg_locks names it, e.g. RowExclusiveLock) when given; -1 if unknown.
+    func lockWaiters(on table: String, mode: String? = nil) -> Int {
+        count("SELECT count(*) FROM pg_locks WHERE relation = '\(table)'::regclass AND NOT granted"
+              + (mode.map { " AND mode = '\($0)'" } ?? ""))
+    }
 }

@@ -35,11 +35,12 @@ final class TestDatabase {
         try TestDatabase.exec(url, sql)
     }
 
-    /// Another session holds an ACCESS EXCLUSIVE lock on `table` from
-    /// when this returns until the test calls `release()` on the result:
-    /// the test decides how long, by what it has seen happen meanwhile.
-    func holdLock(on table: String) throws -> TableLock {
-        try TableLock(url: url, table: table)
+    /// Another session holds a lock on `table` in `mode` (ACCESS EXCLUSIVE:
+    /// reads and writes wait; EXCLUSIVE: only writes do) from when this
+    /// returns until the test calls `release()` on the result: the test
+    /// decides how long, by what it has seen happen meanwhile.
+    func holdLock(on table: String, mode: String = "ACCESS EXCLUSIVE") throws -> TableLock {
+        try TableLock(url: url, table: table, mode: mode)
     }
 
     /// The first column of the first row.
@@ -103,20 +104,20 @@ final class TestDatabase {
     }
 }
 
-/// A session of its own holding an ACCESS EXCLUSIVE lock on a table in an
-/// open transaction, until `release()` (or deinit) commits and closes it.
+/// A session of its own holding a lock on a table in an open transaction,
+/// until `release()` (or deinit) commits and closes it.
 final class TableLock {
     private var connection: OpaquePointer?
 
     /// Returns once the lock is granted.
-    init(url: String, table: String) throws {
+    init(url: String, table: String, mode: String) throws {
         guard let connection = TestDatabase.connect(url) else { throw TestFailure("out of memory") }
         self.connection = connection
         guard PQstatus(connection) == CONNECTION_OK else {
             defer { release() }
             throw TestFailure("cannot connect: \(String(cString: PQerrorMessage(connection)))")
         }
-        for sql in ["BEGIN", "LOCK TABLE \(table) IN ACCESS EXCLUSIVE MODE"] {
+        for sql in ["BEGIN", "LOCK TABLE \(table) IN \(mode) MODE"] {
             let result = PQexec(connection, sql)
             defer { PQclear(result) }
             guard PQresultStatus(result) == PGRES_COMMAND_OK else {

@@ -1,4 +1,3 @@
-import CLibPQ
 import Foundation
 @testable import TestSupport
 import XCTest
@@ -14,8 +13,8 @@ final class APIOverloadTests: APITestCase {
     }
 
     func testRequestsBeyondTheQueueGet503AtOnceWhileQueuedOnesSucceedAndIngestionStoresEverything() throws {
-        let locker = try lockHostSystems()
-        defer { PQfinish(locker) }
+        let lock = try database.holdLock(on: "host_systems")
+        defer { lock.release() }
         // Ingestion while the API is saturated, for as long as it lasts.
         let loadgen = try LoadgenProcess([
             "--url", "ws://127.0.0.1:\(server.port)", "--nodes", "20", "--rate", "20", "--messages-per-node", "40",
@@ -55,7 +54,7 @@ final class APIOverloadTests: APITestCase {
         XCTAssertEqual(verify["duplicated"] as? Int, 0)
         XCTAssertEqual(try metric("tetcore_api_running_requests"), 1, "the API was still blocked while every row was stored")
 
-        PQclear(PQexec(locker, "COMMIT"))
+        lock.release()
         for client in admitted {
             let response = try client.readHTTPResponse()
             XCTAssertEqual(response.status, 200)
@@ -71,8 +70,8 @@ final class APIOverloadTests: APITestCase {
     func testARequestThatWaitsPastTheTimeoutGets503InsteadOfRunningLate() throws {
         _ = server.terminate(signal: SIGKILL)
         server = try startServer(["API_QUEUE_TIMEOUT_MS": "500"])
-        let locker = try lockHostSystems()
-        defer { PQfinish(locker) }
+        let lock = try database.holdLock(on: "host_systems")
+        defer { lock.release() }
         let running = try sendGet("/host_systems")
         eventually(60, "one API request running") { try self.metric("tetcore_api_running_requests") == 1 }
 
@@ -87,20 +86,11 @@ final class APIOverloadTests: APITestCase {
         // libuv's timers count whole milliseconds from the loop's cached time.
         XCTAssertGreaterThan(waited, 0.45)
         XCTAssertEqual(try metric(#"tetcore_api_requests_rejected_total{reason="queue_timeout"}"#), 1)
-        XCTAssertEqual(count("SELECT count(*) FROM pg_locks WHERE relation = 'host_systems'::regclass AND NOT granted"), 1,
+        XCTAssertEqual(lockWaiters(on: "host_systems"), 1,
                        "only the running request reached PostgreSQL")
 
-        PQclear(PQexec(locker, "COMMIT"))
+        lock.release()
         XCTAssertEqual(try running.readHTTPResponse().status, 200, "the running request was not cut short")
-    }
-
-    /// A session holding an exclusive lock on host_systems until COMMIT.
-    private func lockHostSystems() throws -> OpaquePointer {
-        guard let locker = PQconnectdb(database.url), PQstatus(locker) == CONNECTION_OK else {
-            throw TestFailure("cannot connect the locking session")
-        }
-        PQclear(PQexec(locker, "BEGIN; LOCK TABLE host_systems IN ACCESS EXCLUSIVE MODE"))
-        return locker
     }
 
     /// Sends a GET on a fresh connection without reading the answer.

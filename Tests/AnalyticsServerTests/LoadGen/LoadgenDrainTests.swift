@@ -19,7 +19,7 @@ final class LoadgenDrainTests: ServerTestCase {
     private var url: String { "ws://127.0.0.1:\(server.port)" }
 
     func testGenerousCloseTimeoutWaitsUntilTheServerHasReadEverything() throws {
-        let lock = try WriteLock(database, table: "tetcore_logs")
+        let lock = try database.holdLock(on: "tetcore_logs", mode: "EXCLUSIVE")
         let run = try LoadgenProcess([
             "--url", url, "--nodes", "4", "--rate", "max", "--duration", "2s", "--close-timeout", "60s",
             "--verify", database.url, "--json",
@@ -30,7 +30,7 @@ final class LoadgenDrainTests: ServerTestCase {
         }
         XCTAssertTrue(run.process.isRunning)
         XCTAssertEqual(try metric("tetcore_backpressure_active"), 1, "the server had paused its sockets")
-        try lock.release()
+        lock.release()
 
         XCTAssertEqual(try run.wait(300), 0, run.stderr)
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
@@ -53,7 +53,7 @@ final class LoadgenDrainTests: ServerTestCase {
     }
 
     func testShortCloseTimeoutCountsWhatMayNotHaveArrived() throws {
-        let lock = try WriteLock(database, table: "tetcore_logs")
+        let lock = try database.holdLock(on: "tetcore_logs", mode: "EXCLUSIVE")
         let (status, summary) = try LoadgenProcess.runJSON([
             "--url", url, "--nodes", "4", "--rate", "max", "--duration", "2s", "--close-timeout", "1s",
         ])
@@ -74,7 +74,7 @@ final class LoadgenDrainTests: ServerTestCase {
         XCTAssertEqual((summary["errors"] as? [String: Int])?["close: timed out"], 4)
 
         // The server stores what it did read once the database is back.
-        try lock.release()
+        lock.release()
         eventually(120, "the server has stored what it read and closed the connections") {
             try self.metric("tetcore_buffered_rows") == 0 && self.metric("tetcore_event_loop_connections") == 0
         }
@@ -99,39 +99,5 @@ final class LoadgenDrainTests: ServerTestCase {
         }
         guard found else { throw TestFailure("no \(name) in /metrics") }
         return total
-    }
-}
-
-/// A psql session holding `LOCK TABLE … IN EXCLUSIVE MODE` (writes wait,
-/// reads do not) until `release()`.
-private final class WriteLock {
-    private let process = Process()
-    private let input = Pipe()
-
-    init(_ database: TestDatabase, table: String) throws {
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/psql")
-        process.arguments = ["-qX", database.url]
-        process.standardInput = input
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        input.fileHandleForWriting.write(Data("BEGIN; LOCK TABLE \(table) IN EXCLUSIVE MODE;\n".utf8))
-        let deadline = Date().addingTimeInterval(10)
-        while try database.scalar("SELECT count(*) FROM pg_locks WHERE mode = 'ExclusiveLock' AND locktype = 'relation' AND granted") == "0" {
-            guard Date() < deadline else { throw TestFailure("the lock on \(table) was not granted within 10 s") }
-            usleep(20_000)
-        }
-    }
-
-    func release() throws {
-        guard process.isRunning else { return }
-        input.fileHandleForWriting.write(Data("COMMIT;\n".utf8))
-        try input.fileHandleForWriting.close()
-        process.waitUntilExit()
-    }
-
-    deinit {
-        if process.isRunning {
-            try? release()
-        }
     }
 }

@@ -24,8 +24,7 @@ final class NetworkShutdownTests: ServerTestCase {
         // A write asks for ROW EXCLUSIVE; reads of the table wait too, for
         // ACCESS SHARE.
         eventually(10, "a write of the node state waiting for the lock") {
-            try self.database.scalar("SELECT count(*) FROM pg_locks WHERE NOT granted " +
-                                     "AND relation = 'network_nodes'::regclass AND mode = 'RowExclusiveLock'") == "1"
+            self.lockWaiters(on: "network_nodes", mode: "RowExclusiveLock") == 1
         }
 
         kill(stopping.process.processIdentifier, SIGTERM)
