@@ -53,6 +53,14 @@ package final class Ingestion {
         }
         let limits = MessageBatcher.Limits(rows: settings.dbBatchSize, bytes: settings.dbBatchBytes,
                                            latencyMs: UInt64(settings.dbSaveLatencyMs))
+        var network: NetworkTracker?
+        if settings.networkState {
+            let lastSeenRefreshMs = min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)
+            network = NetworkTracker(loop: loop, queue: queue, writerID: batchIDPrefix, options: .init(
+                rules: settings.livenessRules, seriesStepMs: Int64(settings.networkSeriesStepS) * 1000,
+                propagationWindowMs: Int64(settings.networkPropagationWindowS) * 1000,
+                lastSeenRefreshMs: lastSeenRefreshMs, lazyDelayMs: min(5000, lastSeenRefreshMs)), logger: logger)
+        }
         let policy = admission.policy
         context = TelemetryConnectionContext(
             loop: loop,
@@ -63,14 +71,8 @@ package final class Ingestion {
             liveBatcher: MessageBatcher(loop: loop, audit: false, limits: limits, writer: writer, budget: budget,
                                         batchIDPrefix: batchIDPrefix),
             auditBatcher: MessageBatcher(loop: loop, audit: true, limits: limits, writer: writer, budget: budget,
-                                         batchIDPrefix: batchIDPrefix + "-audit"))
-        if settings.networkState {
-            let lastSeenRefreshMs = min(15_000, Int64(settings.nodeIDIdleS) * 1000 / 4)
-            context.network = NetworkTracker(loop: loop, queue: queue, writerID: batchIDPrefix, options: .init(
-                rules: settings.livenessRules, seriesStepMs: Int64(settings.networkSeriesStepS) * 1000,
-                propagationWindowMs: Int64(settings.networkPropagationWindowS) * 1000,
-                lastSeenRefreshMs: lastSeenRefreshMs, lazyDelayMs: min(5000, lastSeenRefreshMs)), logger: logger)
-        }
+                                         batchIDPrefix: batchIDPrefix + "-audit"),
+            network: network)
         context.onClosed = { [unowned self] connection in self.connectionClosed(connection) }
         context.onRateExceeded = { [unowned self] connection, rate in self.rateExceeded(connection, bytesPerSecond: rate) }
         budget.onPressureChange = { [unowned self] over in self.applyBackpressure(over) }

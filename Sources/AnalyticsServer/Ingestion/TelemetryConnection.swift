@@ -1,6 +1,7 @@
 import CSupport
 import Logging
 import NetworkModel
+import Reactor
 import WebServer
 
 /// One node's telemetry socket on `/` or `/audit`: turns each message into
@@ -17,10 +18,12 @@ final class TelemetryConnection: WebSocketDelegate {
         var lastMessageMs: UInt64 = 0
     }
 
-    /// unowned(unsafe): the Ingestion that owns the context closes every
-    /// connection before it goes away, and a checked unowned reference costs
-    /// two atomics per access.
-    private unowned(unsafe) let context: TelemetryConnectionContext
+    /// Strong, like every collaborator below: none of them references a
+    /// connection, so there is no cycle, and a `let` read through `self`
+    /// costs nothing, where an unowned(unsafe) one is retained and released
+    /// around each use (the tracker, which its own database callbacks
+    /// reference weakly, even on the slow side-table path).
+    private let context: TelemetryConnectionContext
     let ipAddress: String
     /// The client address without port, as admission counts it.
     let host: String
@@ -31,8 +34,14 @@ final class TelemetryConnection: WebSocketDelegate {
     /// (backpressure). They waited in the kernel and arrive all at once
     /// when reading resumes: the server's delay, not the node's burst.
     private var excusedBytes = 0
-    /// The live or the audit batcher (the context's, like `context`).
-    private unowned(unsafe) let batcher: MessageBatcher
+    /// The live or the audit batcher, and the context's other members that
+    /// every message uses, held directly (`context.counters` is a load and a
+    /// retain each time).
+    private let batcher: MessageBatcher
+    private let loop: EventLoop
+    private let counters: IngestionCounters
+    private let preparser: MessagePreparser
+    private let network: NetworkTracker?
     private var upgradePeerConnectionID: Int32?
     private var nodes: [Int64: Node] = [:]
     /// Messages of a node id whose row is being created (socket paused).
@@ -47,6 +56,10 @@ final class TelemetryConnection: WebSocketDelegate {
         self.host = host
         rate = DataRateMeter(windowSeconds: context.rules.rateWindowSeconds)
         batcher = audit ? context.auditBatcher : context.liveBatcher
+        loop = context.loop
+        counters = context.counters
+        preparser = context.preparser
+        network = context.network
         self.audit = audit
     }
 
@@ -67,10 +80,9 @@ final class TelemetryConnection: WebSocketDelegate {
     /// One whole message from the node: counted, rate-checked, pre-parsed,
     /// and batched as a row of its node's peer_connections row.
     func receive(_ payload: UnsafeRawBufferPointer) {
-        let counters = context.counters
         counters.messagesReceived += 1
         counters.bytesReceived += payload.count
-        let now = context.loop.nowMilliseconds
+        let now = loop.nowMilliseconds
         let excused = min(excusedBytes, payload.count)
         excusedBytes -= excused
         let bytesPerSecond = rate.add(payload.count - excused, nowMs: now)
@@ -82,7 +94,7 @@ final class TelemetryConnection: WebSocketDelegate {
             }
         }
         var message = ts_json_message()
-        let status = context.preparser.preparse(payload, into: &message)
+        let status = preparser.preparse(payload, into: &message)
         guard status == TS_JSON_OK.rawValue else {
             reject(status, payload: payload)
             return
@@ -106,13 +118,13 @@ final class TelemetryConnection: WebSocketDelegate {
                 return
             }
             park(message.node_id, createdAt: message.created_at_us, document: document, info: NodeInfo(reading: &message),
-                 report: context.network != nil ? NodeReport(reading: &message) : nil)
+                 report: network != nil ? NodeReport(reading: &message) : nil)
             return
         }
         if !node.knowsPeerID { learn(NodeInfo(reading: &message), nodeID: message.node_id, node: node) }
         counters.rowsBatched += 1
         batcher.append(peerConnectionID: node.peerConnectionID, createdAtUnixMicros: message.created_at_us, document: document)
-        if let network = context.network, message.state.kind != TS_JSON_STATE_NONE {
+        if let network, message.state.kind != TS_JSON_STATE_NONE {
             network.receive(&message, peerConnectionID: node.peerConnectionID)
         }
     }
@@ -138,7 +150,7 @@ final class TelemetryConnection: WebSocketDelegate {
         let forgotten = nodes.values.filter { now &- $0.lastMessageMs >= idleMs }.map(\.peerConnectionID)
         guard !forgotten.isEmpty else { return }
         nodes = nodes.filter { now &- $0.value.lastMessageMs < idleMs }
-        context.network?.closed(forgotten)
+        network?.closed(forgotten)
     }
 
     private func park(_ nodeID: Int64, createdAt: Int64, document: UnsafeRawBufferPointer, info: NodeInfo?, report: NodeReport?) {
@@ -152,16 +164,16 @@ final class TelemetryConnection: WebSocketDelegate {
     }
 
     private func rowCreated(_ peerConnectionID: Int32, forNode nodeID: Int64) {
-        nodes[nodeID] = Node(peerConnectionID: peerConnectionID, lastMessageMs: context.loop.nowMilliseconds)
+        nodes[nodeID] = Node(peerConnectionID: peerConnectionID, lastMessageMs: loop.nowMilliseconds)
         let ready = parked.filter { $0.nodeID == nodeID }
         parked.removeAll { $0.nodeID == nodeID }
         for message in ready {
             if let node = nodes[nodeID] { learn(message.info, nodeID: nodeID, node: node) }
-            context.counters.rowsBatched += 1
+            counters.rowsBatched += 1
             message.document.withUnsafeBytes {
                 batcher.append(peerConnectionID: peerConnectionID, createdAtUnixMicros: message.createdAt, document: $0)
             }
-            if let report = message.report { context.network?.observe(report, peerConnectionID: peerConnectionID, atMs: message.atMs) }
+            if let report = message.report { network?.observe(report, peerConnectionID: peerConnectionID, atMs: message.atMs) }
         }
         if parked.isEmpty { socket?.resumeReading(.awaitingPeerConnection) }
     }
@@ -174,8 +186,8 @@ final class TelemetryConnection: WebSocketDelegate {
         case TS_JSON_EBADID.rawValue: reason = .badID
         default: reason = .invalidJSON
         }
-        context.counters.reject(reason)
-        context.rejections.record(reason, ipAddress: ipAddress, size: payload.count, nowMs: context.loop.nowMilliseconds)
+        counters.reject(reason)
+        context.rejections.record(reason, ipAddress: ipAddress, size: payload.count, nowMs: loop.nowMilliseconds)
     }
 }
 

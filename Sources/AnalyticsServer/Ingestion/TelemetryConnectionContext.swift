@@ -28,14 +28,14 @@ final class TelemetryConnectionContext {
     let liveBatcher: MessageBatcher
     let auditBatcher: MessageBatcher
     /// The state of the loop's nodes (NETWORK_STATE); nil when off.
-    var network: NetworkTracker?
+    let network: NetworkTracker?
     /// The connection's socket closed.
     var onClosed: (TelemetryConnection) -> Void = { _ in }
     /// The connection went over `rules.maxBytesPerSecond` (bytes per second given).
     var onRateExceeded: (TelemetryConnection, Int) -> Void = { _, _ in }
 
     init(loop: EventLoop, rules: Rules, counters: IngestionCounters, rejections: RejectionLog, peers: PeerConnectionStore,
-         liveBatcher: MessageBatcher, auditBatcher: MessageBatcher) {
+         liveBatcher: MessageBatcher, auditBatcher: MessageBatcher, network: NetworkTracker? = nil) {
         self.loop = loop
         self.rules = rules
         self.counters = counters
@@ -43,5 +43,6 @@ final class TelemetryConnectionContext {
         self.peers = peers
         self.liveBatcher = liveBatcher
         self.auditBatcher = auditBatcher
+        self.network = network
     }
 }
