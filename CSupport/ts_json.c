@@ -14,7 +14,6 @@
 #include "ts_json_scan.h"
 
 #include <jansson.h>
-#include <stdio.h>
 #include <string.h>
 static void clear_message(ts_json_message *m)
 {
@@ -122,6 +121,23 @@ static ts_json_state_kind state_kind(const ts_json_scan_text *msg)
     return TS_JSON_STATE_NONE;
 }
 
+/* Writes `"id":N}` into out (at least 28 bytes) and returns its length.
+ * By hand: snprintf took 2 % of the server's CPU under wrapped traffic. */
+static size_t id_member(int64_t id, char *out)
+{
+    char digits[20];
+    size_t n = 0;
+    /* The magnitude as unsigned, so that INT64_MIN has one too. */
+    uint64_t v = id < 0 ? (uint64_t)0 - (uint64_t)id : (uint64_t)id;
+    do digits[n++] = (char)('0' + v % 10), v /= 10; while (v != 0);
+    char *p = out;
+    memcpy(p, "\"id\":", 5), p += 5;
+    if (id < 0) *p++ = '-';
+    while (n > 0) *p++ = digits[--n];
+    *p++ = '}';
+    return (size_t)(p - out);
+}
+
 /* The flat form of a wrapped message: the payload without its closing
  * brace, then `"ts":"…","id":N}` (`ts` only when it came from outside the
  * payload). Appended last, they win over members of the same name in the
@@ -131,11 +147,11 @@ static int splice_wrapped(const ts_json_scan *s, const ts_json_scan_text *outer_
                           size_t *out_needed, ts_json_message *m)
 {
     char id[32];
-    int id_len = snprintf(id, sizeof(id), "\"id\":%lld}", (long long)m->node_id);
+    size_t id_len = id_member(m->node_id, id);
     size_t body = s->payload_end - 1 - s->payload_start; /* "{…" without "}" */
     size_t comma = s->payload.members > 0 ? 1 : 0;
     size_t ts_len = outer_ts != NULL ? sizeof("\"ts\":\"\",") - 1 + outer_ts->len : 0;
-    size_t needed = body + comma + ts_len + (size_t)id_len;
+    size_t needed = body + comma + ts_len + id_len;
     if (out_needed != NULL) *out_needed = needed;
     if (out == NULL || needed > out_cap) return TS_JSON_ENOSPC;
     char *p = out;
@@ -146,7 +162,7 @@ static int splice_wrapped(const ts_json_scan *s, const ts_json_scan_text *outer_
         memcpy(p, outer_ts->ptr, outer_ts->len), p += outer_ts->len;
         memcpy(p, "\",", 2), p += 2;
     }
-    memcpy(p, id, (size_t)id_len);
+    memcpy(p, id, id_len);
     m->row = out;
     m->row_len = needed;
     return TS_JSON_OK;
