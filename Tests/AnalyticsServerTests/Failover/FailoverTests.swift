@@ -113,11 +113,20 @@ final class FailoverTests: XCTestCase {
             + String(format: "%.1f s, ingestion paused %.1f s (longest stretch without a committed row, ", promotedAfter, pause)
             + "from tetcore_rows_written_total every 200 ms), \(retries) batch sends repeated")
         XCTAssertGreaterThan(pause, 0)
-        // The batch in flight at the kill is made certain above (it waited
-        // in SyncRep); that it is stored once is what the counts assert.
-        // `tetcore_batch_retries_total` is printed, not judged: with the
-        // monitor's 30 s demote wait it stayed at 0 in some runs although
-        // such a batch was seen waiting, which is not understood yet.
+        // A write connection that PostgreSQL closed without a word had a
+        // batch in flight: a backend waiting in SyncRep exits silently when
+        // its postmaster dies, where an idle one first sends "terminating
+        // connection due to unexpected postmaster exit". Such a batch must
+        // have been sent again. When every write connection got that
+        // message, the batch seen waiting before the kill had been released
+        // in between (the monitor can turn the pair asynchronous), and no
+        // repeat is due: that it is stored once is what the counts assert.
+        let cutOff = server.log.split(separator: "\n").contains {
+            $0.contains("connection=write-") && $0.contains("error=connection: server closed the connection unexpectedly")
+        }
+        if cutOff {
+            XCTAssertGreaterThanOrEqual(retries, 1, "a batch cut off by the kill is counted as sent again")
+        }
     }
 }
 
