@@ -19,7 +19,9 @@ package final class PGConnection {
     package typealias Completion = (Result<PGRows, PGError>) -> Void
 
     private enum Statement {
-        case extended(String, [PGParameter])
+        /// SQL, its parameters, and the name to prepare it under (nil: sent
+        /// unprepared, parsed and planned anew every time).
+        case extended(String, [PGParameter], preparedAs: String?)
         case simple(String)
     }
 
@@ -54,6 +56,9 @@ package final class PGConnection {
     private var rejected: [(Completion, PGError)] = []
     /// A break found while the caller was still inside `query`.
     private var pendingBreak: PGError?
+    /// Names this session has prepared (or has a prepare in flight for);
+    /// PostgreSQL forgets them with the session, so does `teardown`.
+    private var preparedNames: Set<String> = []
     private let deferTimer: LoopTimer
     // Declared last so that the handles above go before the loop can.
     private let loop: EventLoop
@@ -227,8 +232,18 @@ package final class PGConnection {
     // MARK: Sending
 
     /// One statement with parameters (extended protocol); results in text.
-    package func query(_ sql: String, _ parameters: [PGParameter] = [], _ completion: @escaping Completion) {
-        submit(.extended(sql, parameters), completion)
+    ///
+    /// With `preparedAs`, in pipeline mode, the session prepares the SQL
+    /// under that name the first time (its own pipeline segment) and from
+    /// then on only executes it: PostgreSQL parses it once, and plans it
+    /// once it settles on a generic plan. Every use of a name must carry
+    /// the same SQL and parameter types. A prepare that fails is tried
+    /// again at the next use; the statement behind it then fails with
+    /// PostgreSQL's "prepared statement does not exist" error.
+    /// Without pipeline mode the statement goes unprepared.
+    package func query(_ sql: String, _ parameters: [PGParameter] = [], preparedAs name: String? = nil,
+                       _ completion: @escaping Completion) {
+        submit(.extended(sql, parameters, preparedAs: name), completion)
     }
 
     /// Several statements in one string (simple query protocol), run as one
@@ -263,28 +278,68 @@ package final class PGConnection {
         switch statement {
         case .simple(let sql):
             sent = PQsendQuery(connection, sql) == 1
-        case .extended(let sql, let parameters):
+        case .extended(let sql, let parameters, let name):
             let arrays: PGParameterArrays
             do {
                 arrays = try PGParameterArrays(parameters)
             } catch {
                 return reject(completion, error)
             }
-            sent = arrays.withValues { values in
-                PQsendQueryParams(connection, sql, arrays.count, arrays.types, values, arrays.lengths, arrays.formats,
-                                  0 /* text results */) == 1
+            if let name, results.pipelined {
+                guard prepareOnce(name, sql, arrays, before: completion) else { return }
+                sent = arrays.withValues { values in
+                    PQsendQueryPrepared(connection, name, arrays.count, values, arrays.lengths, arrays.formats,
+                                        0 /* text results */) == 1
+                }
+            } else {
+                sent = arrays.withValues { values in
+                    PQsendQueryParams(connection, sql, arrays.count, arrays.types, values, arrays.lengths,
+                                      arrays.formats, 0 /* text results */) == 1
+                }
             }
         }
-        guard sent else {
-            // libpq refused before sending: a statement it cannot carry, or
-            // a connection it already knows is gone.
-            let message = PGError.connectionMessage(connection)
-            guard PQstatus(connection) == CONNECTION_BAD else {
-                return reject(completion, PGError(kind: .query, sqlState: nil, message: message))
-            }
-            reject(completion, PGError(kind: .connection, sqlState: nil, message: message))
-            return breakSoon(PGError(kind: .connection, sqlState: nil, message: message))
+        guard sent else { return refused(completion) }
+        endSegment(completion)
+    }
+
+    /// Sends the prepare of `name` as its own pipeline segment unless this
+    /// session has it already; false if libpq refused (`completion`, the
+    /// statement's, then has its error).
+    private func prepareOnce(_ name: String, _ sql: String, _ arrays: PGParameterArrays,
+                             before completion: @escaping Completion) -> Bool {
+        guard let connection, !preparedNames.contains(name) else { return true }
+        guard PQsendPrepare(connection, name, sql, arrays.count, arrays.types) == 1 else {
+            refused(completion)
+            return false
         }
+        preparedNames.insert(name)
+        endSegment { [weak self] result in
+            guard case .failure(let error) = result, let self else { return }
+            self.preparedNames.remove(name)
+            if error.kind == .query {
+                self.logger.warning("cannot prepare a statement",
+                                    metadata: ["connection": "\(self.name)", "statement": "\(name)", "error": "\(error)"])
+            }
+        }
+        return true
+    }
+
+    /// libpq refused before sending: a statement it cannot carry, or a
+    /// connection it already knows is gone.
+    private func refused(_ completion: @escaping Completion) {
+        guard let connection else { return }
+        let message = PGError.connectionMessage(connection)
+        guard PQstatus(connection) == CONNECTION_BAD else {
+            return reject(completion, PGError(kind: .query, sqlState: nil, message: message))
+        }
+        reject(completion, PGError(kind: .connection, sqlState: nil, message: message))
+        breakSoon(PGError(kind: .connection, sqlState: nil, message: message))
+    }
+
+    /// Records what the statement just sent owes, closes its pipeline
+    /// segment, and writes it out.
+    private func endSegment(_ completion: @escaping Completion) {
+        guard let connection else { return }
         results.append(completion)
         // Without its sync point no later result could be matched up.
         if results.pipelined && PQpipelineSync(connection) != 1 {
@@ -466,6 +521,7 @@ package final class PGConnection {
         poll?.stop()
         poll = nil
         writePending = false
+        preparedNames.removeAll()
         if let connection { PQfinish(connection) }
         connection = nil
     }

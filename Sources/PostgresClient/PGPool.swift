@@ -95,14 +95,14 @@ package final class PGPool {
     /// Sends on the ready connection with the fewest statements in flight,
     /// if it has fewer than `maxInFlight`; returns false, having sent
     /// nothing, otherwise.
-    package func trySend(_ sql: String, _ parameters: [PGParameter], maxInFlight: Int,
+    package func trySend(_ sql: String, _ parameters: [PGParameter], preparedAs name: String? = nil, maxInFlight: Int,
                         _ completion: @escaping (Result<PGRows, PGError>) -> Void) -> Bool {
         var chosen: PGConnection?
         for member in members where member.connection.state == .ready {
             if member.connection.inFlight < (chosen?.inFlight ?? maxInFlight) { chosen = member.connection }
         }
         guard let chosen else { return false }
-        chosen.query(sql, parameters) { [weak self] result in
+        chosen.query(sql, parameters, preparedAs: name) { [weak self] result in
             completion(result)
             if let self, !self.closed { self.onCapacity?() }
         }

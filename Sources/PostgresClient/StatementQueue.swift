@@ -6,11 +6,15 @@ package final class StatementQueue {
     package struct Job {
         let sql: String
         let parameters: [PGParameter]
+        /// The name each connection prepares the SQL under (PGConnection.query).
+        let preparedAs: String?
         let completion: (Result<PGRows, PGError>) -> Void
 
-        package init(sql: String, parameters: [PGParameter], completion: @escaping (Result<PGRows, PGError>) -> Void) {
+        package init(sql: String, parameters: [PGParameter], preparedAs: String? = nil,
+                     completion: @escaping (Result<PGRows, PGError>) -> Void) {
             self.sql = sql
             self.parameters = parameters
+            self.preparedAs = preparedAs
             self.completion = completion
         }
     }
@@ -44,7 +48,8 @@ package final class StatementQueue {
     /// Sends queued jobs, oldest first, while some connection has room.
     func pump() {
         while let job = next() {
-            guard pool.trySend(job.sql, job.parameters, maxInFlight: maxInFlightPerConnection, job.completion) else { return }
+            guard pool.trySend(job.sql, job.parameters, preparedAs: job.preparedAs, maxInFlight: maxInFlightPerConnection,
+                               job.completion) else { return }
             advance()
         }
     }

@@ -68,6 +68,53 @@ final class PGConnectionTests: StorageTestCase {
         XCTAssertEqual(connection.inFlight, 0)
     }
 
+    func testAPreparedStatementIsPreparedOncePerSessionAndRunAtEveryUse() {
+        let connection = connect(pipelined: true)
+        let sql = "SELECT $1::int8 * 3"
+        var tripled: [String?] = []
+        // Sent together: the prepare and the first execution share the pipeline.
+        for value in 1...8 {
+            connection.query(sql, [.int64(Int64(value))], preparedAs: "triple") { tripled.append(try? $0.get().string(0, 0)) }
+        }
+        LoopRunner.run(loop) { tripled.count == 8 }
+        XCTAssertEqual(tripled, (1...8).map { String($0 * 3) })
+        let prepared = "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements"
+        guard let before = rows(connection, prepared) else { return }
+        XCTAssertEqual(before.count, 1, "prepared once")
+        XCTAssertEqual(before.string(0, 0), sql)
+        XCTAssertEqual(before.string(0, 1), "8", "executed at every use")
+
+        // A new session has none: the name is prepared again at its first use.
+        terminateBackend(rows(connection, "SELECT pg_backend_pid()")?.string(0, 0))
+        LoopRunner.run(loop) { connection.state == .idle }
+        var reconnected: PGError??
+        connection.connect { reconnected = .some($0) }
+        LoopRunner.run(loop) { reconnected != nil }
+        XCTAssertEqual(rows(connection, sql, [.int64(5)], preparedAs: "triple")?.string(0, 0), "15")
+        XCTAssertEqual(rows(connection, prepared)?.string(0, 1), "1")
+    }
+
+    func testAPrepareThatFailsFailsItsStatementAndIsTriedAgainAtTheNextUse() {
+        let connection = connect(pipelined: true)
+        let insert = "INSERT INTO made_later (a) VALUES ($1)"
+        let failed = result(connection, insert, [.int32(1)], preparedAs: "insert_later")
+        XCTAssertEqual(failed?.pgError?.kind, .query)
+        XCTAssertEqual(failed?.pgError?.sqlState, "26000", "the execution finds no prepared statement")
+        let warning = logs.records.first { $0.message == "cannot prepare a statement" }
+        XCTAssertEqual(warning?.level, .warning)
+        XCTAssertTrue(warning?.metadata["error"].map { "\($0)".contains("made_later") } ?? false, "\(String(describing: warning))")
+
+        rows(connection, "CREATE TABLE made_later (a int)")
+        XCTAssertEqual(rows(connection, insert, [.int32(2)], preparedAs: "insert_later")?.affectedRows, 1)
+        XCTAssertEqual(try database.scalar("SELECT string_agg(a::text, ',') FROM made_later"), "2")
+    }
+
+    func testWithoutPipelineModeAPreparedNameIsIgnored() {
+        let connection = connect(pipelined: false)
+        XCTAssertEqual(rows(connection, "SELECT $1::int8 + 1", [.int64(1)], preparedAs: "plus_one")?.string(0, 0), "2")
+        XCTAssertEqual(rows(connection, "SELECT count(*) FROM pg_prepared_statements")?.string(0, 0), "0")
+    }
+
     func testAFailingStatementInAPipelineFailsAloneAndTheOthersCommit() {
         let connection = connect(pipelined: true)
         rows(connection, "CREATE TABLE t (a int)")

@@ -53,12 +53,13 @@ class StorageTestCase: XCTestCase {
 
     /// Runs one statement to completion.
     func result(_ connection: PGConnection, _ sql: String, _ parameters: [PGParameter] = [], simple: Bool = false,
+                preparedAs name: String? = nil,
                 file: StaticString = #filePath, line: UInt = #line) -> Result<PGRows, PGError>? {
         var outcome: Result<PGRows, PGError>?
         if simple {
             connection.simpleQuery(sql) { outcome = $0 }
         } else {
-            connection.query(sql, parameters) { outcome = $0 }
+            connection.query(sql, parameters, preparedAs: name) { outcome = $0 }
         }
         LoopRunner.run(loop, file: file, line: line) { outcome != nil }
         return outcome
@@ -67,8 +68,8 @@ class StorageTestCase: XCTestCase {
     /// Runs one statement that must succeed.
     @discardableResult
     func rows(_ connection: PGConnection, _ sql: String, _ parameters: [PGParameter] = [], simple: Bool = false,
-              file: StaticString = #filePath, line: UInt = #line) -> PGRows? {
-        switch result(connection, sql, parameters, simple: simple, file: file, line: line) {
+              preparedAs name: String? = nil, file: StaticString = #filePath, line: UInt = #line) -> PGRows? {
+        switch result(connection, sql, parameters, simple: simple, preparedAs: name, file: file, line: line) {
         case .success(let rows):
             return rows
         case .failure(let error):
