@@ -22,6 +22,11 @@ per round and as medians the script prints rows/s, MB/s, the ratio end to
 end / COPY of that round, the server's CPU microseconds per message and the
 generator's, and the server's minor page faults per 1,000 messages.
 
+It also prints the ratio the shared cores allow: if COPY's L rows/s keep
+all C cores busy, a row costs PostgreSQL C / L core-seconds, and a server
+and generator taking s + g CPU seconds a message leave room for at most
+1 / (1 + (s + g) * L / C) of L (docs/performance.md explains it).
+
 Several configurations can be measured in the same rounds, each with its
 own server, database and twin (the order alternates between rounds):
   --threads N          adds a NUM_THREADS=N server beside the NUM_THREADS=1 one;
@@ -81,6 +86,12 @@ def build_mix(args):
     json.dump(mix + [connected], mix_file)
     mix_file.close()
     return mix, mix_file.name
+
+
+def shared_core_bound(client_us_per_message, copy_rows_per_s):
+    """The highest ratio to COPY that the cores left to PostgreSQL allow,
+    when the server and generator take client_us_per_message of CPU."""
+    return 1 / (1 + client_us_per_message * 1e-6 * copy_rows_per_s / os.cpu_count())
 
 
 def median(values):
@@ -152,7 +163,7 @@ def main():
                        LOG_LEVEL="warning", CLIENT_TIMEOUT_S="60", INGEST_MAX_BYTES_PER_S=str(1 << 40),
                        NUM_THREADS=str(config["threads"]), DB_POOL_SIZE=str(pool_size), **config.get("env", {}))
             config["process"] = subprocess.Popen([config["binary"], "serve"], cwd=ROOT, env=env)
-            config["rounds"], config["copy_rates"], config["stored_id"] = [], [], 0
+            config["rounds"], config["copy_rates"], config["bounds"], config["stored_id"] = [], [], [], 0
         for config in configs:
             for _ in range(300):
                 try:
@@ -199,8 +210,11 @@ def main():
                 if copied != target:
                     raise RuntimeError(f"round {round_number + 1}, {config['label']}: twin holds {copied} rows, {target} expected")
                 config["copy_rates"].append(total / seconds)
+                _, server_us, client_us, _ = config["rounds"][-1]
+                config["bounds"].append(shared_core_bound(server_us + client_us, total / seconds))
                 print(f"round {round_number + 1}, {config['label']}: COPY ({pool_size} sessions) {total / seconds:,.0f} rows/s, "
-                      f"ratio {config['rounds'][-1][0] * seconds / total:.2f}", flush=True)
+                      f"ratio {config['rounds'][-1][0] * seconds / total:.2f} "
+                      f"(the shared cores allow {config['bounds'][-1]:.2f})", flush=True)
     finally:
         os.unlink(mix_file)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -224,7 +238,8 @@ def main():
         print(f"{config['label']}: end to end (median) {rate:,.0f} rows/s, {rate * per_message / 1e6:.1f} MB/s "
               f"(rounds {min(r[0] for r in rounds):,.0f} to {max(r[0] for r in rounds):,.0f}); "
               f"COPY (median) {median(copies):,.0f} rows/s, {median(copies) * per_message / 1e6:.1f} MB/s; "
-              f"ratio (median of rounds) {median(ratios):.2f} (rounds {min(ratios):.2f} to {max(ratios):.2f}); "
+              f"ratio (median of rounds) {median(ratios):.2f} (rounds {min(ratios):.2f} to {max(ratios):.2f}), "
+              f"the shared cores allow {median(config['bounds']):.2f}; "
               f"server CPU (median) {cpu:.2f} us/message (rounds {min(r[1] for r in rounds):.2f} to {max(r[1] for r in rounds):.2f}); "
               f"minor page faults (median) {median([r[3] for r in rounds]):.0f} per 1,000 messages; "
               f"tetcore-loadgen's {median([r[2] for r in rounds]):.2f} us/message")
