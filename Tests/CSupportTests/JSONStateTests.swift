@@ -93,6 +93,13 @@ final class JSONStateTests: XCTestCase {
         XCTAssertEqual(s.numbers[TS_JSON_N_TXCOUNT], 0)
     }
 
+    /// The integer part is read from the text, not through a double, which
+    /// above 2^53 would round it (26666666666666666 becomes ...664).
+    func testAFractionAbove2To53KeepsTheExactIntegerPart() {
+        let s = preparse(#"{"msg":"sysinfo.hwbench",\#(ts),"disk_sequential_write_score":26666666666666666.67}"#)
+        XCTAssertEqual(s.numbers[TS_JSON_N_DISK_SEQUENTIAL_WRITE_SCORE], 26_666_666_666_666_666)
+    }
+
     func testBlockImportFinalizedAndTheAFGForm() {
         let imported = preparse(#"{"id":1,\#(ts),"payload":{"msg":"block.import","height":23811043,"best":"\#(best)","origin":"NetworkBroadcast"}}"#)
         XCTAssertEqual(imported.kind, TS_JSON_STATE_BLOCK_IMPORT)
