@@ -286,7 +286,7 @@ package final class PGConnection {
                 return reject(completion, error)
             }
             if let name, results.pipelined {
-                guard prepareOnce(name, sql, arrays, before: completion) else { return }
+                guard prepareOnce(name, sql, arrays, on: connection, before: completion) else { return }
                 sent = arrays.withValues { values in
                     PQsendQueryPrepared(connection, name, arrays.count, values, arrays.lengths, arrays.formats,
                                         0 /* text results */) == 1
@@ -298,22 +298,22 @@ package final class PGConnection {
                 }
             }
         }
-        guard sent else { return refused(completion) }
-        endSegment(completion)
+        guard sent else { return refused(completion, by: connection) }
+        endSegment(on: connection, completion)
     }
 
     /// Sends the prepare of `name` as its own pipeline segment unless this
     /// session has it already; false if libpq refused (`completion`, the
     /// statement's, then has its error).
-    private func prepareOnce(_ name: String, _ sql: String, _ arrays: PGParameterArrays,
+    private func prepareOnce(_ name: String, _ sql: String, _ arrays: PGParameterArrays, on connection: OpaquePointer,
                              before completion: @escaping Completion) -> Bool {
-        guard let connection, !preparedNames.contains(name) else { return true }
+        guard !preparedNames.contains(name) else { return true }
         guard PQsendPrepare(connection, name, sql, arrays.count, arrays.types) == 1 else {
-            refused(completion)
+            refused(completion, by: connection)
             return false
         }
         preparedNames.insert(name)
-        endSegment { [weak self] result in
+        endSegment(on: connection) { [weak self] result in
             guard case .failure(let error) = result, let self else { return }
             self.preparedNames.remove(name)
             if error.kind == .query {
@@ -326,8 +326,7 @@ package final class PGConnection {
 
     /// libpq refused before sending: a statement it cannot carry, or a
     /// connection it already knows is gone.
-    private func refused(_ completion: @escaping Completion) {
-        guard let connection else { return }
+    private func refused(_ completion: @escaping Completion, by connection: OpaquePointer) {
         let message = PGError.connectionMessage(connection)
         guard PQstatus(connection) == CONNECTION_BAD else {
             return reject(completion, PGError(kind: .query, sqlState: nil, message: message))
@@ -338,8 +337,7 @@ package final class PGConnection {
 
     /// Records what the statement just sent owes, closes its pipeline
     /// segment, and writes it out.
-    private func endSegment(_ completion: @escaping Completion) {
-        guard let connection else { return }
+    private func endSegment(on connection: OpaquePointer, _ completion: @escaping Completion) {
         results.append(completion)
         // Without its sync point no later result could be matched up.
         if results.pipelined && PQpipelineSync(connection) != 1 {
