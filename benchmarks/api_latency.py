@@ -201,6 +201,9 @@ def main():
 
         rng = random.Random(4)
         peer = lambda: "synthetic" + str(rng.randrange(args.nodes)).zfill(6)
+        # The fill's names for peers that do not report (see fill()).
+        rare_peer = lambda: "12D3KooWunknown" + str(5 * rng.randrange(1, args.peerset // 5 + 1) * 7919 + 2 * rng.randrange(25)).zfill(10)
+        absent_peer = lambda: "12D3KooWabsent" + str(rng.randrange(10 ** 9)).zfill(10)
         endpoints = [
             ("/nodes", lambda: "/nodes"),
             ("/nodes/log_stats?peer_id=P", lambda: f"/nodes/log_stats?peer_id={peer()}"),
@@ -212,6 +215,12 @@ def main():
             ("/reputation/logged?max_age_s=60+data age", lambda: f"/reputation/logged?max_age_s={max_age()}"),
             ("/reputation/P?start_time=-10min", lambda: f"/reputation/{peer()}?start_time={window_start}"),
             ("/reputation/P (limit 1000, no window)", lambda: f"/reputation/{peer()}"),
+            # Peers that the stored network states name less often or never:
+            # an unknown peer of one of the fill's peersets (the rows use 25
+            # of the 50: the even ones), and a peer id no peerset holds.
+            ("/reputation/Q (in 1 network state of 25, no window)", lambda: f"/reputation/{rare_peer()}"),
+            ("/reputation/U (in none, no window)", lambda: f"/reputation/{absent_peer()}"),
+            ("/reputation/U?start_time=-10min", lambda: f"/reputation/{absent_peer()}?start_time={window_start}"),
             ("/stats/db", lambda: "/stats/db"),
             ("/benchmarks/1/targets", lambda: "/benchmarks/1/targets"),
         ]

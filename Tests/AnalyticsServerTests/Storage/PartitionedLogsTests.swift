@@ -37,16 +37,18 @@ final class PartitionedLogsTests: StorageTestCase {
         ])
         XCTAssertEqual(try database.scalar("SELECT nextval('tetcore_logs_id_seq')"), "13", "ids keep counting")
         let indexes = try rows("SELECT indexname FROM pg_indexes WHERE tablename = 'tetcore_logs' ORDER BY 1")
-        // The old table's indexes, 0002's partial one included.
-        XCTAssertEqual(indexes, ["tetcore_logs_connection_time_idx", "tetcore_logs_created_at_idx", "tetcore_logs_network_state_idx"])
+        // The old table's indexes, 0002's partial one included (with 0013's
+        // second key), and 0013's on the peerset hashes.
+        XCTAssertEqual(indexes, ["tetcore_logs_connection_time_idx", "tetcore_logs_created_at_idx", "tetcore_logs_network_state_idx",
+                                 "tetcore_logs_peerset_hashes_idx"])
         // One level of partitions (what Citus can distribute), each with
-        // the parent's three indexes.
+        // the parent's four indexes.
         XCTAssertEqual(try rows("SELECT partrelid::regclass, partstrat, partnatts FROM pg_partitioned_table "
                                 + "WHERE partrelid::regclass::text LIKE 'tetcore_logs%'"), ["tetcore_logs|r|2"])
         XCTAssertEqual(try database.scalar("""
             SELECT count(*) FROM pg_inherits i JOIN pg_index x ON x.indexrelid = i.inhrelid
             JOIN pg_class p ON p.oid = x.indrelid WHERE p.relname LIKE 'tetcore_logs_%'
-            """), "12", "3 indexes on each of the 4 partitions (2 days, audit, default)")
+            """), "16", "4 indexes on each of the 4 partitions (2 days, audit, default)")
     }
 
     func testADatabaseOfTheTwoLevelLayoutKeepsItsRowsAndTheirPartitions() throws {

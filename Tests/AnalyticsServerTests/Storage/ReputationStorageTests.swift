@@ -5,9 +5,10 @@ import Foundation
 import XCTest
 
 /// Migrations 0010 (lz4 for tetcore_logs.logs), 0011 (the per-peer
-/// reputation walk) and 0012 (peerset hashes): rows stored before them stay
-/// as they were, and /reputation/{peer_id} answers exactly as it did, on
-/// the same data, whether its rows have hashes or not.
+/// reputation walk), 0012 (peerset hashes) and 0013 (their index): rows
+/// stored before them stay as they were, and /reputation/{peer_id} answers
+/// exactly as it did, on the same data, whether its rows have hashes or
+/// not and whichever read answers it.
 final class ReputationStorageTests: StorageTestCase {
     /// /reputation/{peer_id}'s statement before 0011, kept verbatim to
     /// compare answers with.
@@ -74,11 +75,17 @@ final class ReputationStorageTests: StorageTestCase {
             """)
     }
 
+    /// The API's statement with 0013's walk alone in place of the function
+    /// that chooses between it and the hashes' index.
+    private static let walkSQL = ReputationAPI.peerSQL.replacingOccurrences(
+        of: "tetcore_peer_reputation_entries($1::text, $2::timestamp, $3::timestamp, $4::bigint)",
+        with: "tetcore_peer_reputation_walk($1::text, $2::timestamp, coalesce($3::timestamp, now() AT TIME ZONE 'utc'), $4::bigint, NULL)")
+
     /// Answers of `sql` for a set of peers, windows and limits.
-    private func answers(_ sql: String) throws -> [String] {
+    private func answers(_ sql: String, peers: [String] = ["P1", "P2", "P3", "Q7", "nobody"]) throws -> [String] {
         let connection = connect()
         var out: [String] = []
-        for peer in ["P1", "P2", "P3", "Q7", "nobody"] {
+        for peer in peers {
             for (start, end) in [(nil, nil), ("2026-11-01 12:00:00", nil), (nil, "2026-11-02 01:00:00"),
                                  ("2026-11-01 06:00:00", "2026-11-01 18:00:00")] as [(String?, String?)] {
                 for limit: Int64 in [1, 3, 1000] {
@@ -109,6 +116,12 @@ final class ReputationStorageTests: StorageTestCase {
         XCTAssertEqual(try database.scalar("SELECT DISTINCT pg_column_compression(logs) FROM tetcore_logs WHERE pg_column_compression(logs) IS NOT NULL"), "lz4")
         XCTAssertEqual(try database.scalar("SELECT count(*) FROM tetcore_logs WHERE peerset_hashes IS NOT NULL"), "120")
         XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "rows stored with lz4 and hashes")
+        // The walk alone, and a window where some rows have hashes and some
+        // do not (the walk is chosen for it).
+        XCTAssertEqual(try answers(Self.walkSQL), before, "the walk")
+        try database.query("UPDATE tetcore_logs SET peerset_hashes = NULL WHERE id % 5 = 0")
+        XCTAssertEqual(try answers(ReputationAPI.peerSQL), before, "some rows without hashes")
+        try database.query("UPDATE tetcore_logs SET peerset_hashes = tetcore_peerset_hashes(logs) WHERE logs->>'msg' = 'system.network_state'")
 
         // A hash is only a filter: a row whose hashes name the peer by
         // chance is still answered from its JSON (here: not at all).
@@ -117,6 +130,86 @@ final class ReputationStorageTests: StorageTestCase {
         // And a row whose hashes lack the peer is not read at all.
         try database.query("UPDATE tetcore_logs SET peerset_hashes = '{}' WHERE peerset_hashes IS NOT NULL")
         XCTAssertTrue(try answers(ReputationAPI.peerSQL).allSatisfy { $0.hasSuffix(": []") })
+    }
+
+    /// fill()'s rows and 2,600 more network states, all with hashes: 1,500
+    /// naming P9 over both days (the newest rows), 1,100 naming P8 in the
+    /// first hours of the first day only.
+    private func fillMore() throws {
+        try fill()
+        try database.query("""
+            INSERT INTO tetcore_logs (created_at, logs, peer_connection_id)
+            SELECT '2026-11-01 00:00:30'::timestamp + make_interval(secs => n * 97),
+                   jsonb_build_object('msg', 'system.network_state', 'state', jsonb_build_object('peerset', jsonb_build_object('nodes',
+                     jsonb_build_object('P9', jsonb_build_object('reputation', n, 'connected', n % 2 = 0))))),
+                   1 + n % 3
+            FROM generate_series(1, 1500) n;
+            INSERT INTO tetcore_logs (created_at, logs, peer_connection_id)
+            SELECT '2026-11-01 00:00:10'::timestamp + make_interval(secs => n * 13),
+                   jsonb_build_object('msg', 'system.network_state', 'state', jsonb_build_object('peerset', jsonb_build_object('nodes',
+                     jsonb_build_object('P8', jsonb_build_object('reputation', -n))))),
+                   2
+            FROM generate_series(1, 1100) n;
+            UPDATE tetcore_logs SET peerset_hashes = tetcore_peerset_hashes(logs) WHERE logs->>'msg' = 'system.network_state';
+            """)
+    }
+
+    /// Rows of tetcore_logs that `sql` fetched, every partition's.
+    private func rowsFetched(by sql: String) throws -> Int? {
+        Int(try database.scalar(sql + "; SELECT sum(idx_tup_fetch + seq_tup_read) FROM pg_stat_xact_user_tables WHERE relname LIKE 'tetcore_logs%'") ?? "")
+    }
+
+    func testAPeerThatNoHashNamesIsAnsweredWithoutReadingEveryNetworkState() throws {
+        try migrate(Self.repositoryMigrations)
+        try fillMore()
+        // The walk of the newest network states (8 for each row asked
+        // for), then the hashes' index, where the walk would read all 2,720.
+        XCTAssertEqual(try rowsFetched(by: "SELECT count(*) FROM tetcore_peer_reputation_walk('nobody', NULL, now()::timestamp, 10, NULL)"), 2_720)
+        let absent = try XCTUnwrap(try rowsFetched(by: "SELECT count(*) FROM tetcore_peer_reputation_entries('nobody', NULL, NULL, 10)"))
+        XCTAssertLessThan(absent, 200, "80 network states walked and counted again")
+
+        // A network state inserted without hashes (by SQL that does not set
+        // them) can name any peer: where the window holds one, its JSON is read.
+        try database.query("""
+            INSERT INTO tetcore_logs (created_at, logs, peer_connection_id) VALUES
+              ('2026-11-01 06:00', '{"msg":"system.network_state","state":{"peerset":{"nodes":{"nobody":{"reputation":7}}}}}', 1)
+            """)
+        let answer = "SELECT json_agg(entry) FROM tetcore_peer_reputation_entries('nobody', $1, NULL, 10)"
+        XCTAssertEqual(rows(connect(), answer, [.text(nil)])?.string(0, 0), #"[{"reputation": 7}]"#)
+        XCTAssertEqual(rows(connect(), answer, [.text("2026-11-01 06:00:00")])?.string(0, 0), nil, "a window after it")
+        XCTAssertLessThan(try XCTUnwrap(try rowsFetched(by: "SELECT count(*) FROM tetcore_peer_reputation_entries('nobody', '2026-11-01 06:00', NULL, 10)")),
+                          200, "in that window, the hashes' index again")
+    }
+
+    func testEveryReadGivesTheSameAnswers() throws {
+        try migrate(Self.repositoryMigrations)
+        try fillMore()
+        // P9: the newest rows, found by the first walk; P8: more than the
+        // cap for few rows asked, beyond the first walk, so the walk goes
+        // on; P1 and Q7: beyond the first walk, few, from the hashes' index;
+        // nobody: none.
+        let peers = ["P9", "P8", "P1", "Q7", "nobody"]
+        let expected = try answers(Self.peerSQLBefore, peers: peers)
+        XCTAssertTrue(expected.contains { $0.hasPrefix("P8 - - 1: [{") })
+        XCTAssertEqual(try answers(ReputationAPI.peerSQL, peers: peers), expected)
+        XCTAssertEqual(try answers(Self.walkSQL, peers: peers), expected)
+    }
+
+    func testEveryPartitionHasTheHashIndexWithItsPendingListLimit() throws {
+        try migrate(upTo: "0004")
+        try database.query("SELECT tetcore_create_log_partitions(0, '2026-11-01')")
+        try migrate(Self.repositoryMigrations)
+        try database.query("SELECT tetcore_create_log_partitions(0, '2026-11-05')")
+        // Partitions made before 0013 and after it, the audit and default ones.
+        XCTAssertEqual(try database.query("""
+            SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+            WHERE i.inhparent = 'tetcore_logs_peerset_hashes_idx'::regclass ORDER BY 1
+            """).map { "\($0[0] ?? "") \($0[1] ?? "")" }, [
+                "tetcore_logs_audit_peerset_hashes_idx gin_pending_list_limit=65536",
+                "tetcore_logs_live_20261101_peerset_hashes_idx gin_pending_list_limit=65536",
+                "tetcore_logs_live_20261105_peerset_hashes_idx gin_pending_list_limit=65536",
+                "tetcore_logs_live_default_peerset_hashes_idx gin_pending_list_limit=65536",
+            ])
     }
 
     func testTheWritersStatementStoresTheHashesOfNetworkStatesOnly() throws {
