@@ -74,19 +74,22 @@ BEGIN
 END $$;
 
 -- How many network states a walk with `budget` passes, and the oldest
--- time among them: from the network-state index, newest first.
+-- time among them: from the network-state index, newest first. In
+-- plpgsql, so that it is planned for the actual window (a SQL function's
+-- generic plan took 96 ms where this takes 3).
 CREATE FUNCTION tetcore_network_states_passed(start_time timestamp, window_end timestamp, budget bigint,
                                               OUT passed bigint, OUT oldest timestamp)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET enable_sort = off SET enable_seqscan = off SET enable_bitmapscan = off SET plan_cache_mode = force_custom_plan SET jit = off
 AS $$
-    SELECT count(*), min(p.created_at)
+BEGIN
+    SELECT count(*), min(p.created_at) INTO passed, oldest
     FROM (SELECT l.created_at FROM tetcore_logs l
           WHERE l.logs->>'msg' = 'system.network_state'
             AND (start_time IS NULL OR l.created_at > start_time) AND l.created_at < window_end
           ORDER BY l.created_at DESC
-          FETCH FIRST budget ROWS WITH TIES) p
-$$;
+          FETCH FIRST budget ROWS WITH TIES) p;
+END $$;
 
 -- The rows whose hashes hold the peer's, from the GIN index alone: the
 -- innermost query has no other condition, and OFFSET 0 keeps the window

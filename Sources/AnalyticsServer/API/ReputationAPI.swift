@@ -93,14 +93,15 @@ struct ReputationAPI {
 
     /// Every stored network state in the window whose peerset has the peer
     /// as a key, newest first, with that peer's own entry only. The rows
-    /// come from tetcore_peer_reputation_entries (Migrations/0011, 0012): a
+    /// come from tetcore_peer_reputation_entries (Migrations/0011–0013): a
     /// walk of the partial index on network-state rows newest first that
-    /// stops at the `limit`-th match, the only plan it can have, reading a
-    /// row's JSON only when the row's peerset hashes hold the peer's. As one
-    /// SQL statement the planner chose between that walk and reading and
-    /// sorting every network state of the window by the statistics, and
-    /// chose the sort, ten times slower, at 10 million rows
-    /// (docs/performance.md).
+    /// stops at the `limit`-th match, reading a row's JSON only when the
+    /// row's peerset hashes hold the peer's; for a peer that few rows name,
+    /// the rest of the window through a GIN index over the hashes. Each
+    /// read has one plan, and the function chooses between them by counting
+    /// rows: as one SQL statement the planner chose by the statistics, and
+    /// chose reading and sorting every network state of the window, ten
+    /// times slower, at 10 million rows (docs/performance.md).
     static let peerSQL = """
         SELECT coalesce(json_agg(json_build_object(
                    'reporting_peer', pc.peer_id, 'reputation', \(reputation("s.entry")),
