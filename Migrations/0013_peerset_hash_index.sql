@@ -169,21 +169,19 @@ BEGIN
     walked := tetcore_network_states_passed(start_time, window_end, budget);
     IF walked.passed < budget THEN RETURN; END IF;
 
-    -- At the density of matches the walk found, four more budgets would
-    -- find the rest: walk on.
-    IF 4 * found >= max_rows - found THEN
-        RETURN QUERY SELECT * FROM tetcore_peer_reputation_walk(peer, start_time, walked.oldest, max_rows - found, NULL);
-        RETURN;
+    -- Unless, at the density of matches the walk found, four more budgets
+    -- would find the rest, ask the hashes' index.
+    IF 4 * found < max_rows - found THEN
+        cap := greatest(4 * (max_rows - found), 1000);
+        SELECT count(*) INTO candidates
+        FROM (SELECT FROM tetcore_logs l WHERE l.peerset_hashes @> ARRAY[hashtext(peer)] LIMIT cap + 1) c;
+        IF candidates <= cap AND NOT EXISTS (
+                SELECT FROM tetcore_logs l
+                WHERE l.logs->>'msg' = 'system.network_state' AND (l.peerset_hashes IS NULL)
+                  AND (start_time IS NULL OR l.created_at > start_time) AND l.created_at < walked.oldest) THEN
+            RETURN QUERY SELECT * FROM tetcore_peer_reputation_candidates(peer, start_time, walked.oldest, max_rows - found);
+            RETURN;
+        END IF;
     END IF;
-    cap := greatest(4 * (max_rows - found), 1000);
-    SELECT count(*) INTO candidates
-    FROM (SELECT FROM tetcore_logs l WHERE l.peerset_hashes @> ARRAY[hashtext(peer)] LIMIT cap + 1) c;
-    IF candidates <= cap AND NOT EXISTS (
-            SELECT FROM tetcore_logs l
-            WHERE l.logs->>'msg' = 'system.network_state' AND (l.peerset_hashes IS NULL)
-              AND (start_time IS NULL OR l.created_at > start_time) AND l.created_at < walked.oldest) THEN
-        RETURN QUERY SELECT * FROM tetcore_peer_reputation_candidates(peer, start_time, walked.oldest, max_rows - found);
-    ELSE
-        RETURN QUERY SELECT * FROM tetcore_peer_reputation_walk(peer, start_time, walked.oldest, max_rows - found, NULL);
-    END IF;
+    RETURN QUERY SELECT * FROM tetcore_peer_reputation_walk(peer, start_time, walked.oldest, max_rows - found, NULL);
 END $$;
